@@ -1,0 +1,239 @@
+"""The vocabulary hidden and visible suites are written in.
+
+A suite is a plain Python module of functions decorated with :func:`check`. Each
+function takes some of these arguments, by name:
+
+- ``student``: the learner's modules (``student.rnn.rnn_forward(...)``). In the
+  grader this is a proxy into a separate worker process; under plain pytest it
+  is the imported modules themselves. Checks are written the same for both.
+- ``ref``: the reference modules (``ref.rnn.rnn_forward(...)``), hidden suites only.
+- ``rng``: a ``numpy.random.Generator`` seeded from the check's name, so the
+  same submission always sees the same inputs.
+
+A check passes when it returns; it fails by raising :class:`CheckFailed`
+(the ``expect_*`` helpers do that with a message written for the learner).
+The check's docstring is its title in the feedback; its code is never shown.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = [
+    "check",
+    "CheckFailed",
+    "expect",
+    "expect_close",
+    "expect_equal",
+    "expect_shape",
+    "numerical_gradient",
+    "describe",
+    "to_numpy",
+    "seeded_rng",
+    "checks_in",
+]
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict on the learner's code, with a message meant for the learner."""
+
+
+def check(exercise: str, *, weight: float = 1.0) -> Callable[[Callable], Callable]:
+    """Mark a function as a check of ``exercise`` (``module.name``).
+
+    ``weight`` is the check's share of the exercise's points relative to its siblings.
+    """
+
+    if exercise.count(".") != 1:
+        raise ValueError(f"check exercise must look like 'module.name', got {exercise!r}")
+    if weight <= 0:
+        raise ValueError("check weight must be positive")
+
+    def mark(fn: Callable) -> Callable:
+        fn.__check_exercise__ = exercise
+        fn.__check_weight__ = float(weight)
+        return fn
+
+    return mark
+
+
+def checks_in(module) -> list[Callable]:
+    """The checks defined in a suite module, in source order."""
+    found = [obj for obj in vars(module).values() if callable(obj) and hasattr(obj, "__check_exercise__")]
+    return sorted(found, key=lambda fn: fn.__code__.co_firstlineno)
+
+
+def check_title(fn: Callable) -> str:
+    doc = (fn.__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else fn.__name__.replace("_", " ")
+
+
+def seeded_rng(name: str) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+# ---------------------------------------------------------------- describing values
+
+def to_numpy(value: Any) -> Any:
+    """Tensors become numpy arrays; everything else is returned unchanged."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch = None
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _kind(value: Any) -> str:
+    try:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            return f"tensor {str(value.dtype).replace('torch.', '')} {tuple(value.shape)}"
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, np.ndarray):
+        return f"array {value.dtype} {value.shape}"
+    return type(value).__name__
+
+
+def describe(value: Any, *, small: int = 12) -> str:
+    """A short, learner-friendly description of a value: its kind and shape, and
+    its numbers when there are few of them."""
+    kind = _kind(value)
+    arr = to_numpy(value)
+    if isinstance(arr, np.ndarray):
+        if arr.size <= small:
+            body = np.array2string(arr, precision=4, separator=", ", suppress_small=False)
+            return f"{kind} = {' '.join(body.split())}"
+        return kind
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(describe(v, small=small) for v in value[:6])
+        more = ", ..." if len(value) > 6 else ""
+        open_, close = ("(", ")") if isinstance(value, tuple) else ("[", "]")
+        return f"{open_}{inner}{more}{close}"
+    if isinstance(value, (int, float, bool, str)) or value is None:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    if hasattr(value, "__remote_type__"):
+        return f"<{value.__remote_type__} object>"
+    return f"<{type(value).__name__} object>"
+
+
+# ---------------------------------------------------------------- expectations
+
+def expect(condition: bool, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def _as_array(value: Any, what: str) -> np.ndarray:
+    arr = to_numpy(value)
+    if isinstance(arr, (bool, int, float, np.generic)):
+        return np.asarray(arr)
+    if not isinstance(arr, np.ndarray):
+        raise CheckFailed(f"{what} should be an array, but it is {describe(value)}.")
+    return arr
+
+
+def expect_shape(actual: Any, shape: tuple, *, what: str = "the result") -> None:
+    arr = _as_array(actual, what)
+    if tuple(arr.shape) != tuple(shape):
+        raise CheckFailed(f"{what} has shape {tuple(arr.shape)}; expected shape {tuple(shape)}.")
+
+
+def expect_close(
+    actual: Any,
+    expected: Any,
+    *,
+    what: str = "the result",
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    same_dtype: bool = False,
+) -> None:
+    """``actual`` must have ``expected``'s shape and values (within tolerance).
+
+    With ``same_dtype`` the dtype must match too (e.g. float32 in, float32 out).
+    """
+    exp = _as_array(expected, "the expected value")
+    act = _as_array(actual, what)
+    if act.shape != exp.shape:
+        raise CheckFailed(f"{what} has shape {act.shape}; expected shape {exp.shape}.")
+    if same_dtype and act.dtype != exp.dtype:
+        raise CheckFailed(f"{what} has dtype {act.dtype}; expected {exp.dtype} (keep the caller's dtype).")
+    if act.dtype.kind not in "biufc":
+        raise CheckFailed(f"{what} has non-numeric dtype {act.dtype}.")
+    act64 = act.astype(np.complex128 if act.dtype.kind == "c" else np.float64)
+    exp64 = exp.astype(np.complex128 if exp.dtype.kind == "c" else np.float64)
+    nan_act, nan_exp = np.isnan(act64), np.isnan(exp64)
+    if (nan_act & ~nan_exp).any():
+        where = tuple(int(i) for i in np.argwhere(nan_act & ~nan_exp)[0])
+        raise CheckFailed(f"{what} contains NaN (first at index {where}); expected {describe(expected)}.")
+    ok = np.isclose(act64, exp64, rtol=rtol, atol=atol, equal_nan=True)
+    if not ok.all():
+        diff = np.where(ok, 0.0, np.abs(act64 - exp64))
+        diff = np.nan_to_num(diff, nan=np.inf)
+        worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+        got, want = act64[worst], exp64[worst]
+        count = int((~ok).sum())
+        lines = [
+            f"{what} differs from the expected value in {count} of {ok.size} entries.",
+            f"  largest difference at index {tuple(int(i) for i in worst)}: got {got:.6g}, expected {want:.6g}",
+        ]
+        if exp.size <= 12:
+            lines.append(f"  got:      {describe(actual)}")
+            lines.append(f"  expected: {describe(expected)}")
+        raise CheckFailed("\n".join(lines))
+
+
+def expect_equal(actual: Any, expected: Any, *, what: str = "the result") -> None:
+    """Exact equality, for integers, booleans, strings and integer/bool arrays."""
+    act, exp = to_numpy(actual), to_numpy(expected)
+    if isinstance(exp, np.ndarray):
+        act_arr = _as_array(actual, what)
+        if act_arr.shape != exp.shape:
+            raise CheckFailed(f"{what} has shape {act_arr.shape}; expected shape {exp.shape}.")
+        if not np.array_equal(act_arr, exp):
+            bad = np.argwhere(act_arr != exp)
+            where = tuple(int(i) for i in bad[0]) if len(bad) else ()
+            raise CheckFailed(
+                f"{what} differs from the expected value in {len(bad)} of {exp.size} entries "
+                f"(first at index {where}: got {act_arr[where]!r}, expected {exp[where]!r})."
+            )
+        return
+    if type(act) is not type(exp) and not (isinstance(act, (int, float)) and isinstance(exp, (int, float))):
+        raise CheckFailed(f"{what} is {describe(actual)}; expected {describe(expected)}.")
+    if act != exp:
+        raise CheckFailed(f"{what} is {describe(actual)}; expected {describe(expected)}.")
+
+
+def numerical_gradient(f: Callable[[], Any], x: np.ndarray, df: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Central-difference gradient of ``sum(f() * df)`` with respect to ``x``.
+
+    ``f`` takes no arguments and reads ``x``, which is perturbed in place and
+    restored entry by entry. Use float64: float32 has too few digits for this.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = np.asarray(to_numpy(f()), dtype=np.float64)
+        flat[i] = old - h
+        minus = np.asarray(to_numpy(f()), dtype=np.float64)
+        flat[i] = old
+        grad.reshape(-1)[i] = float(np.sum((plus - minus) * df) / (2 * h))
+    return grad
+
+
+def relative_error(a: Any, b: Any) -> float:
+    a = np.asarray(to_numpy(a), dtype=np.float64)
+    b = np.asarray(to_numpy(b), dtype=np.float64)
+    denom = np.maximum(1e-8, np.abs(a) + np.abs(b))
+    return float(np.max(np.abs(a - b) / denom)) if a.size else 0.0
+

@@ -1,0 +1,218 @@
+"""``course.toml``: the one manifest of the course, read and checked.
+
+A mistake in the manifest is reported with the path of the bad key
+(``modules[0].exercises[2].points: must be a positive number``), never as a KeyError.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ManifestError(ValueError):
+    """``course.toml`` does not follow the schema; the message names the bad key."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    module: str
+    name: str
+    points: float
+    title: str
+    builds_on: tuple[str, ...]
+    forbidden: tuple[str, ...]
+    hints: tuple[str, ...]
+    hints_ko: tuple[str, ...] = ()
+    time_limit: float | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    title: str
+    framework: str
+    exercises: tuple[Exercise, ...]
+
+
+@dataclass(frozen=True)
+class Course:
+    title: str
+    version: str
+    time_limit: float
+    memory_limit_mb: int
+    default_lang: str
+    modules: tuple[Module, ...]
+    root: Path = field(default=Path("."))
+
+    @property
+    def exercises(self) -> list[Exercise]:
+        return [ex for module in self.modules for ex in module.exercises]
+
+    @property
+    def module_names(self) -> list[str]:
+        return [module.name for module in self.modules]
+
+    def module(self, name: str) -> Module:
+        for module in self.modules:
+            if module.name == name:
+                return module
+        raise KeyError(name)
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        for ex in self.exercises:
+            if ex.id == exercise_id:
+                return ex
+        raise KeyError(exercise_id)
+
+    def select(self, pattern: str | None) -> list[Exercise]:
+        """Exercises whose id matches the glob ``pattern``; a bare module name selects the module."""
+        if not pattern:
+            return self.exercises
+        return [
+            ex for ex in self.exercises
+            if fnmatch.fnmatchcase(ex.id, pattern) or ex.module == pattern
+        ]
+
+    def dependencies(self, exercise_id: str) -> list[str]:
+        """Every exercise ``exercise_id`` builds on, directly or not, in course order."""
+        seen: set[str] = set()
+        stack = list(self.exercise(exercise_id).builds_on)
+        while stack:
+            dep = stack.pop()
+            if dep not in seen:
+                seen.add(dep)
+                stack.extend(self.exercise(dep).builds_on)
+        return [ex.id for ex in self.exercises if ex.id in seen]
+
+    @property
+    def total_points(self) -> float:
+        return sum(ex.points for ex in self.exercises)
+
+
+_COURSE_KEYS = {"title": str, "version": str, "time_limit": (int, float), "memory_limit_mb": int, "default_lang": str}
+_MODULE_KEYS = {"name": str, "title": str, "framework": str, "forbidden": list, "exercises": list}
+_EXERCISE_KEYS = {
+    "name": str, "title": str, "points": (int, float), "builds_on": list, "forbidden": list,
+    "hints": list, "hints_ko": list, "time_limit": (int, float),
+}
+_FRAMEWORKS = ("numpy", "torch")
+
+
+def _check_keys(table: dict, schema: dict, where: str, required: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in schema:
+            known = ", ".join(sorted(schema))
+            raise ManifestError(f"{where}.{key}: unknown key (known keys: {known})")
+    for key in required:
+        if key not in table:
+            raise ManifestError(f"{where}.{key}: missing")
+    for key, value in table.items():
+        expected = schema[key]
+        if isinstance(value, bool) or not isinstance(value, expected):
+            names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
+            raise ManifestError(f"{where}.{key}: must be {names}, got {type(value).__name__}")
+
+
+def _strings(value: list, where: str) -> tuple[str, ...]:
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise ManifestError(f"{where}[{i}]: must be a non-empty string")
+    return tuple(value)
+
+
+def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
+    if not isinstance(data.get("course"), dict):
+        raise ManifestError("course: missing table [course]")
+    for key in data:
+        if key not in ("course", "modules"):
+            raise ManifestError(f"{key}: unknown top-level key (known: course, modules)")
+    head = data["course"]
+    _check_keys(head, _COURSE_KEYS, "course", ("title", "version"))
+    modules_raw = data.get("modules")
+    if not isinstance(modules_raw, list) or not modules_raw:
+        raise ManifestError("modules: at least one [[modules]] table is required")
+
+    modules: list[Module] = []
+    ids: set[str] = set()
+    for m_index, raw in enumerate(modules_raw):
+        where = f"modules[{m_index}]"
+        if not isinstance(raw, dict):
+            raise ManifestError(f"{where}: must be a table")
+        _check_keys(raw, _MODULE_KEYS, where, ("name", "title", "framework", "exercises"))
+        if not raw["name"].isidentifier():
+            raise ManifestError(f"{where}.name: {raw['name']!r} is not a Python module name")
+        if raw["framework"] not in _FRAMEWORKS:
+            raise ManifestError(f"{where}.framework: must be one of {', '.join(_FRAMEWORKS)}")
+        module_forbidden = _strings(raw.get("forbidden", []), f"{where}.forbidden")
+        exercises = []
+        for e_index, ex in enumerate(raw["exercises"]):
+            ewhere = f"{where}.exercises[{e_index}]"
+            if not isinstance(ex, dict):
+                raise ManifestError(f"{ewhere}: must be a table")
+            _check_keys(ex, _EXERCISE_KEYS, ewhere, ("name", "title", "points", "hints"))
+            if not ex["name"].isidentifier():
+                raise ManifestError(f"{ewhere}.name: {ex['name']!r} is not a Python identifier")
+            if ex["points"] <= 0:
+                raise ManifestError(f"{ewhere}.points: must be a positive number")
+            hints = _strings(ex["hints"], f"{ewhere}.hints")
+            if len(hints) < 2:
+                raise ManifestError(f"{ewhere}.hints: give at least two levels of hints")
+            hints_ko = _strings(ex.get("hints_ko", []), f"{ewhere}.hints_ko")
+            builds_on = _strings(ex.get("builds_on", []), f"{ewhere}.builds_on")
+            for b_index, dep in enumerate(builds_on):
+                if dep not in ids:
+                    raise ManifestError(
+                        f"{ewhere}.builds_on[{b_index}]: {dep!r} is not an exercise that comes earlier in the course"
+                    )
+            exercise = Exercise(
+                module=raw["name"],
+                name=ex["name"],
+                points=float(ex["points"]),
+                title=ex["title"],
+                builds_on=builds_on,
+                forbidden=module_forbidden + _strings(ex.get("forbidden", []), f"{ewhere}.forbidden"),
+                hints=hints,
+                hints_ko=hints_ko,
+                time_limit=float(ex["time_limit"]) if "time_limit" in ex else None,
+            )
+            if exercise.id in ids:
+                raise ManifestError(f"{ewhere}.name: exercise {exercise.id} is listed twice")
+            ids.add(exercise.id)
+            exercises.append(exercise)
+        if not exercises:
+            raise ManifestError(f"{where}.exercises: a module needs at least one exercise")
+        modules.append(Module(raw["name"], raw["title"], raw["framework"], tuple(exercises)))
+
+    names = [m.name for m in modules]
+    if len(set(names)) != len(names):
+        raise ManifestError("modules: a module name is listed twice")
+    return Course(
+        title=head["title"],
+        version=head["version"],
+        time_limit=float(head.get("time_limit", 30)),
+        memory_limit_mb=int(head.get("memory_limit_mb", 3072)),
+        default_lang=head.get("default_lang", "en"),
+        modules=tuple(modules),
+        root=root,
+    )
+
+
+def load_manifest(path: Path) -> Course:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no manifest here (is this a course folder?)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return parse_manifest(data, root=path.parent)
+    except ManifestError as exc:
+        raise ManifestError(f"{path.name}: {exc}") from None

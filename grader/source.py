@@ -1,0 +1,126 @@
+"""Reading and rewriting course module source: solution regions and top-level definitions.
+
+A solution file marks each piece the learner writes::
+
+    def rnn_step_forward(x, prev_h, Wx, Wh, b):
+        \"\"\"...shapes, formula, what to return...\"\"\"
+        # BEGIN SOLUTION
+        next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+        ...
+        # END SOLUTION
+
+A region belongs to the exercise named by the top-level ``def``/``class`` around it
+(``rnn.rnn_step_forward``); an exercise may have several regions (e.g. a class's
+``__init__`` and ``forward``). The stub keeps everything outside the regions and
+replaces each region with a ``raise NotImplementedError`` that points at the hint.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\s*$")
+END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
+
+
+class SourceError(ValueError):
+    """A solution file's regions are malformed; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Region:
+    exercise: str      # top-level name the region sits in
+    begin: int         # 0-based index of the BEGIN line
+    end: int           # 0-based index of the END line
+    indent: str
+
+
+def top_level_spans(source: str) -> dict[str, tuple[int, int]]:
+    """Top-level function/class name -> (first line, last line), 0-based, decorators included."""
+    tree = ast.parse(source)
+    spans = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            spans[node.name] = (first, node.end_lineno - 1)
+    return spans
+
+
+def find_regions(source: str, filename: str = "<source>") -> list[Region]:
+    lines = source.splitlines()
+    spans = top_level_spans(source)
+    regions: list[Region] = []
+    open_at: int | None = None
+    indent = ""
+    for index, line in enumerate(lines):
+        begin = BEGIN.match(line)
+        if begin:
+            if open_at is not None:
+                raise SourceError(f"{filename}:{index + 1}: BEGIN SOLUTION inside another region (opened at line {open_at + 1})")
+            open_at, indent = index, begin.group("indent")
+        elif END.match(line):
+            if open_at is None:
+                raise SourceError(f"{filename}:{index + 1}: END SOLUTION without BEGIN SOLUTION")
+            owner = [name for name, (lo, hi) in spans.items() if lo <= open_at and index <= hi]
+            if not owner:
+                raise SourceError(f"{filename}:{open_at + 1}: a solution region must sit inside a top-level def or class")
+            if not indent:
+                raise SourceError(f"{filename}:{open_at + 1}: a solution region must be indented inside its def")
+            regions.append(Region(owner[0], open_at, index, indent))
+            open_at = None
+    if open_at is not None:
+        raise SourceError(f"{filename}:{open_at + 1}: BEGIN SOLUTION is never closed")
+    return regions
+
+
+def stub_line(indent: str, exercise_id: str) -> str:
+    return (
+        f'{indent}raise NotImplementedError("{exercise_id} is not written yet; '
+        f'`course hint {exercise_id}` gives a hint")'
+    )
+
+
+def make_stubs(source: str, module: str, keep: frozenset[str] = frozenset(), filename: str = "<source>") -> str:
+    """The learner's version of a solution file.
+
+    Regions of top-level names in ``keep`` stay filled in (without their markers);
+    this is how a worker receives exactly the reference pieces an exercise builds on.
+    """
+    lines = source.splitlines()
+    regions = find_regions(source, filename)
+    out: list[str] = []
+    cursor = 0
+    for region in regions:
+        out.extend(lines[cursor:region.begin])
+        if region.exercise in keep:
+            out.extend(lines[region.begin + 1:region.end])
+        else:
+            out.append(stub_line(region.indent, f"{module}.{region.exercise}"))
+        cursor = region.end + 1
+    out.extend(lines[cursor:])
+    return "\n".join(out) + "\n"
+
+
+def replace_definition(source: str, name: str, new_definition: str) -> str:
+    """Swap the top-level def/class ``name`` for ``new_definition`` (source text)."""
+    spans = top_level_spans(source)
+    if name not in spans:
+        raise KeyError(f"no top-level definition {name!r}")
+    lo, hi = spans[name]
+    lines = source.splitlines()
+    body = new_definition.strip("\n").splitlines()
+    return "\n".join(lines[:lo] + body + lines[hi + 1:]) + "\n"
+
+
+def definition_source(source: str, name: str) -> str | None:
+    """The text of top-level def/class ``name``, or None."""
+    try:
+        spans = top_level_spans(source)
+    except SyntaxError:
+        return None
+    if name not in spans:
+        return None
+    lo, hi = spans[name]
+    return "\n".join(source.splitlines()[lo:hi + 1])

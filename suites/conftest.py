@@ -1,0 +1,45 @@
+"""Run the suites with plain pytest, in one process, without the grader's isolation.
+
+    pytest suites/hidden --submission path/to/exercises
+    pytest suites/visible --submission exercises
+
+This is how a conventional autograder would run them; the benchmark uses it as the
+baseline. The grader itself (`course grade`, `course check`) never does this: it runs
+learner code in a separate worker process.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from grader.checks import seeded_rng
+from grader.manifest import load_manifest
+from grader.modules import ModuleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser):
+    parser.addoption("--submission", default=None, help="folder of the learner's modules (default: solutions/)")
+
+
+@pytest.fixture(scope="session")
+def _module_names():
+    return [module.name for module in load_manifest(ROOT / "course.toml").modules]
+
+
+@pytest.fixture(scope="session")
+def student(request, _module_names):
+    folder = request.config.getoption("--submission") or str(ROOT / "solutions")
+    return ModuleNamespace(Path(folder), _module_names, alias="_student")
+
+
+@pytest.fixture(scope="session")
+def ref(_module_names):
+    return ModuleNamespace(ROOT / "solutions", _module_names, alias="_reference")
+
+
+@pytest.fixture
+def rng(request):
+    fn = request.function
+    return seeded_rng(f"{fn.__check_exercise__}:{fn.__name__}")
