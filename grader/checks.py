@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from grader.wire import Handle
+
 __all__ = [
     "check",
     "CheckFailed",
@@ -119,8 +121,8 @@ def describe(value: Any, *, small: int = 12) -> str:
     if isinstance(value, (int, float, bool, str)) or value is None:
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
-    if hasattr(value, "__remote_type__"):
-        return f"<{value.__remote_type__} object>"
+    if isinstance(value, Handle):
+        return repr(value)
     return f"<{type(value).__name__} object>"
 
 

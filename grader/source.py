@@ -63,7 +63,7 @@ def find_regions(source: str, filename: str = "<source>") -> list[Region]:
         elif END.match(line):
             if open_at is None:
                 raise SourceError(f"{filename}:{index + 1}: END SOLUTION without BEGIN SOLUTION")
-            owner = [name for name, (lo, hi) in spans.items() if lo <= open_at and index <= hi]
+            owner = [name for name, (lo, hi) in spans.items() if lo <= open_at <= hi]
             if not owner:
                 raise SourceError(f"{filename}:{open_at + 1}: a solution region must sit inside a top-level def or class")
             if not indent:

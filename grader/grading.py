@@ -1,0 +1,342 @@
+"""Grading one exercise and one submission: the pipeline of small steps.
+
+For each exercise: scan the learner's source for forbidden calls, start a worker on a
+private copy of the submission with the reference versions of what the exercise builds
+on, run the exercise's checks here (in the grader's process) against the worker, and
+turn the outcomes into a score and feedback.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import inspect
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader.checks import CheckFailed, check_title, checks_in, seeded_rng
+from grader.manifest import Course, Exercise
+from grader.modules import ModuleNamespace
+from grader.remote import StudentError, StudentProxy, WorkerGone, WorkerSession
+from grader.source import make_stubs
+
+MAX_MODULE_BYTES = 1_000_000
+
+
+@dataclass
+class CheckOutcome:
+    title: str
+    weight: float
+    passed: bool
+    feedback: str = ""
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    title: str
+    max_score: float
+    score: float
+    checks: list[CheckOutcome] = field(default_factory=list)
+    problem: str = ""           # a reason that applies to the whole exercise
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.problem and bool(self.checks) and all(c.passed for c in self.checks)
+
+    def feedback(self) -> str:
+        lines = []
+        done = sum(c.passed for c in self.checks)
+        lines.append(f"{self.id}: {done}/{len(self.checks)} checks passed, "
+                     f"{self.score:g}/{self.max_score:g} points")
+        if self.problem:
+            lines.append(self.problem)
+        for outcome in self.checks:
+            lines.append(("✓ " if outcome.passed else "✗ ") + outcome.title)
+            if outcome.feedback:
+                lines.extend("    " + line for line in outcome.feedback.splitlines())
+        if not self.passed:
+            lines.append(f"Hint: `course hint {self.id}`")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- suites
+
+class Suites:
+    """The checks of one kind (``hidden`` or ``visible``), by exercise id."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._by_exercise: dict[str, list[Callable]] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, list[Callable]]:
+        with self._lock:
+            if self._by_exercise is None:
+                found: dict[str, list[Callable]] = {}
+                for path in sorted(self.folder.glob("test_*.py")):
+                    name = f"_course_suite_{self.folder.name}_{path.stem}"
+                    spec = importlib.util.spec_from_file_location(name, path)
+                    module = importlib.util.module_from_spec(spec)
+                    sys.modules[name] = module
+                    spec.loader.exec_module(module)
+                    for fn in checks_in(module):
+                        found.setdefault(fn.__check_exercise__, []).append(fn)
+                self._by_exercise = found
+        return self._by_exercise
+
+    def checks_for(self, exercise_id: str) -> list[Callable]:
+        return self._load().get(exercise_id, [])
+
+    def exercise_ids(self) -> set[str]:
+        return set(self._load())
+
+
+class Signatures:
+    """Parameter names of course functions, read (never imported) from course source,
+    so feedback can say ``rnn_forward(x=..., h0=...)``."""
+
+    def __init__(self, folders: list[Path]):
+        self.folders = folders
+        self._cache: dict[str, dict[str, list[str]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, module: str, name: str) -> list[str]:
+        with self._lock:
+            if module not in self._cache:
+                self._cache[module] = {}
+                for folder in self.folders:
+                    path = Path(folder) / f"{module}.py"
+                    if path.exists():
+                        tree = ast.parse(path.read_text(encoding="utf-8"))
+                        for node in tree.body:
+                            if isinstance(node, ast.FunctionDef):
+                                self._cache[module][node.name] = [a.arg for a in node.args.args]
+                            elif isinstance(node, ast.ClassDef):
+                                for item in node.body:
+                                    if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                                        self._cache[module][node.name] = [a.arg for a in item.args.args[1:]]
+                        break
+            return self._cache[module].get(name, [])
+
+
+# ---------------------------------------------------------------- forbidden calls (static)
+
+def _import_aliases(tree: ast.AST) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    aliases[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def forbidden_in_source(source: str, definition: str, forbidden: tuple[str, ...]) -> set[str]:
+    """Forbidden names that the top-level ``definition`` mentions, imports resolved."""
+    if not forbidden:
+        return set()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    aliases = _import_aliases(tree)
+    targets = [n for n in tree.body if getattr(n, "name", None) == definition]
+    found = set()
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, (ast.Attribute, ast.Name)):
+                name = _dotted(node)
+                if name is None:
+                    continue
+                head, _, rest = name.partition(".")
+                full = aliases.get(head, head) + ("." + rest if rest else "")
+                for banned in forbidden:
+                    if full == banned or full.startswith(banned + "."):
+                        found.add(banned)
+    return found
+
+
+# ---------------------------------------------------------------- one exercise
+
+@dataclass
+class GradingContext:
+    """What grading needs besides the submission: the course and how to run it."""
+
+    course: Course
+    suites: Suites
+    reference: ModuleNamespace | None       # None: no reference (the learner's own check)
+    signatures: Signatures
+    substitute: bool = True                 # reference versions of what an exercise builds on
+    time_limit: float | None = None         # overrides the manifest
+
+    @classmethod
+    def for_course(cls, course: Course, kind: str = "hidden", **kwargs) -> "GradingContext":
+        root = course.root
+        solutions = root / "solutions"
+        has_reference = kind == "hidden" and solutions.is_dir()
+        return cls(
+            course=course,
+            suites=Suites(root / "suites" / kind),
+            reference=ModuleNamespace(solutions, course.module_names, "_reference") if has_reference else None,
+            signatures=Signatures([p for p in (solutions, root / "exercises") if p.is_dir()]),
+            substitute=has_reference,
+            **kwargs,
+        )
+
+
+def _partials(ctx: GradingContext, exercise: Exercise) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Reference source each worker may receive: every module with only the regions of
+    what ``exercise`` builds on filled in (never the exercise itself)."""
+    if not ctx.substitute:
+        return {}, {}
+    deps = ctx.course.dependencies(exercise.id)
+    by_module: dict[str, list[str]] = {}
+    for dep in deps:
+        module, name = dep.split(".")
+        by_module.setdefault(module, []).append(name)
+    partials = {}
+    for module in ctx.course.module_names:
+        path = ctx.course.root / "solutions" / f"{module}.py"
+        if path.exists():
+            keep = frozenset(by_module.get(module, []))
+            partials[module] = make_stubs(path.read_text(encoding="utf-8"), module, keep=keep)
+    return partials, by_module
+
+
+def _private_copy(folder: Path, into: Path) -> None:
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".py" and path.is_file() and not path.is_symlink():
+            if path.stat().st_size <= MAX_MODULE_BYTES:
+                shutil.copyfile(path, into / path.name)
+
+
+def _call_check(fn: Callable, available: dict[str, Any]) -> None:
+    params = inspect.signature(fn).parameters
+    missing = [p for p in params if p not in available]
+    if missing:
+        raise RuntimeError(f"check {fn.__name__} needs {missing}, which this suite kind does not provide")
+    fn(**{p: available[p] for p in params})
+
+
+def _explain_failure(session: WorkerSession, message: str) -> str:
+    lines = []
+    if session.calls:
+        call, outcome = session.calls[-1]
+        lines.append(f"called {call}")
+        if outcome and not outcome.startswith("raised"):
+            lines.append(outcome)
+    lines.append(message)
+    return "\n".join(lines)
+
+
+def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path) -> ExerciseResult:
+    started = time.monotonic()
+    result = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0)
+    checks = ctx.suites.checks_for(exercise.id)
+    if not checks:
+        result.problem = "this exercise has no checks yet (a course bug; please report it)"
+        return result
+
+    learner_file = folder / f"{exercise.module}.py"
+    banned_static: set[str] = set()
+    if learner_file.is_file():
+        source = learner_file.read_text(encoding="utf-8", errors="replace")
+        banned_static = forbidden_in_source(source, exercise.name, exercise.forbidden)
+
+    partials, dependencies = _partials(ctx, exercise)
+    config = {
+        "folder": "",
+        "modules": ctx.course.module_names,
+        "graded_module": exercise.module,
+        "partials": partials,
+        "dependencies": dependencies,
+        "forbidden": list(exercise.forbidden),
+        "memory_limit_mb": ctx.course.memory_limit_mb,
+    }
+    time_limit = ctx.time_limit or exercise.time_limit or ctx.course.time_limit
+    with tempfile.TemporaryDirectory(prefix="course-worker-") as tmp:
+        work = Path(tmp) / "submission"
+        work.mkdir()
+        _private_copy(folder, work)
+        config["folder"] = str(work)
+        with WorkerSession(work, config, time_limit, Path(tmp) / "output.txt") as session:
+            _run_checks(ctx, exercise, checks, session, result)
+            banned = banned_static | session.forbidden_used
+
+    if banned:
+        names = ", ".join(sorted(banned))
+        result.problem = (f"uses {names}, which this exercise asks you to write yourself; "
+                          "no points until it is gone")
+    total = sum(c.weight for c in result.checks)
+    earned = sum(c.weight for c in result.checks if c.passed)
+    result.score = 0.0 if banned or not total else round(exercise.points * earned / total, 2)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
+                session: WorkerSession, result: ExerciseResult) -> None:
+    def fail_all(reason: str, start: int = 0) -> None:
+        for fn in checks[start:]:
+            result.checks.append(CheckOutcome(check_title(fn), fn.__check_weight__, False, reason))
+
+    try:
+        import_error = session.start()
+    except WorkerGone as exc:
+        tail = session.output_tail()
+        fail_all(f"{exc}" + (f"\nlast output:\n{tail}" if tail else ""))
+        return
+    if import_error is not None:
+        fail_all(f"{exercise.module}.py could not be imported: {import_error.explain()}")
+        return
+
+    student = StudentProxy(session, ctx.course.module_names, ctx.signatures)
+    for index, fn in enumerate(checks):
+        title, weight = check_title(fn), fn.__check_weight__
+        available = {"student": student, "rng": seeded_rng(f"{exercise.id}:{fn.__name__}")}
+        if ctx.reference is not None:
+            available["ref"] = ctx.reference
+        session.calls.clear()
+        try:
+            _call_check(fn, available)
+        except CheckFailed as exc:
+            result.checks.append(CheckOutcome(title, weight, False, _explain_failure(session, str(exc))))
+        except StudentError as exc:
+            call = session.calls[-1][0] if session.calls else exercise.name
+            result.checks.append(CheckOutcome(title, weight, False, f"called {call}\n{exc.explain()}"))
+        except WorkerGone as exc:
+            tail = session.output_tail()
+            message = _explain_failure(session, str(exc)) + (f"\nlast output:\n{tail}" if tail else "")
+            result.checks.append(CheckOutcome(title, weight, False, message))
+            fail_all("not run: the process running your code had ended", index + 1)
+            return
+        except Exception as exc:  # the learner's result broke the check's own code (e.g. not a tuple)
+            message = f"the result could not be checked: {type(exc).__name__}: {exc}"
+            result.checks.append(CheckOutcome(title, weight, False, _explain_failure(session, message)))
+        else:
+            result.checks.append(CheckOutcome(title, weight, True))

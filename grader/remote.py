@@ -1,0 +1,284 @@
+"""The grader's side of a worker: starting it, talking to it, and ending it.
+
+:class:`WorkerSession` owns one worker process (its whole process group) and a
+deadline; :class:`StudentProxy` is what a check sees as ``student``. Everything the
+worker answers is decoded by :mod:`grader.wire` into plain values or
+:class:`RemoteObject` handles; nothing it sends is executed or unpickled here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import wire
+from grader.checks import describe
+
+GRADER_PARENT = str(Path(__file__).resolve().parent.parent)
+OUTPUT_TAIL_BYTES = 1500
+
+
+class StudentError(Exception):
+    """The learner's code raised an exception (in the worker)."""
+
+    def __init__(self, type_name: str, message: str, frames: list):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.frames = frames
+
+    def explain(self) -> str:
+        text = f"raised {self.type_name}: {self.message}" if self.message else f"raised {self.type_name}"
+        for file, line, func, code in self.frames[-3:]:
+            text += f"\n  at {file} line {line}, in {func}" + (f": {code}" if code else "")
+        return text
+
+
+class WorkerGone(Exception):
+    """The worker ended or ran out of time; the rest of the exercise cannot run."""
+
+
+class WorkerDied(WorkerGone):
+    pass
+
+
+class WorkerTimeout(WorkerGone):
+    pass
+
+
+class WorkerSession:
+    def __init__(self, folder: Path, config: dict, time_limit: float, output_file: Path):
+        self.folder = folder
+        self.config = config
+        self.time_limit = time_limit
+        self.deadline = time.monotonic() + time_limit
+        self.output_file = output_file
+        self.forbidden_used: set[str] = set()
+        self.calls: list[tuple[str, str]] = []
+        self.process: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.import_notes: list[str] = []
+
+    # lifecycle -----------------------------------------------------
+    def start(self) -> StudentError | None:
+        """Start the worker and import the graded module. Returns the learner's
+        import error, if any."""
+        ours, theirs = socket.socketpair()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.folder),
+            "PYTHONPATH": GRADER_PARENT,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "PYTHONNOUSERSITE": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "LANG": "C.UTF-8",
+        }
+        with open(self.output_file, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "grader.worker", "--fd", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], cwd=self.folder, env=env,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        theirs.close()
+        self.sock = ours
+        wire.send_message(self.sock, self.config)
+        try:
+            self._receive("importing the submission")
+        except StudentError as exc:
+            return exc
+        return None
+
+    def close(self) -> None:
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+                pass
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def __enter__(self) -> "WorkerSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # talking -------------------------------------------------------
+    def output_tail(self) -> str:
+        try:
+            with open(self.output_file, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - OUTPUT_TAIL_BYTES))
+                return fh.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+    def _died(self, doing: str) -> WorkerDied:
+        code = self.process.poll() if self.process else None
+        if code is None and self.process is not None:
+            try:
+                code = self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+        if code is not None and code < 0:
+            how = f"was killed by signal {signal.Signals(-code).name}"
+            if -code == signal.SIGKILL:
+                how += " (out of memory?)"
+        elif code is not None:
+            how = f"exited with status {code}"
+        else:
+            how = "stopped answering"
+        self.close()
+        return WorkerDied(f"the process running your code {how} while {doing}")
+
+    def _receive(self, doing: str) -> Any:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.close()
+            raise WorkerTimeout(f"the time limit of {self.time_limit:g} s for this exercise ran out while {doing}")
+        self.sock.settimeout(remaining)
+        try:
+            header, blobs = wire.recv_message(self.sock)
+        except socket.timeout:
+            self.close()
+            raise WorkerTimeout(
+                f"no answer within the time limit of {self.time_limit:g} s for this exercise while {doing} "
+                "(an infinite loop?)"
+            ) from None
+        except (EOFError, ConnectionError, OSError):
+            raise self._died(doing) from None
+        except wire.WireError as exc:
+            self.close()
+            raise WorkerDied(f"the process running your code sent a malformed answer while {doing}: {exc}") from None
+        self.forbidden_used.update(n for n in header.get("forbidden", []) if isinstance(n, str))
+        if isinstance(header.get("notes"), list):
+            self.import_notes = [str(n)[:300] for n in header["notes"]]
+        if header.get("ok") is True:
+            try:
+                return wire.decode(header.get("value"), blobs, self._handle)
+            except wire.WireError as exc:
+                raise StudentError("UnsendableResult", f"the result cannot be graded: {exc}", []) from None
+        error = header.get("error") if isinstance(header.get("error"), dict) else {}
+        frames = [f for f in error.get("frames", []) if isinstance(f, list) and len(f) == 4][:8]
+        raise StudentError(str(error.get("type", "Exception"))[:100], str(error.get("message", ""))[:2000], frames)
+
+    def _handle(self, handle_id: int, type_name: str) -> "RemoteObject":
+        return RemoteObject(self, handle_id, type_name)
+
+    def request(self, header: dict, what: str) -> Any:
+        if self.sock is None:
+            raise WorkerDied("the process running your code had already ended")
+        blobs: list[bytes] = []
+        body = dict(header)
+        for key in ("args", "kwargs", "value", "key"):
+            if key in body:
+                body[key] = wire.encode(body[key], blobs, wire.refuse_other)
+        try:
+            wire.send_message(self.sock, body, blobs)
+        except OSError:
+            raise self._died(f"calling {what}") from None
+        return self._receive(f"running {what}")
+
+    def call(self, target: dict, name: str | None, label: str, params: list[str], args: tuple, kwargs: dict) -> Any:
+        shown = describe_call(label, params, args, kwargs)
+        self.calls.append((shown, ""))
+        try:
+            result = self.request({"op": "call", "target": target, "name": name,
+                                   "args": list(args), "kwargs": dict(kwargs)}, label)
+        except StudentError as exc:
+            self.calls[-1] = (shown, exc.explain())
+            raise
+        self.calls[-1] = (shown, "returned " + describe(result))
+        del self.calls[:-20]
+        return result
+
+
+def describe_call(label: str, params: list[str], args: tuple, kwargs: dict) -> str:
+    parts = []
+    for index, value in enumerate(args):
+        name = params[index] if index < len(params) else None
+        parts.append(f"{name}={describe(value)}" if name else describe(value))
+    parts.extend(f"{key}={describe(value)}" for key, value in kwargs.items())
+    return f"{label}({', '.join(parts)})"
+
+
+class RemoteObject(wire.Handle):
+    """An object living in the worker (a cache, a module instance, a bound method)."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: WorkerSession, handle_id: int, type_name: str):
+        super().__init__(handle_id, type_name)
+        object.__setattr__(self, "_session", session)
+
+    def __getattr__(self, name: str) -> Any:
+        # Dunder lookups (numpy's __array_interface__, torch's __torch_function__, ...)
+        # must never reach the learner: their answers would steer the grader's own code.
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._session.request({"op": "get", "target": {"handle": self._wire_id}, "name": name},
+                                     f"reading .{name} of a {self._wire_type}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._session.request({"op": "set", "target": {"handle": self._wire_id}, "name": name, "value": value},
+                              f"setting .{name} of a {self._wire_type}")
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._session.request({"op": "getitem", "target": {"handle": self._wire_id}, "key": key},
+                                     f"indexing a {self._wire_type}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.call({"handle": self._wire_id}, None, self._wire_type, [], args, kwargs)
+
+
+class RemoteFunction:
+    """A module-level name of a learner's module; calling it runs it in the worker."""
+
+    def __init__(self, session: WorkerSession, module: str, name: str, params: list[str]):
+        self._session, self._module, self._name, self._params = session, module, name, params
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.call({"module": self._module}, self._name, self._name, self._params, args, kwargs)
+
+    def value(self) -> Any:
+        """The name's value itself (for constants), rather than calling it."""
+        return self._session.request({"op": "get", "target": {"module": self._module}, "name": self._name},
+                                     f"reading {self._module}.{self._name}")
+
+
+class ModuleProxy:
+    def __init__(self, session: WorkerSession, module: str, signatures: Callable[[str, str], list[str]]):
+        self._session, self._module, self._signatures = session, module, signatures
+
+    def __getattr__(self, name: str) -> RemoteFunction:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return RemoteFunction(self._session, self._module, name, self._signatures(self._module, name))
+
+
+class StudentProxy:
+    """``student`` in a check: ``student.rnn.rnn_forward(...)`` runs in the worker."""
+
+    def __init__(self, session: WorkerSession, modules: list[str], signatures: Callable[[str, str], list[str]]):
+        self._session, self._modules, self._signatures = session, set(modules), signatures
+
+    def __getattr__(self, module: str) -> ModuleProxy:
+        if module not in self._modules:
+            raise AttributeError(f"no course module {module!r}")
+        return ModuleProxy(self._session, module, self._signatures)

@@ -1,0 +1,346 @@
+"""The worker: the only process that runs a learner's code.
+
+Started by the grader once per exercise (``python -m grader.worker --fd N``), it talks
+to the grader over the socket it inherits as fd N, and never writes a verdict itself:
+it only answers requests (call this function, read that attribute) with plain data
+(see :mod:`grader.wire`). Objects that are not plain data stay here as numbered handles.
+
+Course modules are loaded by :class:`CourseImporter` from the submission folder, with
+the reference versions of the exercises the graded one builds on put in their place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import resource
+import signal
+import socket
+import sys
+import traceback
+import types
+from pathlib import Path
+from typing import Any
+
+from grader import wire
+
+ERROR_TEXT_LIMIT = 2000
+
+
+# ---------------------------------------------------------------- course modules
+
+class CourseImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Loads course modules by plain name (``import rnn``) from the submission.
+
+    For every module, the reference pieces the graded exercise builds on replace the
+    learner's (``dependencies``). A module other than the graded one that is missing
+    or fails to import is replaced by its reference partial (stubs plus dependencies),
+    so a broken earlier module does not sink a later exercise.
+    """
+
+    def __init__(self, folder: Path, graded_module: str, partials: dict[str, str],
+                 dependencies: dict[str, list[str]], module_names: list[str]):
+        self.folder = folder
+        self.graded_module = graded_module
+        self.partials = partials
+        self.dependencies = dependencies
+        self.module_names = set(module_names)
+        self.notes: list[str] = []
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in self.module_names:
+            origin = str(self.folder / f"{fullname}.py")
+            return importlib.machinery.ModuleSpec(fullname, self, origin=origin)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        name = module.__name__
+        path = self.folder / f"{name}.py"
+        module.__file__ = str(path)
+        try:
+            if not path.exists():
+                raise ModuleNotFoundError(f"{name}.py is missing from the submission")
+            code = compile(path.read_bytes(), str(path), "exec")
+            exec(code, module.__dict__)
+        except BaseException as exc:  # SystemExit at import too: it costs only this module
+            if name == self.graded_module or name not in self.partials:
+                raise
+            self.notes.append(f"{name}.py could not be used ({type(exc).__name__}); the reference stood in for it")
+            for key in [k for k in module.__dict__ if not k.startswith("__")]:
+                del module.__dict__[key]
+            exec(compile(self.partials[name], f"<reference {name}>", "exec"), module.__dict__)
+            return
+        wanted = self.dependencies.get(name, [])
+        if wanted:
+            reference = types.ModuleType(f"_reference_{name}")
+            reference.__file__ = f"<reference {name}>"
+            sys.modules[reference.__name__] = reference
+            exec(compile(self.partials[name], reference.__file__, "exec"), reference.__dict__)
+            for attr in wanted:
+                setattr(module, attr, getattr(reference, attr))
+
+
+# ---------------------------------------------------------------- forbidden calls
+
+class Tripwires:
+    """Replaces forbidden library callables with wrappers that note a call made
+    directly from the learner's files (reference code and the library itself may
+    still use them)."""
+
+    def __init__(self, names: list[str], learner_files: set[str]):
+        self.learner_files = learner_files
+        self.used: set[str] = set()
+        self.pending: dict[str, list[str]] = {}
+        for name in names:
+            self.pending.setdefault(name.split(".")[0], []).append(name)
+        for package in list(self.pending):
+            if package in sys.modules:
+                self._arm(package)
+        if self.pending:
+            sys.meta_path.insert(0, _AfterImport(self))
+
+    def _arm(self, package: str) -> None:
+        for dotted in self.pending.pop(package, []):
+            self._patch(dotted)
+
+    def _patch(self, dotted: str) -> None:
+        parts = dotted.split(".")
+        owner, obj = None, sys.modules[parts[0]]
+        for part in parts[1:]:
+            owner, obj = obj, getattr(obj, part, None)
+            if obj is None:
+                return
+        record, learner_files = self.used.add, self.learner_files
+        if isinstance(obj, type):
+            original_init = obj.__init__
+
+            @functools.wraps(original_init)
+            def init(self_, *args, **kwargs):
+                if sys._getframe(1).f_code.co_filename in learner_files:
+                    record(dotted)
+                return original_init(self_, *args, **kwargs)
+
+            obj.__init__ = init
+        else:
+            @functools.wraps(obj)
+            def wrapper(*args, **kwargs):
+                if sys._getframe(1).f_code.co_filename in learner_files:
+                    record(dotted)
+                return obj(*args, **kwargs)
+
+            setattr(owner, parts[-1], wrapper)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Arms tripwires on a package right after it is first imported."""
+
+    def __init__(self, tripwires: Tripwires):
+        self.tripwires = tripwires
+        self.busy = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if self.busy or fullname not in self.tripwires.pending:
+            return None
+        self.busy = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.busy = False
+        if spec is None or spec.loader is None:
+            return None
+        loader, tripwires = spec.loader, self.tripwires
+        original = loader.exec_module
+
+        def exec_module(module):
+            original(module)
+            tripwires._arm(fullname)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+# ---------------------------------------------------------------- serving requests
+
+class Worker:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.handles: dict[int, Any] = {}
+        self.next_handle = 1
+        self.tripwires: Tripwires | None = None
+        self.learner_files: set[str] = set()
+
+    # values --------------------------------------------------------
+    def _keep(self, value: Any) -> dict:
+        handle_id = self.next_handle
+        self.next_handle += 1
+        self.handles[handle_id] = value
+        return {"$handle": handle_id, "type": type(value).__name__[:100]}
+
+    def _encode_value(self, value: Any, blobs: list[bytes], depth: int = 0) -> Any:
+        """Like wire.encode, but lenient with the learner's subclasses of plain types."""
+        import numpy as np
+
+        if depth > wire.MAX_DEPTH:
+            raise wire.WireError("the value is nested too deeply")
+        if isinstance(value, tuple):
+            return {"$tuple": [self._encode_value(v, blobs, depth + 1) for v in value]}
+        if isinstance(value, list):
+            return [self._encode_value(v, blobs, depth + 1) for v in value]
+        if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+            value = np.asarray(value)
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(value, torch.Tensor) and type(value) not in (torch.Tensor, torch.nn.Parameter):
+            value = torch.Tensor._make_subclass(torch.Tensor, value.detach(), value.requires_grad)
+        return wire.encode(value, blobs, self._keep)
+
+    def _decode(self, data: Any, blobs: list[bytes]) -> Any:
+        def resolve(handle_id: int, _type: str):
+            if handle_id not in self.handles:
+                raise wire.WireError(f"unknown handle {handle_id}")
+            return self.handles[handle_id]
+
+        return wire.decode(data, blobs, resolve)
+
+    def _error(self, exc: BaseException) -> dict:
+        frames = []
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename in self.learner_files:
+                frames.append([os.path.basename(frame.filename), frame.lineno, frame.name, (frame.line or "")[:200]])
+        try:
+            message = str(exc)
+        except Exception:  # a learner's exception whose __str__ fails
+            message = "<message could not be shown>"
+        return {"type": type(exc).__name__[:100], "message": message[:ERROR_TEXT_LIMIT], "frames": frames[-8:]}
+
+    def reply(self, value: Any = None, error: BaseException | None = None, **extra) -> None:
+        blobs: list[bytes] = []
+        header: dict[str, Any] = dict(extra)
+        if self.tripwires is not None:
+            header["forbidden"] = sorted(self.tripwires.used)
+        if error is None:
+            try:
+                header["value"] = self._encode_value(value, blobs)
+                header["ok"] = True
+            except Exception as exc:
+                blobs = []
+                header["ok"] = False
+                header["error"] = {"type": "UnsendableResult",
+                                   "message": f"the result cannot be graded: {exc}"[:ERROR_TEXT_LIMIT], "frames": []}
+        else:
+            header["ok"] = False
+            header["error"] = self._error(error)
+        wire.send_message(self.sock, header, blobs)
+
+    # setup ---------------------------------------------------------
+    def setup(self, config: dict) -> None:
+        folder = Path(config["folder"])
+        self.learner_files = {str(folder / f"{name}.py") for name in config["modules"]}
+        self.learner_files |= {str(p) for p in folder.glob("*.py")}
+        sys.path.insert(0, str(folder))
+        self.tripwires = Tripwires(config.get("forbidden", []), self.learner_files)
+        self.importer = CourseImporter(
+            folder, config["graded_module"], config.get("partials", {}),
+            config.get("dependencies", {}), config["modules"],
+        )
+        sys.meta_path.insert(0, self.importer)
+        try:
+            importlib.import_module(config["graded_module"])
+        except BaseException as exc:
+            self.reply(error=exc, stage="import", notes=self.importer.notes)
+            return
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(1)
+        self.reply(None, stage="import", notes=self.importer.notes)
+
+    # requests ------------------------------------------------------
+    def target(self, spec: dict) -> Any:
+        if "handle" in spec:
+            if spec["handle"] not in self.handles:
+                raise wire.WireError("unknown handle")
+            return self.handles[spec["handle"]]
+        module = spec["module"]
+        if module not in self.importer.module_names:
+            raise wire.WireError(f"{module} is not a course module")
+        return importlib.import_module(module)
+
+    def handle(self, header: dict, blobs: list[bytes]) -> bool:
+        op = header.get("op")
+        if op == "exit":
+            return False
+        if op == "release":
+            for handle_id in header.get("handles", []):
+                self.handles.pop(handle_id, None)
+            self.reply(None)
+            return True
+        try:
+            obj = self.target(header.get("target", {}))
+            name = header.get("name")
+            if op == "get":
+                result = getattr(obj, name) if name else obj
+            elif op == "call":
+                fn = getattr(obj, name) if name else obj
+                args = self._decode(header.get("args", []), blobs)
+                kwargs = self._decode(header.get("kwargs", {"$dict": []}), blobs)
+                result = fn(*args, **kwargs)
+            elif op == "set":
+                setattr(obj, name, self._decode(header.get("value"), blobs))
+                result = None
+            elif op == "getitem":
+                result = obj[self._decode(header.get("key"), blobs)]
+            else:
+                raise wire.WireError(f"unknown op {op!r}")
+        except BaseException as exc:  # the learner's SystemExit is an answer, not our exit
+            self.reply(error=exc)
+            return True
+        self.reply(result)
+        return True
+
+    def serve(self) -> None:
+        config, _ = wire.recv_message(self.sock)
+        apply_limits(config)
+        self.setup(config)
+        while True:
+            try:
+                header, blobs = wire.recv_message(self.sock)
+            except EOFError:
+                return
+            if not self.handle(header, blobs):
+                return
+
+
+def apply_limits(config: dict) -> None:
+    memory = int(config.get("memory_limit_mb", 0)) * 2**20
+    if memory:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    file_size = 64 * 2**20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="grader worker (started by the grader; not for direct use)")
+    parser.add_argument("--fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    sock = socket.socket(fileno=args.fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    try:
+        Worker(sock).serve()
+    finally:
+        sock.close()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
+
