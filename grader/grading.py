@@ -328,7 +328,12 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
             result.checks.append(CheckOutcome(title, weight, False, _explain_failure(session, str(exc))))
         except StudentError as exc:
             call = session.calls[-1][0] if session.calls else exercise.name
-            result.checks.append(CheckOutcome(title, weight, False, f"called {call}\n{exc.explain()}"))
+            message = f"called {call}\n{exc.explain()}"
+            own = [dep for dep in exercise.uses_own if call.startswith(dep.split(".")[1] + "(")]
+            if own:
+                message += (f"\n(this check runs your own {own[0]} first, because what it returns is yours "
+                            f"to design: make {own[0]} pass, then come back)")
+            result.checks.append(CheckOutcome(title, weight, False, message))
         except WorkerGone as exc:
             tail = session.output_tail()
             message = _explain_failure(session, str(exc)) + (f"\nlast output:\n{tail}" if tail else "")

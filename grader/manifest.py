@@ -23,6 +23,7 @@ class Exercise:
     points: float
     title: str
     builds_on: tuple[str, ...]
+    uses_own: tuple[str, ...]
     forbidden: tuple[str, ...]
     hints: tuple[str, ...]
     hints_ko: tuple[str, ...] = ()
@@ -72,12 +73,14 @@ class Course:
         raise KeyError(exercise_id)
 
     def select(self, pattern: str | None) -> list[Exercise]:
-        """Exercises whose id matches the glob ``pattern``; a bare module name selects the module."""
+        """Exercises whose id matches the glob ``pattern`` (several separated by commas);
+        a bare module name selects the module. Course order is kept."""
         if not pattern:
             return self.exercises
+        patterns = [p.strip() for p in pattern.split(",") if p.strip()]
         return [
             ex for ex in self.exercises
-            if fnmatch.fnmatchcase(ex.id, pattern) or ex.module == pattern
+            if any(fnmatch.fnmatchcase(ex.id, p) or ex.module == p for p in patterns)
         ]
 
     def dependencies(self, exercise_id: str) -> list[str]:
@@ -99,7 +102,7 @@ class Course:
 _COURSE_KEYS = {"title": str, "version": str, "time_limit": (int, float), "memory_limit_mb": int, "default_lang": str}
 _MODULE_KEYS = {"name": str, "title": str, "framework": str, "forbidden": list, "exercises": list}
 _EXERCISE_KEYS = {
-    "name": str, "title": str, "points": (int, float), "builds_on": list, "forbidden": list,
+    "name": str, "title": str, "points": (int, float), "builds_on": list, "uses_own": list, "forbidden": list,
     "hints": list, "hints_ko": list, "time_limit": (int, float),
 }
 _FRAMEWORKS = ("numpy", "torch")
@@ -166,17 +169,20 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
                 raise ManifestError(f"{ewhere}.hints: give at least two levels of hints")
             hints_ko = _strings(ex.get("hints_ko", []), f"{ewhere}.hints_ko")
             builds_on = _strings(ex.get("builds_on", []), f"{ewhere}.builds_on")
-            for b_index, dep in enumerate(builds_on):
-                if dep not in ids:
-                    raise ManifestError(
-                        f"{ewhere}.builds_on[{b_index}]: {dep!r} is not an exercise that comes earlier in the course"
-                    )
+            uses_own = _strings(ex.get("uses_own", []), f"{ewhere}.uses_own")
+            for key, listed in (("builds_on", builds_on), ("uses_own", uses_own)):
+                for b_index, dep in enumerate(listed):
+                    if dep not in ids:
+                        raise ManifestError(
+                            f"{ewhere}.{key}[{b_index}]: {dep!r} is not an exercise that comes earlier in the course"
+                        )
             exercise = Exercise(
                 module=raw["name"],
                 name=ex["name"],
                 points=float(ex["points"]),
                 title=ex["title"],
                 builds_on=builds_on,
+                uses_own=uses_own,
                 forbidden=module_forbidden + _strings(ex.get("forbidden", []), f"{ewhere}.forbidden"),
                 hints=hints,
                 hints_ko=hints_ko,

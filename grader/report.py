@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from grader.manifest import Course
+from grader.manifest import Exercise
 from grader.submission import SubmissionResult
 
 
@@ -49,8 +49,9 @@ def write_results(out: Path, result: SubmissionResult) -> Path:
     return path
 
 
-def write_grades_csv(out: Path, course: Course, results: list[SubmissionResult]) -> Path:
-    ids = [ex.id for ex in course.exercises]
+def write_grades_csv(out: Path, exercises: list[Exercise], results: list[SubmissionResult]) -> Path:
+    """One row per submission, one column per graded exercise (course order), and the total."""
+    ids = [ex.id for ex in exercises]
     path = Path(out) / "grades.csv"
     rows = []
     for result in sorted(results, key=lambda r: r.name):

@@ -64,7 +64,7 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for result in pool.map(one, submissions):
                 results.append(result)
-    write_grades_csv(out, course, results)
+    write_grades_csv(out, exercises, results)
 
     table = Table(title=f"{len(results)} submissions graded", title_justify="left")
     table.add_column("submission")

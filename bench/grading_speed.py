@@ -1,0 +1,77 @@
+"""How long grading takes per submission, next to plain pytest on the same checks.
+
+    python bench/grading_speed.py [--copies 20] [--jobs 2]
+
+Makes COPIES copies of solutions/ and, in the same run, times
+  1. `course grade COPIES --jobs JOBS` (isolated workers, reference substitution), and
+  2. plain pytest per submission (`pytest suites/hidden --submission COPY`), JOBS at a time,
+     the way a conventional autograder runs the same checks in-process, without isolation,
+and, for scale, a bare `python -c "import torch"` and `python -c "import numpy"`.
+Prints seconds per submission. Figures, not assertions: machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run(cmd: list[str]) -> None:
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode not in (0,):
+        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        tmp = Path(tmp)
+        copies = []
+        for i in range(args.copies):
+            copy = tmp / f"student{i:03d}"
+            shutil.copytree(ROOT / "solutions", copy, ignore=shutil.ignore_patterns("__pycache__"))
+            copies.append(copy)
+
+        grade = timed(lambda: run([sys.executable, "-m", "grader", "grade", *map(str, copies),
+                                   "--out", str(tmp / "out"), "--jobs", str(args.jobs)]))
+
+        def pytest_one(copy: Path) -> None:
+            run([sys.executable, "-m", "pytest", "suites/hidden", "--submission", str(copy),
+                 "-q", "-p", "no:cacheprovider"])
+
+        def pytest_all() -> None:
+            with ThreadPoolExecutor(args.jobs) as pool:
+                list(pool.map(pytest_one, copies))
+
+        baseline = timed(pytest_all)
+        import_torch = min(timed(lambda: run([sys.executable, "-c", "import torch"])) for _ in range(3))
+        import_numpy = min(timed(lambda: run([sys.executable, "-c", "import numpy"])) for _ in range(3))
+
+    n = args.copies
+    print(f"{n} copies of solutions/, --jobs {args.jobs}, same run")
+    print(f"  course grade            {grade / n:6.3f} s per submission  ({grade:.1f} s total)")
+    print(f"  pytest per submission   {baseline / n:6.3f} s per submission  ({baseline:.1f} s total)")
+    print(f"  ratio grade / pytest    {grade / baseline:6.2f}")
+    print(f"  python -c 'import torch' {import_torch:6.3f} s   python -c 'import numpy' {import_numpy:6.3f} s")
+
+
+if __name__ == "__main__":
+    main()

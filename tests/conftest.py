@@ -1,0 +1,21 @@
+import pytest
+
+from grader.grading import GradingContext
+from grader.manifest import load_manifest
+from tests.support import ROOT
+
+
+@pytest.fixture(scope="session")
+def course():
+    return load_manifest(ROOT / "course.toml")
+
+
+@pytest.fixture(scope="session")
+def hidden(course):
+    """Grading as `course grade` does it, with a short time limit to keep tests quick."""
+    return GradingContext.for_course(course, "hidden", time_limit=10)
+
+
+@pytest.fixture(scope="session")
+def visible(course):
+    return GradingContext.for_course(course, "visible", time_limit=10)

@@ -1,0 +1,187 @@
+"""The grading core on the real course: full marks, zero, isolation, and attacks."""
+
+import json
+import textwrap
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import main
+from grader.manifest import load_manifest
+from grader.submission import grade_submission
+from tests.support import EXERCISES, ROOT, SOLUTIONS, make_partial_submission, make_submission
+
+EXERCISE_IDS = [ex.id for ex in load_manifest(ROOT / "course.toml").exercises]
+
+
+def scores(result):
+    return {e.id: e.score for e in result.exercises}
+
+
+def full(course, ids):
+    return {i: course.exercise(i).points for i in ids}
+
+
+def test_a_copy_of_the_solutions_gets_full_marks(hidden, course):
+    result = grade_submission(hidden, SOLUTIONS)
+    assert result.score == course.total_points, [e.feedback() for e in result.exercises if not e.passed]
+    assert all(e.passed for e in result.exercises)
+
+
+def test_a_copy_of_the_stubs_gets_zero(hidden):
+    result = grade_submission(hidden, EXERCISES)
+    assert result.score == 0
+    assert all("NotImplementedError" in c.feedback for e in result.exercises for c in e.checks)
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISE_IDS)
+def test_an_exercise_passes_with_only_itself_and_what_it_calls_of_yours(hidden, course, exercise_id, tmp_path):
+    """builds_on and uses_own are complete: nothing else of the learner's is needed."""
+    ex = course.exercise(exercise_id)
+    folder = make_partial_submission(tmp_path, {exercise_id, *ex.uses_own})
+    result = grade_submission(hidden, folder, [ex])
+    assert result.exercises[0].passed, result.exercises[0].feedback()
+
+
+def test_the_visible_checks_pass_on_the_solutions_and_fail_on_the_stubs(visible):
+    assert all(e.passed for e in grade_submission(visible, SOLUTIONS).exercises)
+    assert not any(c.passed for e in grade_submission(visible, EXERCISES).exercises for c in e.checks)
+
+
+# ---------------------------------------------------------------- attacks and accidents
+
+STEP = "rnn.rnn_step_forward"
+OTHERS = ["rnn.clip_grad_norm", "lstm.lstm_step_forward"]
+
+
+def prepend(folder, module, code):
+    path = folder / f"{module}.py"
+    path.write_text(textwrap.dedent(code) + "\n" + path.read_text())
+
+
+def step_forward_body(body):
+    return "def rnn_step_forward(x, prev_h, Wx, Wh, b):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+
+
+ATTACKS = {
+    "exit_at_import": lambda d: prepend(d, "rnn", "import sys\nsys.exit(0)"),
+    "os_exit_at_import": lambda d: prepend(d, "rnn", "import os\nos._exit(0)"),
+    "raise_at_import": lambda d: prepend(d, "rnn", "raise RuntimeError('boom')"),
+    "syntax_error": lambda d: prepend(d, "rnn", "def broken(:\n    pass"),
+    "os_exit_in_function": lambda d: make_submission(d, {STEP: step_forward_body("import os\nos._exit(0)")}),
+    "loops_forever": lambda d: make_submission(d, {STEP: step_forward_body("while True:\n    pass")}),
+    "patches_comparisons": lambda d: (
+        make_submission(d, {STEP: step_forward_body("return np.full((x.shape[0], Wh.shape[0]), 7.0, dtype=np.float32), None")}),
+        prepend(d, "rnn", """
+            import numpy, numpy.testing, torch
+            numpy.allclose = lambda *a, **k: True
+            numpy.isclose = lambda a, b, **k: numpy.ones(numpy.broadcast(a, b).shape, bool)
+            numpy.array_equal = lambda *a, **k: True
+            numpy.testing.assert_allclose = lambda *a, **k: None
+            torch.allclose = lambda *a, **k: True
+            """),
+    ),
+    "returns_garbage_types": lambda d: make_submission(d, {STEP: step_forward_body("return object(), lambda: 1")}),
+    "forbidden_torch_rnn": lambda d: make_submission(d, {STEP: step_forward_body("""
+        import torch
+        rnn = torch.nn.RNN(x.shape[1], Wh.shape[0], batch_first=True).double()
+        with torch.no_grad():
+            rnn.weight_ih_l0.copy_(torch.from_numpy(Wx.T)); rnn.weight_hh_l0.copy_(torch.from_numpy(Wh.T))
+            rnn.bias_ih_l0.copy_(torch.from_numpy(b)); rnn.bias_hh_l0.zero_()
+            out, _ = rnn(torch.from_numpy(x)[:, None], torch.from_numpy(prev_h)[None])
+        next_h = out[:, 0].numpy()
+        return next_h, (x, prev_h, Wx, Wh, next_h)
+        """)}),
+}
+
+
+def test_attacks_cost_only_what_they_touch_and_the_batch_goes_on(tmp_path, course):
+    """One batch through the real CLI: the reference, then every attack."""
+    folders = [make_submission(tmp_path / "honest")]
+    for name, attack in ATTACKS.items():
+        folder = make_submission(tmp_path / name)
+        attack(folder)
+        folders.append(folder)
+    out = tmp_path / "out"
+    run = CliRunner().invoke(main, ["grade", *map(str, folders), "--out", str(out), "--jobs", "2",
+                                    "--time-limit", "5", "--only", ",".join([STEP] + OTHERS)],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    header, *lines = (out / "grades.csv").read_text().splitlines()
+    assert header == "submission," + ",".join([STEP] + OTHERS) + ",total"
+    assert {line.split(",")[0] for line in lines} == {"honest", *ATTACKS}
+    for name in ATTACKS:
+        result = json.loads((out / name / "results.json").read_text())
+        by_id = {t["name"]: t for t in result["tests"]}
+        assert by_id[STEP]["score"] == 0, (name, by_id[STEP]["output"])
+        assert by_id[STEP]["status"] == "failed"
+        lstm = by_id["lstm.lstm_step_forward"]
+        assert lstm["score"] == lstm["max_score"], (name, lstm["output"])
+    honest = json.loads((out / "honest" / "results.json").read_text())
+    assert all(t["status"] == "passed" for t in honest["tests"])
+    assert honest["score"] == sum(course.exercise(i).points for i in [STEP] + OTHERS)
+
+
+def test_a_function_that_kills_its_worker_costs_only_its_exercise(hidden, tmp_path, course):
+    folder = make_submission(tmp_path, {STEP: step_forward_body("import os\nos._exit(0)")})
+    result = grade_submission(hidden, folder, [course.exercise(STEP), course.exercise("rnn.clip_grad_norm"),
+                                               course.exercise("rnn.rnn_forward")])
+    got = scores(result)
+    assert got[STEP] == 0
+    # rnn_forward builds on rnn_step_forward: the reference stands in for the broken one
+    assert got["rnn.rnn_forward"] == course.exercise("rnn.rnn_forward").points
+    assert got["rnn.clip_grad_norm"] == course.exercise("rnn.clip_grad_norm").points
+    assert "exited" in result.exercises[0].feedback()
+
+
+def test_a_broken_earlier_module_does_not_sink_a_later_one(hidden, tmp_path, course):
+    folder = make_submission(tmp_path)
+    prepend(folder, "rnn", "raise RuntimeError('half-finished file')")
+    result = grade_submission(hidden, folder, [course.exercise("lstm.lstm_forward")])
+    assert result.exercises[0].passed
+
+
+def test_forbidden_calls_are_named_in_the_feedback(hidden, tmp_path, course):
+    folder = make_submission(tmp_path)
+    ATTACKS["forbidden_torch_rnn"](folder)
+    result = grade_submission(hidden, folder, [course.exercise(STEP)])
+    assert result.exercises[0].score == 0
+    assert "torch.nn.RNN" in result.exercises[0].feedback()
+
+
+def test_feedback_says_what_was_called_returned_and_expected(hidden, tmp_path, course):
+    folder = make_submission(tmp_path, {STEP: step_forward_body(
+        "next_h = x @ Wx + prev_h @ Wh + b  # forgot tanh\nreturn next_h, (x, prev_h, Wx, Wh, next_h)")})
+    result = grade_submission(hidden, folder, [course.exercise(STEP)])
+    text = result.exercises[0].feedback()
+    assert "called rnn_step_forward(x=array float64" in text
+    assert "returned (array float64" in text
+    assert "expected" in text
+    assert "def test_" not in text and "ref." not in text
+
+
+def test_zipped_and_nested_submissions_are_found(hidden, tmp_path, course):
+    folder = make_submission(tmp_path / "alice" / "exercises")
+    archive = tmp_path / "alice.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in folder.glob("*.py"):
+            zf.write(path, f"alice/exercises/{path.name}")
+    result = grade_submission(hidden, archive, [course.exercise(STEP)])
+    assert result.name == "alice" and result.exercises[0].passed
+
+
+@pytest.mark.parametrize("member", ["../evil.py", "/abs/evil.py"])
+def test_unsafe_zips_are_refused_with_a_note(hidden, tmp_path, course, member):
+    archive = tmp_path / "mallory.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(member, "x = 1\n")
+    result = grade_submission(hidden, archive, [course.exercise(STEP)])
+    assert result.score == 0 and "unsafe path" in result.notes[0]
+    assert not (tmp_path.parent / "evil.py").exists()
+
+
+def test_an_empty_folder_gets_zero_with_a_note(hidden, tmp_path, course):
+    (tmp_path / "empty").mkdir()
+    result = grade_submission(hidden, tmp_path / "empty", [course.exercise(STEP)])
+    assert result.score == 0 and "missing modules" in result.notes[0]

@@ -1,0 +1,80 @@
+import copy
+import tomllib
+
+import pytest
+
+from grader.checks import checks_in
+from grader.grading import Suites
+from grader.manifest import ManifestError, load_manifest, parse_manifest
+from grader.source import find_regions
+from tests.support import ROOT
+
+COURSE = load_manifest(ROOT / "course.toml")
+RAW = tomllib.loads((ROOT / "course.toml").read_text())
+
+
+def broken(edit):
+    data = copy.deepcopy(RAW)
+    edit(data)
+    return data
+
+
+@pytest.mark.parametrize("edit, names", [
+    (lambda d: d["course"].pop("title"), "course.title: missing"),
+    (lambda d: d["course"].update(colour="red"), "course.colour: unknown key"),
+    (lambda d: d["modules"][0].update(framework="jax"), "modules[0].framework"),
+    (lambda d: d["modules"][0]["exercises"][1].update(points=0), "modules[0].exercises[1].points"),
+    (lambda d: d["modules"][0]["exercises"][1].update(points="3"), "modules[0].exercises[1].points: must be"),
+    (lambda d: d["modules"][0]["exercises"][0].update(hints=["only one"]), "modules[0].exercises[0].hints"),
+    (lambda d: d["modules"][0]["exercises"][0].update(hint=["typo"]), "modules[0].exercises[0].hint: unknown key"),
+    (lambda d: d["modules"][0]["exercises"][0].update(builds_on=["rnn.rnn_backward"]),
+     "modules[0].exercises[0].builds_on[0]"),
+    (lambda d: d["modules"][1]["exercises"].append(dict(d["modules"][1]["exercises"][0])), "listed twice"),
+])
+def test_schema_errors_name_the_bad_key(edit, names):
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(broken(edit))
+    assert names in str(err.value)
+
+
+def test_a_missing_manifest_says_so(tmp_path):
+    with pytest.raises(ManifestError, match="no manifest"):
+        load_manifest(tmp_path / "course.toml")
+
+
+def test_manifest_solutions_exercises_and_suites_name_the_same_exercises():
+    declared = {ex.id for ex in COURSE.exercises}
+    for folder in ("solutions", "exercises"):
+        in_files = set()
+        for module in COURSE.module_names:
+            path = ROOT / folder / f"{module}.py"
+            assert path.exists(), f"{folder}/{module}.py is missing"
+            if folder == "solutions":
+                in_files |= {f"{module}.{r.exercise}" for r in find_regions(path.read_text())}
+            else:
+                in_files |= {f"{module}.{ex.name}" for ex in COURSE.module(module).exercises
+                             if f"def {ex.name}(" in path.read_text() or f"class {ex.name}" in path.read_text()}
+        assert in_files == declared, folder
+    for kind in ("hidden", "visible"):
+        assert Suites(ROOT / "suites" / kind).exercise_ids() == declared, kind
+
+
+def test_every_check_has_a_title_and_hidden_suites_have_several_checks_per_exercise():
+    suites = Suites(ROOT / "suites" / "hidden")
+    for ex in COURSE.exercises:
+        checks = suites.checks_for(ex.id)
+        assert len(checks) >= 3, ex.id
+        assert all(fn.__doc__ and fn.__doc__.strip() for fn in checks), ex.id
+
+
+def test_hints_grow_more_specific():
+    for ex in COURSE.exercises:
+        assert len(ex.hints) >= 2 and all("TODO" not in h for h in ex.hints), ex.id
+        assert len(ex.hints[-1]) > len(ex.hints[0]), f"{ex.id}: the last hint should say more than the first"
+
+
+def test_builds_on_is_closed_transitively_in_course_order():
+    order = [ex.id for ex in COURSE.exercises]
+    for ex in COURSE.exercises:
+        for dep in COURSE.dependencies(ex.id):
+            assert order.index(dep) < order.index(ex.id)

@@ -1,0 +1,100 @@
+import json
+import socket
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from grader import wire
+
+
+def roundtrip(value):
+    blobs = []
+    data = wire.encode(value, blobs, wire.refuse_other)
+    header, got_blobs = _through_socket({"value": data}, blobs)
+    return wire.decode(header["value"], got_blobs, lambda i, t: wire.Handle(i, t))
+
+
+def _through_socket(header, blobs):
+    a, b = socket.socketpair()
+    with a, b:
+        wire.send_message(a, header, blobs)
+        return wire.recv_message(b)
+
+
+def test_plain_values_survive():
+    value = {"a": (1, 2.5, None, True, "x"), "b": [np.arange(6.0).reshape(2, 3)], 3: np.float32(1.5)}
+    got = roundtrip(value)
+    assert got["a"] == (1, 2.5, None, True, "x")
+    np.testing.assert_array_equal(got["b"][0], np.arange(6.0).reshape(2, 3))
+    assert got[3].dtype == np.float32 and got[3] == 1.5
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.bool, torch.bfloat16])
+def test_tensors_keep_dtype_shape_and_grad_flag(dtype):
+    t = torch.ones(2, 3, dtype=dtype)
+    if dtype.is_floating_point:
+        t.requires_grad_(True)
+    got = roundtrip(t)
+    assert isinstance(got, torch.Tensor) and got.dtype == dtype and got.shape == (2, 3)
+    assert got.requires_grad == t.requires_grad
+    assert torch.equal(got.detach(), t.detach())
+
+
+def test_non_contiguous_arrays_are_sent_as_they_look():
+    a = np.arange(12.0).reshape(3, 4).T
+    np.testing.assert_array_equal(roundtrip(a), a)
+
+
+def test_other_objects_do_not_cross_from_the_grader():
+    with pytest.raises(wire.WireError):
+        roundtrip(object())
+    with pytest.raises(wire.WireError):
+        roundtrip(np.array([object()], dtype=object))
+
+
+@pytest.mark.parametrize("bad", [
+    {"$nd": 0, "dtype": "object", "shape": [1]},
+    {"$nd": 0, "dtype": "float64", "shape": [3]},     # 8 bytes of data, 24 claimed
+    {"$nd": 5, "dtype": "float64", "shape": [1]},     # no such blob
+    {"$nd": 0, "dtype": "float64", "shape": [-1]},
+    {"$tensor": 0, "dtype": "qint8", "shape": [1]},
+    {"$slice": [1, "x", None]},
+    {"$mystery": 1},
+    {"$handle": "1"},
+])
+def test_malformed_values_are_refused(bad):
+    with pytest.raises(wire.WireError):
+        wire.decode(bad, [b"\0" * 8], lambda i, t: None)
+
+
+def test_decoded_arrays_are_private_copies():
+    blob = np.arange(3.0).tobytes()
+    arr = wire.decode({"$nd": 0, "dtype": "float64", "shape": [3]}, [blob], None)
+    arr[0] = 99  # writable, so not a view of the message buffer
+    assert arr[0] == 99
+
+
+def test_oversized_header_is_refused_before_reading_it():
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(struct.pack("<I", wire.MAX_JSON_BYTES + 1))
+        with pytest.raises(wire.WireError):
+            wire.recv_message(b)
+
+
+def test_deep_nesting_is_refused():
+    a, b = socket.socketpair()
+    with a, b:
+        body = ("[" * 100_000 + "]" * 100_000).encode()
+        a.sendall(struct.pack("<I", len(body)) + body + struct.pack("<I", 0))
+        with pytest.raises(wire.WireError):
+            header, _ = wire.recv_message(b)
+            wire.decode(header, [], None)
+
+
+def test_message_format_is_json_not_pickle():
+    packed = wire.pack({"x": 1}, [])
+    (length,) = struct.unpack("<I", packed[:4])
+    assert json.loads(packed[4:4 + length]) == {"x": 1}
