@@ -9,7 +9,7 @@ install:
 
 # Grade the bundled example class; results land in build/example-grades/.
 demo: install
-	$(PYTHON) -m grader grade examples/* --out build/example-grades --jobs 2
+	$(PYTHON) -m grader grade examples/class/* --out build/example-grades --jobs 2
 
 # Every test. pytest exits 5 when it collects nothing: that fails here too.
 test: install

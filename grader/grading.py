@@ -246,10 +246,10 @@ def _call_check(fn: Callable, available: dict[str, Any]) -> None:
 def _explain_failure(session: WorkerSession, message: str) -> str:
     lines = []
     if session.calls:
-        call, outcome = session.calls[-1]
-        lines.append(f"called {call}")
-        if outcome and not outcome.startswith("raised"):
-            lines.append(outcome)
+        last = session.calls[-1]
+        lines.append(f"called {last.call_text()}")
+        if last.returned:
+            lines.append(last.outcome_text())
     lines.append(message)
     return "\n".join(lines)
 
@@ -327,7 +327,7 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
         except CheckFailed as exc:
             result.checks.append(CheckOutcome(title, weight, False, _explain_failure(session, str(exc))))
         except StudentError as exc:
-            call = session.calls[-1][0] if session.calls else exercise.name
+            call = session.calls[-1].call_text() if session.calls else exercise.name
             message = f"called {call}\n{exc.explain()}"
             own = [dep for dep in exercise.uses_own if call.startswith(dep.split(".")[1] + "(")]
             if own:

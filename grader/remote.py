@@ -60,9 +60,9 @@ class WorkerSession:
         self.deadline = time.monotonic() + time_limit
         self.output_file = output_file
         self.forbidden_used: set[str] = set()
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[CallRecord] = []
         self.process: subprocess.Popen | None = None
-        self.sock: socket.socket | None = None
+        self.channel: wire.Channel | None = None
         self.import_notes: list[str] = []
 
     # lifecycle -----------------------------------------------------
@@ -90,8 +90,8 @@ class WorkerSession:
                 start_new_session=True,
             )
         theirs.close()
-        self.sock = ours
-        wire.send_message(self.sock, self.config)
+        self.channel = wire.Channel(ours)
+        self.channel.send(self.config)
         try:
             self._receive("importing the submission")
         except StudentError as exc:
@@ -108,9 +108,9 @@ class WorkerSession:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
                 pass
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
 
     def __enter__(self) -> "WorkerSession":
         return self
@@ -152,9 +152,9 @@ class WorkerSession:
         if remaining <= 0:
             self.close()
             raise WorkerTimeout(f"the time limit of {self.time_limit:g} s for this exercise ran out while {doing}")
-        self.sock.settimeout(remaining)
+        self.channel.settimeout(remaining)
         try:
-            header, blobs = wire.recv_message(self.sock)
+            header, blobs = self.channel.recv()
         except socket.timeout:
             self.close()
             raise WorkerTimeout(
@@ -182,7 +182,7 @@ class WorkerSession:
         return RemoteObject(self, handle_id, type_name)
 
     def request(self, header: dict, what: str) -> Any:
-        if self.sock is None:
+        if self.channel is None:
             raise WorkerDied("the process running your code had already ended")
         blobs: list[bytes] = []
         body = dict(header)
@@ -190,23 +190,41 @@ class WorkerSession:
             if key in body:
                 body[key] = wire.encode(body[key], blobs, wire.refuse_other)
         try:
-            wire.send_message(self.sock, body, blobs)
+            self.channel.send(body, blobs)
         except OSError:
             raise self._died(f"calling {what}") from None
         return self._receive(f"running {what}")
 
     def call(self, target: dict, name: str | None, label: str, params: list[str], args: tuple, kwargs: dict) -> Any:
-        shown = describe_call(label, params, args, kwargs)
-        self.calls.append((shown, ""))
-        try:
-            result = self.request({"op": "call", "target": target, "name": name,
-                                   "args": list(args), "kwargs": dict(kwargs)}, label)
-        except StudentError as exc:
-            self.calls[-1] = (shown, exc.explain())
-            raise
-        self.calls[-1] = (shown, "returned " + describe(result))
+        record = CallRecord(label, params, args, kwargs)
+        self.calls.append(record)
         del self.calls[:-20]
-        return result
+        try:
+            record.result = self.request({"op": "call", "target": target, "name": name,
+                                          "args": list(args), "kwargs": dict(kwargs)}, label)
+        except StudentError as exc:
+            record.error = exc
+            raise
+        record.returned = True
+        return record.result
+
+
+class CallRecord:
+    """One call into the learner's code, described only when feedback needs it."""
+
+    def __init__(self, label: str, params: list[str], args: tuple, kwargs: dict):
+        self.label, self.params, self.args, self.kwargs = label, params, args, kwargs
+        self.result: Any = None
+        self.returned = False
+        self.error: StudentError | None = None
+
+    def call_text(self) -> str:
+        return describe_call(self.label, self.params, self.args, self.kwargs)
+
+    def outcome_text(self) -> str:
+        if self.error is not None:
+            return self.error.explain()
+        return "returned " + describe(self.result) if self.returned else ""
 
 
 def describe_call(label: str, params: list[str], args: tuple, kwargs: dict) -> str:

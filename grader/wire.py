@@ -225,40 +225,61 @@ def pack(header: dict, blobs: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
+class Channel:
+    """Messages over a connected stream socket, read through a buffer (a message is
+    read in a few system calls, not one per field)."""
+
+    def __init__(self, sock: socket.socket, buffered: bool = True):
+        self.sock = sock
+        self._reader = sock.makefile("rb", buffering=2**16 if buffered else 0)
+
+    def settimeout(self, seconds: float | None) -> None:
+        self.sock.settimeout(seconds)
+
+    def send(self, header: dict, blobs: list[bytes] = ()) -> None:
+        self.sock.sendall(pack(header, list(blobs)))
+
+    def _exact(self, size: int) -> bytes:
+        parts, missing = [], size
+        while missing:
+            data = self._reader.read(missing)
+            if not data:
+                raise EOFError("connection closed")
+            parts.append(data)
+            missing -= len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def recv(self) -> tuple[dict, list[bytes]]:
+        (length,) = struct.unpack("<I", self._exact(4))
+        if length > MAX_JSON_BYTES:
+            raise WireError("message header too large")
+        try:
+            header = json.loads(self._exact(length))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise WireError(f"malformed message: {exc}") from None
+        if not isinstance(header, dict):
+            raise WireError("malformed message")
+        (count,) = struct.unpack("<I", self._exact(4))
+        if count > MAX_BLOBS:
+            raise WireError("too many blobs")
+        blobs, total = [], 0
+        for _ in range(count):
+            (size,) = struct.unpack("<Q", self._exact(8))
+            total += size
+            if total > MAX_BLOB_BYTES:
+                raise WireError("message data too large")
+            blobs.append(self._exact(size))
+        return header, blobs
+
+    def close(self) -> None:
+        self._reader.close()
+        self.sock.close()
+
+
 def send_message(sock: socket.socket, header: dict, blobs: list[bytes] = ()) -> None:
-    sock.sendall(pack(header, list(blobs)))
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    buf = bytearray(size)
-    view = memoryview(buf)
-    got = 0
-    while got < size:
-        n = sock.recv_into(view[got:], size - got)
-        if n == 0:
-            raise EOFError("connection closed")
-        got += n
-    return bytes(buf)
+    Channel(sock).send(header, blobs)
 
 
 def recv_message(sock: socket.socket) -> tuple[dict, list[bytes]]:
-    (length,) = struct.unpack("<I", _recv_exact(sock, 4))
-    if length > MAX_JSON_BYTES:
-        raise WireError("message header too large")
-    try:
-        header = json.loads(_recv_exact(sock, length))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise WireError(f"malformed message: {exc}") from None
-    if not isinstance(header, dict):
-        raise WireError("malformed message")
-    (count,) = struct.unpack("<I", _recv_exact(sock, 4))
-    if count > MAX_BLOBS:
-        raise WireError("too many blobs")
-    blobs, total = [], 0
-    for _ in range(count):
-        (size,) = struct.unpack("<Q", _recv_exact(sock, 8))
-        total += size
-        if total > MAX_BLOB_BYTES:
-            raise WireError("message data too large")
-        blobs.append(_recv_exact(sock, size))
-    return header, blobs
+    """One message from ``sock``, reading nothing past it (a conversation uses :class:`Channel`)."""
+    return Channel(sock, buffered=False).recv()

@@ -171,7 +171,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 class Worker:
     def __init__(self, sock: socket.socket):
-        self.sock = sock
+        self.channel = wire.Channel(sock)
         self.handles: dict[int, Any] = {}
         self.next_handle = 1
         self.tripwires: Tripwires | None = None
@@ -237,7 +237,7 @@ class Worker:
         else:
             header["ok"] = False
             header["error"] = self._error(error)
-        wire.send_message(self.sock, header, blobs)
+        self.channel.send(header, blobs)
 
     # setup ---------------------------------------------------------
     def setup(self, config: dict) -> None:
@@ -305,12 +305,12 @@ class Worker:
         return True
 
     def serve(self) -> None:
-        config, _ = wire.recv_message(self.sock)
+        config, _ = self.channel.recv()
         apply_limits(config)
         self.setup(config)
         while True:
             try:
-                header, blobs = wire.recv_message(self.sock)
+                header, blobs = self.channel.recv()
             except EOFError:
                 return
             if not self.handle(header, blobs):

@@ -82,6 +82,23 @@ ATTACKS = {
             torch.allclose = lambda *a, **k: True
             """),
     ),
+    "allocates_without_bound": lambda d: make_submission(d, {STEP: step_forward_body(
+        "hog = np.ones((60_000, 1_000_000))\nreturn hog[:x.shape[0], :Wh.shape[0]], None")}),
+    "prints_fake_success": lambda d: (
+        make_submission(d, {STEP: step_forward_body(
+            "print('rnn.rnn_step_forward: 6/6 checks passed, 2/2 points')\n"
+            "print('{\"score\": 100}')\nreturn np.full((x.shape[0], Wh.shape[0]), 7.0, dtype=np.float32), None")}),
+    ),
+    "reads_caller_frames": lambda d: make_submission(d, {STEP: step_forward_body("""
+        import sys
+        frame, found = sys._getframe(1), None
+        while frame is not None:  # look for the expected answer up the stack
+            for value in frame.f_locals.values():
+                if isinstance(value, np.ndarray) and value.shape == (x.shape[0], Wh.shape[0]):
+                    found = value
+            frame = frame.f_back
+        return (found if found is not None else np.full((x.shape[0], Wh.shape[0]), 7.0, dtype=np.float32)), None
+        """)}),
     "returns_garbage_types": lambda d: make_submission(d, {STEP: step_forward_body("return object(), lambda: 1")}),
     "forbidden_torch_rnn": lambda d: make_submission(d, {STEP: step_forward_body("""
         import torch
