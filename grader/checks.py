@@ -103,26 +103,35 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def describe(value: Any, *, small: int = 12) -> str:
+def describe(value: Any, *, small: int = 12, limit: int = 300) -> str:
     """A short, learner-friendly description of a value: its kind and shape, and
-    its numbers when there are few of them."""
+    its numbers when there are few of them. Inside tuples and lists only tiny
+    arrays show their numbers, and the whole text stays under ``limit`` characters."""
+    text = _describe(value, small, 0)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _describe(value: Any, small: int, depth: int) -> str:
+    if isinstance(value, Handle):
+        return repr(value)
     kind = _kind(value)
     arr = to_numpy(value)
     if isinstance(arr, np.ndarray):
-        if arr.size <= small:
+        if arr.size <= (small if depth == 0 else 4):
             body = np.array2string(arr, precision=4, separator=", ", suppress_small=False)
             return f"{kind} = {' '.join(body.split())}"
         return kind
     if isinstance(value, (tuple, list)):
-        inner = ", ".join(describe(v, small=small) for v in value[:6])
-        more = ", ..." if len(value) > 6 else ""
+        shown = 6 if depth == 0 else 3
+        if depth >= 2:
+            return f"{type(value).__name__} of {len(value)}"
+        inner = ", ".join(_describe(v, small, depth + 1) for v in value[:shown])
+        more = f", ... ({len(value)} items)" if len(value) > shown else ""
         open_, close = ("(", ")") if isinstance(value, tuple) else ("[", "]")
         return f"{open_}{inner}{more}{close}"
     if isinstance(value, (int, float, bool, str)) or value is None:
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
-    if isinstance(value, Handle):
-        return repr(value)
     return f"<{type(value).__name__} object>"
 
 
