@@ -143,6 +143,13 @@ def expect(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+def expect_tuple(result: Any, names: tuple[str, ...], fn: str) -> tuple:
+    """``result`` as a tuple of ``len(names)`` parts, or a failure saying what ``fn`` returned instead."""
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        raise CheckFailed(f"{fn} should return a tuple ({', '.join(names)}), but it returned {describe(result)}.")
+    return tuple(result)
+
+
 def _as_array(value: Any, what: str) -> np.ndarray:
     arr = to_numpy(value)
     if isinstance(arr, (bool, int, float, np.generic)):

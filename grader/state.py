@@ -29,6 +29,10 @@ class LearnerState:
             self.failed[exercise_id] = now
             self.passed.pop(exercise_id, None)
 
+    def next_exercise(self, course):
+        """The first exercise in course order that has not passed yet, or None when all have."""
+        return next((ex for ex in course.exercises if ex.id not in self.passed), None)
+
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"hints_shown": self.hints_shown, "passed": self.passed, "failed": self.failed}

@@ -3,7 +3,6 @@ import tomllib
 
 import pytest
 
-from grader.checks import checks_in
 from grader.grading import Suites
 from grader.manifest import ManifestError, load_manifest, parse_manifest
 from grader.source import find_regions

@@ -63,9 +63,8 @@ def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
         console.print(f"Next: fix [bold]{first.name}[/] in exercises/{first.module}.py and run "
                       f"`course check {first.id}`. Stuck? `course hint {first.id}`.")
         raise SystemExit(1)
-    remaining = [ex for ex in course.exercises if ex.id not in state.passed]
-    if remaining:
-        nxt = remaining[0]
+    nxt = state.next_exercise(course)
+    if nxt:
         console.print(f"[green]All checked exercises pass.[/] Next: [bold]{nxt.id}[/] ({nxt.title}) "
                       f"in exercises/{nxt.module}.py.")
     else:

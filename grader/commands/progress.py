@@ -29,9 +29,8 @@ def command(cc: CourseContext) -> None:
         console.print(f"{module.name:<{width}}  [{colour}]{bar(len(done), len(module.exercises))}[/] "
                       f"{len(done)}/{len(module.exercises)}  {module.title}")
     console.print(f"\n{earned:g} of {course.total_points:g} points")
-    upcoming = [ex for ex in course.exercises if ex.id not in state.passed]
-    if upcoming:
-        nxt = upcoming[0]
+    nxt = state.next_exercise(course)
+    if nxt:
         console.print(f"Next: [bold]{nxt.id}[/] ({nxt.title}) in exercises/{nxt.module}.py, "
                       f"then `course check {nxt.id}`.")
     else:

@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 
-from grader.checks import CheckFailed, check, expect, expect_close, numerical_gradient
+from grader.checks import CheckFailed, check, expect, expect_close, expect_tuple, numerical_gradient
 
 GATES = ("i", "f", "g", "o")
 ORDER_HELP = ("the columns of Wx, Wh and b hold the gates in the order i, f, g, o: "
@@ -13,30 +13,22 @@ ORDER_HELP = ("the columns of Wx, Wh and b hold the gates in the order i, f, g, 
 
 # ---------------------------------------------------------------- helpers
 
-def _parts(result, names, fn):
-    """The learner's tuple result, checked for its length."""
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        got = f"a {type(result).__name__} of length {len(result)}" if isinstance(result, (tuple, list)) \
-            else f"a {type(result).__name__}"
-        raise CheckFailed(f"{fn} should return a tuple ({', '.join(names)}); it returned {got}.")
-    return result
-
 
 def _step_fwd(mod, *args):
-    return _parts(mod.lstm.lstm_step_forward(*args), ("next_h", "next_c", "cache"), "lstm_step_forward")
+    return expect_tuple(mod.lstm.lstm_step_forward(*args), ("next_h", "next_c", "cache"), "lstm_step_forward")
 
 
 def _step_bwd(mod, *args):
-    return _parts(mod.lstm.lstm_step_backward(*args),
-                  ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), "lstm_step_backward")
+    return expect_tuple(mod.lstm.lstm_step_backward(*args),
+                        ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), "lstm_step_backward")
 
 
 def _fwd(mod, *args):
-    return _parts(mod.lstm.lstm_forward(*args), ("h", "cache"), "lstm_forward")
+    return expect_tuple(mod.lstm.lstm_forward(*args), ("h", "cache"), "lstm_forward")
 
 
 def _bwd(mod, *args):
-    return _parts(mod.lstm.lstm_backward(*args), ("dx", "dh0", "dWx", "dWh", "db"), "lstm_backward")
+    return expect_tuple(mod.lstm.lstm_backward(*args), ("dx", "dh0", "dWx", "dWh", "db"), "lstm_backward")
 
 
 def _weights(rng, D, H, scale=0.5):

@@ -4,7 +4,7 @@ vanishing-gradient curve and gradient clipping (numpy, float64, batch first)."""
 import numpy as np
 import torch
 
-from grader.checks import CheckFailed, check, describe, expect, expect_close, expect_shape, numerical_gradient
+from grader.checks import CheckFailed, check, describe, expect, expect_close, expect_shape, expect_tuple, numerical_gradient
 
 GRAD_TOL = dict(rtol=1e-5, atol=1e-7)      # central differences in float64
 TORCH_TOL = dict(rtol=1e-7, atol=1e-10)    # same float64 arithmetic, other order of operations
@@ -13,12 +13,6 @@ SEQ_GRADS = ("dx", "dh0", "dWx", "dWh", "db")
 
 
 # ---------------------------------------------------------------- helpers
-
-def _returns(result, names, fn):
-    """``result`` as a tuple of ``len(names)`` pieces, or a failure saying what came back."""
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise CheckFailed(f"{fn} should return a tuple ({', '.join(names)}), but it returned {describe(result)}.")
-    return tuple(result)
 
 
 def _rnn_inputs(rng, N, T, D, H):
@@ -36,23 +30,23 @@ def _step_inputs(rng, N, D, H):
 
 
 def _step_forward(mod, *args):
-    return _returns(mod.rnn.rnn_step_forward(*args), ("next_h", "cache"), "rnn_step_forward")
+    return expect_tuple(mod.rnn.rnn_step_forward(*args), ("next_h", "cache"), "rnn_step_forward")
 
 
 def _step_backward(mod, dnext_h, cache):
-    return _returns(mod.rnn.rnn_step_backward(dnext_h, cache), STEP_GRADS, "rnn_step_backward")
+    return expect_tuple(mod.rnn.rnn_step_backward(dnext_h, cache), STEP_GRADS, "rnn_step_backward")
 
 
 def _forward(mod, *args):
-    return _returns(mod.rnn.rnn_forward(*args), ("h", "cache"), "rnn_forward")
+    return expect_tuple(mod.rnn.rnn_forward(*args), ("h", "cache"), "rnn_forward")
 
 
 def _backward(mod, dh, cache):
-    return _returns(mod.rnn.rnn_backward(dh, cache), SEQ_GRADS, "rnn_backward")
+    return expect_tuple(mod.rnn.rnn_backward(dh, cache), SEQ_GRADS, "rnn_backward")
 
 
 def _clip(mod, grads, max_norm):
-    out = _returns(mod.rnn.clip_grad_norm([g.copy() for g in grads], max_norm),
+    out = expect_tuple(mod.rnn.clip_grad_norm([g.copy() for g in grads], max_norm),
                    ("clipped_grads", "total_norm"), "clip_grad_norm")
     clipped, total = out
     expect(isinstance(clipped, (list, tuple)) and len(clipped) == len(grads),

@@ -2,31 +2,24 @@
 
 import numpy as np
 
-from grader.checks import CheckFailed, check, expect_close, expect_shape, numerical_gradient
-
-
-def _parts(result, names, fn):
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise CheckFailed(f"{fn} should return a tuple ({', '.join(names)}); it returned {type(result).__name__}"
-                          + (f" of length {len(result)}." if isinstance(result, (tuple, list)) else "."))
-    return result
+from grader.checks import check, expect_close, expect_shape, expect_tuple, numerical_gradient
 
 
 def _step_fwd(student, *args):
-    return _parts(student.lstm.lstm_step_forward(*args), ("next_h", "next_c", "cache"), "lstm_step_forward")
+    return expect_tuple(student.lstm.lstm_step_forward(*args), ("next_h", "next_c", "cache"), "lstm_step_forward")
 
 
 def _step_bwd(student, *args):
-    return _parts(student.lstm.lstm_step_backward(*args),
-                  ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), "lstm_step_backward")
+    return expect_tuple(student.lstm.lstm_step_backward(*args),
+                        ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), "lstm_step_backward")
 
 
 def _fwd(student, *args):
-    return _parts(student.lstm.lstm_forward(*args), ("h", "cache"), "lstm_forward")
+    return expect_tuple(student.lstm.lstm_forward(*args), ("h", "cache"), "lstm_forward")
 
 
 def _bwd(student, *args):
-    return _parts(student.lstm.lstm_backward(*args), ("dx", "dh0", "dWx", "dWh", "db"), "lstm_backward")
+    return expect_tuple(student.lstm.lstm_backward(*args), ("dx", "dh0", "dWx", "dWh", "db"), "lstm_backward")
 
 
 def _random_weights(rng, D, H):

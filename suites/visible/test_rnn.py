@@ -5,18 +5,11 @@ They are a subset of what grading runs: passing them is a good sign, not a guara
 
 import numpy as np
 
-from grader.checks import CheckFailed, check, describe, expect, expect_close, expect_shape, numerical_gradient
+from grader.checks import check, describe, expect, expect_close, expect_shape, expect_tuple, numerical_gradient
 
 GRAD_TOL = dict(rtol=1e-5, atol=1e-7)      # central differences in float64
 STEP_GRADS = ("dx", "dprev_h", "dWx", "dWh", "db")
 SEQ_GRADS = ("dx", "dh0", "dWx", "dWh", "db")
-
-
-def _returns(result, names, fn):
-    """``result`` as a tuple of ``len(names)`` pieces, or a failure saying what came back."""
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise CheckFailed(f"{fn} should return a tuple ({', '.join(names)}), but it returned {describe(result)}.")
-    return tuple(result)
 
 
 def _rnn_inputs(rng, N, T, D, H):
@@ -47,7 +40,7 @@ def _tiny_seq():
 
 
 def _forward(student, *args):
-    return _returns(student.rnn.rnn_forward(*args), ("h", "cache"), "rnn_forward")
+    return expect_tuple(student.rnn.rnn_forward(*args), ("h", "cache"), "rnn_forward")
 
 
 def _norms(student, dh_last, *args):
@@ -60,7 +53,7 @@ def _norms(student, dh_last, *args):
 @check("rnn.rnn_step_forward", weight=2)
 def test_step_forward_tiny_example(student):
     """a tiny example (N=1, D=2, H=2)"""
-    next_h, _ = _returns(student.rnn.rnn_step_forward(*_tiny_step()), ("next_h", "cache"), "rnn_step_forward")
+    next_h, _ = expect_tuple(student.rnn.rnn_step_forward(*_tiny_step()), ("next_h", "cache"), "rnn_step_forward")
     expected = np.array([[0.0249947929684, -0.728254205982]])
     expect_close(next_h, expected, what="next_h")
 
@@ -69,7 +62,7 @@ def test_step_forward_tiny_example(student):
 def test_step_forward_shape(student, rng):
     """next_h has shape (N, H) when D != H"""
     x, prev_h, Wx, Wh, b = _rnn_inputs(rng, 3, 1, 4, 2)
-    next_h, _ = _returns(student.rnn.rnn_step_forward(x[:, 0], prev_h, Wx, Wh, b), ("next_h", "cache"),
+    next_h, _ = expect_tuple(student.rnn.rnn_step_forward(x[:, 0], prev_h, Wx, Wh, b), ("next_h", "cache"),
                          "rnn_step_forward")
     expect_shape(next_h, (3, 2), what="next_h")
 
@@ -82,8 +75,8 @@ def test_step_backward_gradient_check(student, rng):
     x, prev_h, Wx, Wh, b = _rnn_inputs(rng, 2, 1, 4, 3)
     args = (x[:, 0], prev_h, Wx, Wh, b)
     dnext_h = rng.standard_normal((2, 3))
-    _, cache = _returns(student.rnn.rnn_step_forward(*args), ("next_h", "cache"), "rnn_step_forward")
-    grads = _returns(student.rnn.rnn_step_backward(dnext_h, cache), STEP_GRADS, "rnn_step_backward")
+    _, cache = expect_tuple(student.rnn.rnn_step_forward(*args), ("next_h", "cache"), "rnn_step_forward")
+    grads = expect_tuple(student.rnn.rnn_step_backward(dnext_h, cache), STEP_GRADS, "rnn_step_backward")
     def next_h():
         return student.rnn.rnn_step_forward(*args)[0]
     for name, arr, got in zip(STEP_GRADS, args, grads):
@@ -94,9 +87,9 @@ def test_step_backward_gradient_check(student, rng):
 def test_step_backward_shapes(student, rng):
     """each gradient has the shape of what it is the gradient of (N=3, D=5, H=2)"""
     x, prev_h, Wx, Wh, b = _rnn_inputs(rng, 3, 1, 5, 2)
-    _, cache = _returns(student.rnn.rnn_step_forward(x[:, 0], prev_h, Wx, Wh, b), ("next_h", "cache"),
+    _, cache = expect_tuple(student.rnn.rnn_step_forward(x[:, 0], prev_h, Wx, Wh, b), ("next_h", "cache"),
                         "rnn_step_forward")
-    grads = _returns(student.rnn.rnn_step_backward(rng.standard_normal((3, 2)), cache), STEP_GRADS,
+    grads = expect_tuple(student.rnn.rnn_step_backward(rng.standard_normal((3, 2)), cache), STEP_GRADS,
                      "rnn_step_backward")
     for name, got, shape in zip(STEP_GRADS, grads, [(3, 5), (3, 2), (5, 2), (2, 2), (2,)]):
         expect_shape(got, shape, what=name)
@@ -129,7 +122,7 @@ def test_backward_gradient_check(student, rng):
     args = _rnn_inputs(rng, 2, 3, 4, 5)
     dh = rng.standard_normal((2, 3, 5))
     _, cache = _forward(student, *args)
-    grads = _returns(student.rnn.rnn_backward(dh, cache), SEQ_GRADS, "rnn_backward")
+    grads = expect_tuple(student.rnn.rnn_backward(dh, cache), SEQ_GRADS, "rnn_backward")
     def h():
         return student.rnn.rnn_forward(*args)[0]
     for name, arr, got in zip(SEQ_GRADS, args, grads):
@@ -140,7 +133,7 @@ def test_backward_gradient_check(student, rng):
 def test_backward_shapes(student, rng):
     """each gradient has the shape of what it is the gradient of (N=2, T=4, D=3, H=5)"""
     _, cache = _forward(student, *_rnn_inputs(rng, 2, 4, 3, 5))
-    grads = _returns(student.rnn.rnn_backward(rng.standard_normal((2, 4, 5)), cache), SEQ_GRADS, "rnn_backward")
+    grads = expect_tuple(student.rnn.rnn_backward(rng.standard_normal((2, 4, 5)), cache), SEQ_GRADS, "rnn_backward")
     for name, got, shape in zip(SEQ_GRADS, grads, [(2, 4, 3), (2, 5), (3, 5), (5, 5), (5,)]):
         expect_shape(got, shape, what=name)
 
@@ -173,7 +166,7 @@ def test_norms_vanish_small_weights(student, rng):
 @check("rnn.clip_grad_norm", weight=2)
 def test_clip_tiny_example(student):
     """a gradient above max_norm is scaled down to it"""
-    clipped, total = _returns(student.rnn.clip_grad_norm([np.array([3.0, 4.0])], 1.0),
+    clipped, total = expect_tuple(student.rnn.clip_grad_norm([np.array([3.0, 4.0])], 1.0),
                               ("clipped_grads", "total_norm"), "clip_grad_norm")
     expect_close(total, 5.0, what="total_norm")
     expect(isinstance(clipped, (list, tuple)) and len(clipped) == 1,
@@ -185,7 +178,7 @@ def test_clip_tiny_example(student):
 def test_clip_below_max_norm(student):
     """gradients whose global norm is below max_norm come back unchanged"""
     grads = [np.array([[1.0, -2.0], [0.0, 2.0]]), np.array([0.5, -0.5])]
-    clipped, total = _returns(student.rnn.clip_grad_norm([g.copy() for g in grads], 10.0),
+    clipped, total = expect_tuple(student.rnn.clip_grad_norm([g.copy() for g in grads], 10.0),
                               ("clipped_grads", "total_norm"), "clip_grad_norm")
     expect_close(total, np.sqrt(9.5), what="total_norm")
     expect(isinstance(clipped, (list, tuple)) and len(clipped) == 2,
