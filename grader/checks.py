@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from grader.vjp import vector_jacobian_product
 from grader.wire import Handle
 
 __all__ = [
@@ -32,6 +33,9 @@ __all__ = [
     "expect_equal",
     "expect_shape",
     "numerical_gradient",
+    "vjp",
+    "expect_gradients_close",
+    "plain_state",
     "describe",
     "to_numpy",
     "seeded_rng",
@@ -247,6 +251,48 @@ def numerical_gradient(f: Callable[[], Any], x: np.ndarray, df: np.ndarray, h: f
         flat[i] = old
         grad.reshape(-1)[i] = float(np.sum((plus - minus) * df) / (2 * h))
     return grad
+
+
+# ---------------------------------------------------------------- torch
+
+def vjp(fn: Callable, args: tuple | list, upstream: Any, *, kwargs: dict | None = None,
+        wrt: list[int] | None = None, output: int | None = None) -> tuple:
+    """Gradients of the learner's (or the reference's) torch code, as plain tensors.
+
+    Calls ``fn(*args, **kwargs)`` where it lives (in the worker for ``student``, here
+    for ``ref``) and backpropagates ``upstream`` from its output (element ``output``
+    of a tuple result). Returns ``(output, input_grads, parameter_grads)``: one
+    gradient per position in ``wrt`` (default: every floating-point tensor argument),
+    and, when ``fn`` is an ``nn.Module``, its parameters' gradients by name. A gradient
+    is None when none flows (the learner detached the graph).
+    """
+    kwargs = dict(kwargs or {})
+    wrt = list(wrt) if wrt is not None else None
+    if hasattr(type(fn), "_grader_vjp"):
+        return fn._grader_vjp(tuple(args), kwargs, upstream, wrt, output)
+    return vector_jacobian_product(fn, list(args), kwargs, upstream, wrt, output)
+
+
+def expect_gradients_close(actual: Any, expected: Any, names: tuple[str, ...] | list[str], **tolerance: Any) -> None:
+    """Gradients (sequences, or dicts by name as ``vjp`` returns them) must match;
+    a missing gradient fails with the usual causes named."""
+    if isinstance(expected, dict):
+        names = list(expected)
+        actual = [actual.get(n) if isinstance(actual, dict) else None for n in names]
+        expected = [expected[n] for n in names]
+    for name, got, want in zip(names, actual, expected):
+        if want is None:
+            continue
+        if got is None:
+            raise CheckFailed(f"no gradient reaches {name}: something between it and the output cuts the graph "
+                              "(.detach(), .data, .item(), numpy, torch.no_grad, or building a new tensor from values).")
+        expect_close(got, want, what=f"the gradient of {name}", **tolerance)
+
+
+def plain_state(module: Any) -> dict:
+    """A module's ``state_dict()`` as a plain dict of tensors (what can cross to a
+    worker, e.g. for ``student_module.load_state_dict(plain_state(reference_module))``)."""
+    return {key: value.detach().clone() for key, value in dict(module.state_dict()).items()}
 
 
 def relative_error(a: Any, b: Any) -> float:

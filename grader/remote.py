@@ -186,7 +186,7 @@ class WorkerSession:
             raise WorkerDied("the process running your code had already ended")
         blobs: list[bytes] = []
         body = dict(header)
-        for key in ("args", "kwargs", "value", "key"):
+        for key in ("args", "kwargs", "value", "key", "upstream"):
             if key in body:
                 body[key] = wire.encode(body[key], blobs, wire.refuse_other)
         try:
@@ -195,13 +195,16 @@ class WorkerSession:
             raise self._died(f"calling {what}") from None
         return self._receive(f"running {what}")
 
-    def call(self, target: dict, name: str | None, label: str, params: list[str], args: tuple, kwargs: dict) -> Any:
+    def call(self, target: dict, name: str | None, label: str, params: list[str], args: tuple, kwargs: dict,
+             **extra: Any) -> Any:
+        """Call the learner's ``name`` on ``target``; ``extra`` turns the call into another
+        op on the same arguments (``op="vjp"``: the call and a backward pass)."""
         record = CallRecord(label, params, args, kwargs)
         self.calls.append(record)
         del self.calls[:-20]
         try:
             record.result = self.request({"op": "call", "target": target, "name": name,
-                                          "args": list(args), "kwargs": dict(kwargs)}, label)
+                                          "args": list(args), "kwargs": dict(kwargs), **extra}, label)
         except StudentError as exc:
             record.error = exc
             raise
@@ -264,6 +267,10 @@ class RemoteObject(wire.Handle):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._session.call({"handle": self._wire_id}, None, self._wire_type, [], args, kwargs)
 
+    def _grader_vjp(self, args: tuple, kwargs: dict, upstream: Any, wrt: list | None, output: int | None) -> Any:
+        return self._session.call({"handle": self._wire_id}, None, f"{self._wire_type} (then backward)", [],
+                                  args, kwargs, op="vjp", upstream=upstream, wrt=wrt, output=output)
+
 
 class RemoteFunction:
     """A module-level name of a learner's module; calling it runs it in the worker."""
@@ -273,6 +280,10 @@ class RemoteFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._session.call({"module": self._module}, self._name, self._name, self._params, args, kwargs)
+
+    def _grader_vjp(self, args: tuple, kwargs: dict, upstream: Any, wrt: list | None, output: int | None) -> Any:
+        return self._session.call({"module": self._module}, self._name, f"{self._name} (then backward)",
+                                  self._params, args, kwargs, op="vjp", upstream=upstream, wrt=wrt, output=output)
 
     def value(self) -> Any:
         """The name's value itself (for constants), rather than calling it."""

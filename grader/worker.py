@@ -194,11 +194,17 @@ class Worker:
             return {"$tuple": [self._encode_value(v, blobs, depth + 1) for v in value]}
         if isinstance(value, list):
             return [self._encode_value(v, blobs, depth + 1) for v in value]
+        if isinstance(value, dict) and type(value) is not dict:  # OrderedDict from state_dict()
+            return {"$dict": [[self._encode_value(k, blobs, depth + 1), self._encode_value(v, blobs, depth + 1)]
+                              for k, v in value.items()]}
         if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
             value = np.asarray(value)
         torch = sys.modules.get("torch")
-        if torch is not None and isinstance(value, torch.Tensor) and type(value) not in (torch.Tensor, torch.nn.Parameter):
-            value = torch.Tensor._make_subclass(torch.Tensor, value.detach(), value.requires_grad)
+        if torch is not None:
+            if isinstance(value, torch.Tensor) and type(value) not in (torch.Tensor, torch.nn.Parameter):
+                value = torch.Tensor._make_subclass(torch.Tensor, value.detach(), value.requires_grad)
+            elif isinstance(value, (torch.dtype, torch.device)):
+                return str(value)  # "torch.float32", "cpu": enough for a check to compare
         return wire.encode(value, blobs, self._keep)
 
     def _decode(self, data: Any, blobs: list[bytes]) -> Any:
@@ -296,6 +302,14 @@ class Worker:
                 result = None
             elif op == "getitem":
                 result = obj[self._decode(header.get("key"), blobs)]
+            elif op == "vjp":
+                from grader.vjp import vector_jacobian_product
+
+                fn = getattr(obj, name) if name else obj
+                args = self._decode(header.get("args", []), blobs)
+                kwargs = self._decode(header.get("kwargs", {"$dict": []}), blobs)
+                upstream = self._decode(header.get("upstream"), blobs)
+                result = vector_jacobian_product(fn, args, kwargs, upstream, header.get("wrt"), header.get("output"))
             else:
                 raise wire.WireError(f"unknown op {op!r}")
         except BaseException as exc:  # the learner's SystemExit is an answer, not our exit
