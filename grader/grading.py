@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.checks import CheckFailed, check_title, checks_in, seeded_rng
+from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
 from grader.modules import ModuleNamespace
-from grader.remote import StudentError, StudentProxy, WorkerGone, WorkerSession
+from grader.remote import StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
 from grader.source import make_stubs
 
 MAX_MODULE_BYTES = 1_000_000
@@ -193,6 +194,7 @@ class GradingContext:
     signatures: Signatures
     substitute: bool = True                 # reference versions of what an exercise builds on
     time_limit: float | None = None         # overrides the manifest
+    launcher: ForkServer | None = None      # forks warm workers; None: start each from scratch
 
     @classmethod
     def for_course(cls, course: Course, kind: str = "hidden", **kwargs) -> "GradingContext":
@@ -205,8 +207,18 @@ class GradingContext:
             reference=ModuleNamespace(solutions, course.module_names, "_reference") if has_reference else None,
             signatures=Signatures([p for p in (solutions, root / "exercises") if p.is_dir()]),
             substitute=has_reference,
-            **kwargs,
+            **{"launcher": warm_launcher(course), **kwargs},
         )
+
+    def close(self) -> None:
+        if self.launcher is not None:
+            self.launcher.close()
+
+
+def warm_launcher(course: Course) -> ForkServer:
+    """A fork server with the libraries the course's modules use already imported."""
+    preload = ["torch"] if any(module.framework == "torch" for module in course.modules) else []
+    return ForkServer(worker_env(tempfile.gettempdir()), preload)
 
 
 def _partials(ctx: GradingContext, exercise: Exercise) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -284,7 +296,7 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path) -> Exe
         work.mkdir()
         _private_copy(folder, work)
         config["folder"] = str(work)
-        with WorkerSession(work, config, time_limit, Path(tmp) / "output.txt") as session:
+        with WorkerSession(work, config, time_limit, Path(tmp) / "output.txt", ctx.launcher) as session:
             _run_checks(ctx, exercise, checks, session, result)
             banned = banned_static | session.forbidden_used
 

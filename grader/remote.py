@@ -52,8 +52,29 @@ class WorkerTimeout(WorkerGone):
     pass
 
 
+def worker_env(home: str | Path) -> dict:
+    """The whole environment of a worker: nothing of the grader's own leaks into it."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PYTHONPATH": GRADER_PARENT,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONNOUSERSITE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+    }
+
+
 class WorkerSession:
-    def __init__(self, folder: Path, config: dict, time_limit: float, output_file: Path):
+    """One worker and the conversation with it. With a ``launcher`` (a
+    :class:`grader.forkserver.ForkServer`) the worker is forked from a warm process;
+    without one, or when the launcher fails, it is started from scratch."""
+
+    def __init__(self, folder: Path, config: dict, time_limit: float, output_file: Path, launcher=None):
+        self.launcher = launcher
         self.folder = folder
         self.config = config
         self.time_limit = time_limit
@@ -70,25 +91,19 @@ class WorkerSession:
         """Start the worker and import the graded module. Returns the learner's
         import error, if any."""
         ours, theirs = socket.socketpair()
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.folder),
-            "PYTHONPATH": GRADER_PARENT,
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            "PYTHONNOUSERSITE": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "LANG": "C.UTF-8",
-        }
         with open(self.output_file, "wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "grader.worker", "--fd", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], cwd=self.folder, env=env,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            if self.launcher is not None:
+                try:
+                    self.process = self.launcher.spawn(theirs, out.fileno(), self.folder)
+                except OSError:
+                    self.process = None
+            if self.process is None:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "grader.worker", "--fd", str(theirs.fileno())],
+                    pass_fds=[theirs.fileno()], cwd=self.folder, env=worker_env(self.folder),
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         theirs.close()
         self.channel = wire.Channel(ours)
         self.channel.send(self.config)
@@ -103,7 +118,10 @@ class WorkerSession:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
-                pass
+                try:  # a forked worker killed before it made its own process group
+                    os.kill(self.process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail

@@ -1,6 +1,7 @@
 """The worker: the only process that runs a learner's code.
 
-Started by the grader once per exercise (``python -m grader.worker --fd N``), it talks
+Started by the grader once per exercise (forked from :mod:`grader.forkserver`, or on its
+own as ``python -m grader.worker --fd N``), it talks
 to the grader over the socket it inherits as fd N, and never writes a verdict itself:
 it only answers requests (call this function, read that attribute) with plain data
 (see :mod:`grader.wire`). Objects that are not plain data stay here as numbered handles.
@@ -341,11 +342,9 @@ def apply_limits(config: dict) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="grader worker (started by the grader; not for direct use)")
-    parser.add_argument("--fd", type=int, required=True)
-    args = parser.parse_args(argv)
-    sock = socket.socket(fileno=args.fd)
+def run(fd: int) -> None:
+    """Serve the grader on socket ``fd`` until it is done, then end the process."""
+    sock = socket.socket(fileno=fd)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     try:
@@ -355,6 +354,11 @@ def main(argv: list[str] | None = None) -> None:
     os._exit(0)
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="grader worker (started by the grader; not for direct use)")
+    parser.add_argument("--fd", type=int, required=True)
+    run(parser.parse_args(argv).fd)
+
+
 if __name__ == "__main__":
     main()
-

@@ -57,6 +57,7 @@ def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
                     console.print(f"        {escape(line)}")
         if not keep_going and len(selected) > 1:
             break
+    ctx.close()
     console.print()
     if failing:
         first = failing[0]

@@ -61,9 +61,12 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
             write_results(out, result)
             return result
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for result in pool.map(one, submissions):
-                results.append(result)
+        try:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                for result in pool.map(one, submissions):
+                    results.append(result)
+        finally:
+            ctx.close()
     write_grades_csv(out, exercises, results)
 
     table = Table(title=f"{len(results)} submissions graded", title_justify="left")

@@ -1,0 +1,203 @@
+"""Workers forked from a warm process, so that an exercise does not pay for importing torch.
+
+Starting Python and importing torch takes longer than most exercises' checks. The fork
+server is started once per grading run (``python -m grader.forkserver``) with the same
+clean environment a worker gets; it imports numpy, torch and the worker code, and then
+forks one child per exercise. A child starts a new session (so the grader can kill its
+whole process group), takes the socket and output file the grader passed along, and
+becomes an ordinary worker (:mod:`grader.worker`): limits, imports of the learner's
+code and everything after that happen in the child, never in the server.
+
+Grader and server talk over a SOCK_SEQPACKET pair: one JSON request per packet, with
+file descriptors attached to ``spawn`` requests. The server reaps its children and
+reports their exit status when asked; it exits when the grader's end closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+PACKET = 65536
+
+
+# ---------------------------------------------------------------- the grader's side
+
+class ForkServer:
+    """The grader's handle on one fork server; thread-safe, started on first use."""
+
+    def __init__(self, env: dict, preload: list[str]):
+        self.env = env
+        self.preload = list(preload)
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._process: subprocess.Popen | None = None
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "grader.forkserver", "--fd", str(theirs.fileno()), *self.preload],
+            pass_fds=[theirs.fileno()], env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        theirs.close()
+        self._sock = ours
+        reply = json.loads(ours.recv(PACKET) or b"{}")
+        if not reply.get("ready"):
+            self._stop()
+            raise OSError("the fork server did not start")
+
+    def _request(self, message: dict, fds: list[int] = ()) -> dict:
+        with self._lock:
+            if self._sock is None:
+                self._start()
+            try:
+                socket.send_fds(self._sock, [json.dumps(message).encode()], list(fds))
+                data = self._sock.recv(PACKET)
+            except OSError:
+                self._stop()
+                raise
+            if not data:
+                self._stop()
+                raise OSError("the fork server ended")
+            return json.loads(data)
+
+    def spawn(self, sock: socket.socket, output_fd: int, cwd: Path) -> "ForkedProcess":
+        reply = self._request({"op": "spawn", "cwd": str(cwd)}, [sock.fileno(), output_fd])
+        if "pid" not in reply:
+            raise OSError(reply.get("error", "the fork server could not start a worker"))
+        return ForkedProcess(self, int(reply["pid"]))
+
+    def status(self, pid: int) -> int | None:
+        try:
+            return self._request({"op": "status", "pid": pid}).get("status")
+        except OSError:
+            return -signal.SIGKILL  # the server is gone, and its children with their sockets
+
+    def _stop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+class ForkedProcess:
+    """A forked worker, with the part of ``subprocess.Popen``'s interface a session uses."""
+
+    def __init__(self, server: ForkServer, pid: int):
+        self.server, self.pid = server, pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.server.status(self.pid)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+
+# ---------------------------------------------------------------- the server
+
+class _Server:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.finished: dict[int, int] = {}
+        self.children: set[int] = set()
+
+    def reap(self, *_signal_args) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            self.finished[pid] = os.waitstatus_to_exitcode(status)
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, self.reap)
+        self.sock.send(json.dumps({"ready": True}).encode())
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self.sock, PACKET, 2)
+            except (ConnectionError, OSError):
+                return
+            if not data:
+                return
+            request = json.loads(data)
+            if request.get("op") == "spawn" and len(fds) == 2:
+                reply = self.spawn(request, *fds)
+            elif request.get("op") == "status":
+                self.reap()
+                reply = {"status": self.finished.pop(int(request["pid"]), None)}
+            else:
+                reply = {"error": "malformed request"}
+            for fd in fds:
+                os.close(fd)
+            self.sock.send(json.dumps(reply).encode())
+
+    def spawn(self, request: dict, worker_fd: int, output_fd: int) -> dict:
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            return {"error": f"fork failed: {exc}"}
+        if pid:
+            self.children.add(pid)
+            return {"pid": pid}
+        # the child: never return into the server's loop
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.sock.close()
+            os.setsid()
+            os.chdir(request["cwd"])
+            os.environ["HOME"] = request["cwd"]
+            os.dup2(output_fd, 1)
+            os.dup2(output_fd, 2)
+            from grader import worker
+
+            worker.run(worker_fd)
+        finally:
+            os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="fork server for grader workers (started by the grader)")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("preload", nargs="*", help="modules to import before forking")
+    args = parser.parse_args(argv)
+    sock = socket.socket(fileno=args.fd)
+    for name in ["numpy", "grader.worker", "grader.vjp", *args.preload]:
+        __import__(name)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    _Server(sock).serve()
+
+
+if __name__ == "__main__":
+    main()
