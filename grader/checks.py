@@ -159,7 +159,7 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     if isinstance(arr, (bool, int, float, np.generic)):
         return np.asarray(arr)
     if not isinstance(arr, np.ndarray):
-        raise CheckFailed(f"{what} should be an array, but it is {describe(value)}.")
+        raise CheckFailed(f"{what} should be an array or a tensor, but it is {describe(value)}.")
     return arr
 
 
@@ -204,8 +204,9 @@ def expect_close(
         got, want = act64[worst], exp64[worst]
         count = int((~ok).sum())
         lines = [
-            f"{what} differs from the expected value in {count} of {ok.size} entries.",
-            f"  largest difference at index {tuple(int(i) for i in worst)}: got {got:.6g}, expected {want:.6g}",
+            f"{count} of {ok.size} entries of {what} differ from the expected value.",
+            f"  largest difference at index {tuple(int(i) for i in worst)}: got {got:.10g}, expected {want:.10g} "
+            f"(off by {abs(got - want):.3g}; allowed {atol:.1g} + {rtol:.1g} * |expected|)",
         ]
         if exp.size <= 12:
             lines.append(f"  got:      {describe(actual)}")
@@ -224,7 +225,7 @@ def expect_equal(actual: Any, expected: Any, *, what: str = "the result") -> Non
             bad = np.argwhere(act_arr != exp)
             where = tuple(int(i) for i in bad[0]) if len(bad) else ()
             raise CheckFailed(
-                f"{what} differs from the expected value in {len(bad)} of {exp.size} entries "
+                f"{len(bad)} of {exp.size} entries of {what} differ from the expected value "
                 f"(first at index {where}: got {act_arr[where]!r}, expected {exp[where]!r})."
             )
         return

@@ -283,10 +283,14 @@ class RemoteObject(wire.Handle):
                                      f"indexing a {self._wire_type}")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._session.call({"handle": self._wire_id}, None, self._wire_type, [], args, kwargs)
+        return self._session.call({"handle": self._wire_id}, None, self._call_label(), [], args, kwargs)
+
+    def _call_label(self) -> str:
+        # "your MultiHeadAttention(...)" would read as the constructor; this is the instance
+        return f"<your {self._wire_type}>"
 
     def _grader_vjp(self, args: tuple, kwargs: dict, upstream: Any, wrt: list | None, output: int | None) -> Any:
-        return self._session.call({"handle": self._wire_id}, None, f"{self._wire_type} (then backward)", [],
+        return self._session.call({"handle": self._wire_id}, None, f"{self._call_label()} (then backward)", [],
                                   args, kwargs, op="vjp", upstream=upstream, wrt=wrt, output=output)
 
 

@@ -10,7 +10,9 @@ Values are encoded as JSON with a few tagged forms:
 - ``{"$nd": i, "dtype": "float64", "shape": [2, 3]}``: numpy array in blob ``i``;
   ``"$np"`` the same for a numpy scalar; ``"$tensor"`` for a torch tensor;
 - ``{"$handle": id, "type": "Name"}``: an object that stays in the worker;
-- ``{"$slice": [start, stop, step]}`` and ``{"$ellipsis": true}`` for indexing.
+- ``{"$slice": [start, stop, step]}`` and ``{"$ellipsis": true}`` for indexing;
+- ``{"$dtype": "float64"}`` and ``{"$device": "cpu"}`` for torch's dtypes and devices;
+  ``{"$meta": true, "dtype": ..., "shape": ...}`` for a tensor on the meta device (no data).
 
 Decoding never executes anything: dtypes come from a fixed list, shapes must match
 the blob's length, and the sizes of a message are bounded. There is no pickle here.
@@ -19,6 +21,7 @@ the blob's length, and the sizes of a message are bounded. There is no pickle he
 from __future__ import annotations
 
 import json
+import re
 import socket
 import struct
 from typing import Any, Callable
@@ -40,6 +43,9 @@ TORCH_CARRIERS = {
     "float16": "float16", "float32": "float32", "float64": "float64", "complex64": "complex64",
     "complex128": "complex128", "bfloat16": "int16",
 }
+
+
+DEVICE_PATTERN = re.compile(r"(cpu|meta|cuda|mps)(:[0-9]{1,3})?")
 
 
 class WireError(ValueError):
@@ -100,8 +106,16 @@ def encode(value: Any, blobs: list[bytes], on_other: Callable[[Any], dict], dept
         blobs.append(np.asarray(value).tobytes())
         return {"$np": len(blobs) - 1, "dtype": value.dtype.name, "shape": []}
     torch = _torch_if_loaded()
-    if torch is not None and type(value) in (torch.Tensor, torch.nn.Parameter):
-        return _encode_tensor(value, blobs, torch)
+    if torch is not None:
+        if type(value) in (torch.Tensor, torch.nn.Parameter):
+            return _encode_tensor(value, blobs, torch)
+        if isinstance(value, torch.dtype):
+            name = str(value).replace("torch.", "")
+            if name not in TORCH_CARRIERS:
+                raise WireError(f"dtype {name} cannot cross")
+            return {"$dtype": name}
+        if isinstance(value, torch.device):
+            return {"$device": str(value)}
     return on_other(value)
 
 
@@ -115,6 +129,8 @@ def _encode_tensor(value, blobs: list[bytes], torch) -> dict:
     name = str(value.dtype).replace("torch.", "")
     if name not in TORCH_CARRIERS:
         raise WireError(f"tensors of dtype {name} cannot cross to the grader")
+    if value.device.type == "meta":  # shape and dtype only: a check can still ask where it was made
+        return {"$meta": True, "dtype": name, "shape": list(value.shape)}
     data = value.detach().cpu()
     if name == "bfloat16":
         data = data.view(torch.int16)
@@ -178,6 +194,13 @@ def decode(data: Any, blobs: list[bytes], on_handle: Callable[[int, str], Any], 
         return _array(blobs, data["$np"], data.get("dtype"), [])[()]
     if "$tensor" in data:
         return _decode_tensor(data, blobs)
+    if "$meta" in data:
+        shape = data.get("shape")
+        if data.get("dtype") not in TORCH_CARRIERS or not isinstance(shape, list) or len(shape) > 32 \
+                or not all(type(n) is int and 0 <= n < 2**40 for n in shape):
+            raise WireError("malformed meta tensor")
+        torch = _torch()
+        return torch.empty(shape, dtype=getattr(torch, data["dtype"]), device="meta")
     if "$handle" in data:
         if not isinstance(data["$handle"], int) or not isinstance(data.get("type", ""), str):
             raise WireError("malformed handle")
@@ -189,6 +212,14 @@ def decode(data: Any, blobs: list[bytes], on_handle: Callable[[int, str], Any], 
         return slice(*parts)
     if "$ellipsis" in data:
         return Ellipsis
+    if "$dtype" in data:
+        if not isinstance(data["$dtype"], str) or data["$dtype"] not in TORCH_CARRIERS:
+            raise WireError(f"dtype {data['$dtype']!r} is not allowed")
+        return getattr(_torch(), data["$dtype"])
+    if "$device" in data:
+        if not isinstance(data["$device"], str) or not DEVICE_PATTERN.fullmatch(data["$device"]):
+            raise WireError("malformed device")
+        return _torch().device(data["$device"])
     raise WireError("unknown tagged value")
 
 

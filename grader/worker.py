@@ -201,11 +201,8 @@ class Worker:
         if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
             value = np.asarray(value)
         torch = sys.modules.get("torch")
-        if torch is not None:
-            if isinstance(value, torch.Tensor) and type(value) not in (torch.Tensor, torch.nn.Parameter):
-                value = torch.Tensor._make_subclass(torch.Tensor, value.detach(), value.requires_grad)
-            elif isinstance(value, (torch.dtype, torch.device)):
-                return str(value)  # "torch.float32", "cpu": enough for a check to compare
+        if torch is not None and isinstance(value, torch.Tensor) and type(value) not in (torch.Tensor, torch.nn.Parameter):
+            value = torch.Tensor._make_subclass(torch.Tensor, value.detach(), value.requires_grad)
         return wire.encode(value, blobs, self._keep)
 
     def _decode(self, data: Any, blobs: list[bytes]) -> Any:

@@ -96,7 +96,11 @@ def test_a_module_stays_in_the_worker_and_takes_the_reference_weights(student, l
     torch.testing.assert_close(out, want_out)
     torch.testing.assert_close(dx, want_dx)
     expect_gradients_close(params, want_params, None)
-    assert remote.seen_dtype == "torch.float32" and remote.lin.weight.dtype == torch.float32
+    assert remote.seen_dtype == torch.float32 and remote.lin.weight.dtype == torch.float32
+    remote.double()
+    assert remote.lin.weight.dtype == torch.float64
+    remote.to(torch.float32)
+    assert remote.lin.weight.dtype == torch.float32 and remote.lin.weight.device == torch.device("cpu")
     with pytest.raises(CheckFailed, match="the gradient of lin.bias"):
         expect_gradients_close(params, {**want_params, "lin.bias": want_params["lin.bias"] + 1}, None)
 

@@ -98,3 +98,22 @@ def test_message_format_is_json_not_pickle():
     packed = wire.pack({"x": 1}, [])
     (length,) = struct.unpack("<I", packed[:4])
     assert json.loads(packed[4:4 + length]) == {"x": 1}
+
+
+def test_a_meta_tensor_crosses_as_its_shape_and_dtype():
+    got = roundtrip(torch.empty(2, 3, dtype=torch.float64, device="meta"))
+    assert got.device.type == "meta" and got.shape == (2, 3) and got.dtype == torch.float64
+    with pytest.raises(wire.WireError):
+        wire.decode({"$meta": True, "dtype": "float32", "shape": [-1]}, [], lambda i, t: None)
+
+
+def test_torch_dtypes_and_devices_cross_by_name():
+    got = roundtrip((torch.float64, torch.bool, torch.device("cpu"), torch.device("meta")))
+    assert got == (torch.float64, torch.bool, torch.device("cpu"), torch.device("meta"))
+
+
+@pytest.mark.parametrize("bad", [{"$dtype": "object"}, {"$dtype": 3}, {"$dtype": ["float32"]}, {"$device": "cpu; rm -rf /"},
+                                 {"$device": "cuda:99999"}, {"$device": ["cpu"]}])
+def test_unknown_dtypes_and_devices_are_refused(bad):
+    with pytest.raises(wire.WireError):
+        wire.decode(bad, [], lambda i, t: None)
