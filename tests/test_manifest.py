@@ -72,6 +72,19 @@ def test_hints_grow_more_specific():
         assert len(ex.hints[-1]) > len(ex.hints[0]), f"{ex.id}: the last hint should say more than the first"
 
 
+def test_hints_never_give_away_a_line_of_the_solution():
+    for module in COURSE.modules:
+        source = (ROOT / "solutions" / f"{module.name}.py").read_text()
+        lines = source.splitlines()
+        for region in find_regions(source):
+            code = {line.split("#")[0].strip() for line in lines[region.begin + 1:region.end]}
+            code = {line for line in code if len(line) >= 20}
+            exercise = COURSE.exercise(f"{module.name}.{region.exercise}")
+            for hint in exercise.hints + exercise.hints_ko:
+                leaked = [line for line in code if line in hint]
+                assert not leaked, f"{exercise.id}: a hint quotes the solution: {leaked[0]!r}"
+
+
 def test_builds_on_is_closed_transitively_in_course_order():
     order = [ex.id for ex in COURSE.exercises]
     for ex in COURSE.exercises:

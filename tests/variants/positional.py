@@ -1,0 +1,511 @@
+"""Variants of the positional exercises, to test the hidden suite itself.
+
+WRONG: mistakes learners really make; each must fail at least one hidden check of its
+exercise. RIGHT: correct but written differently; each must pass every hidden check.
+Each string is a complete top-level definition that replaces the reference one in a copy
+of solutions/positional.py (tests.support.make_submission).
+"""
+
+WRONG = {
+    "positional.sinusoidal_positional_encoding": {
+        "concatenated_not_interleaved": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = dtype or torch.get_default_dtype()
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    ang = p * 10000.0 ** (-two_i / d_model)
+    return torch.cat([torch.sin(ang), torch.cos(ang)], dim=1)[:, :d_model].to(dtype)
+''',
+        "exponent_i_not_2i": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = dtype or torch.get_default_dtype()
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    i = torch.arange((d_model + 1) // 2, dtype=torch.float64)
+    ang = p * 10000.0 ** (-i / d_model)
+    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(ang)
+    pe[:, 1::2] = torch.cos(ang[:, : d_model // 2])
+    return pe.to(dtype)
+''',
+        "exponent_over_all_columns": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = dtype or torch.get_default_dtype()
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    j = torch.arange(d_model, dtype=torch.float64)
+    ang = p * 10000.0 ** (-2 * j / d_model)
+    pe = torch.where(torch.arange(d_model) % 2 == 0, torch.sin(ang), torch.cos(ang))
+    return pe.to(dtype)
+''',
+        "sin_cos_swapped": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = dtype or torch.get_default_dtype()
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    ang = p * 10000.0 ** (-two_i / d_model)
+    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.cos(ang)
+    pe[:, 1::2] = torch.sin(ang[:, : d_model // 2])
+    return pe.to(dtype)
+''',
+        "odd_d_model_crashes": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = dtype or torch.get_default_dtype()
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    ang = p * 10000.0 ** (-two_i / d_model)
+    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(ang)
+    pe[:, 1::2] = torch.cos(ang)
+    return pe.to(dtype)
+''',
+        "odd_d_model_last_column_cos": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = dtype or torch.get_default_dtype()
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    ang = p * 10000.0 ** (-two_i / d_model)
+    pe = torch.zeros(max_len, d_model + 1, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(ang)
+    pe[:, 1::2] = torch.cos(ang)
+    if d_model % 2:
+        pe = torch.cat([pe[:, : d_model - 1], pe[:, d_model:]], dim=1)
+    return pe[:, :d_model].to(dtype)
+''',
+        "positions_start_at_1": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = dtype or torch.get_default_dtype()
+    p = torch.arange(1, max_len + 1, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    ang = p * 10000.0 ** (-two_i / d_model)
+    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(ang)
+    pe[:, 1::2] = torch.cos(ang[:, : d_model // 2])
+    return pe.to(dtype)
+''',
+        "angles_in_float32": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    import math
+    dtype = dtype or torch.get_default_dtype()
+    p = torch.arange(max_len).float()[:, None]
+    div = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(max_len, d_model)
+    pe[:, 0::2] = torch.sin(p * div)
+    pe[:, 1::2] = torch.cos(p * div[: d_model // 2])
+    return pe.to(dtype)
+''',
+        "dtype_ignored": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    ang = p * 10000.0 ** (-two_i / d_model)
+    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(ang)
+    pe[:, 1::2] = torch.cos(ang[:, : d_model // 2])
+    return pe.float()
+''',
+        "none_means_float32": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = dtype or torch.float32
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    ang = p * 10000.0 ** (-two_i / d_model)
+    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(ang)
+    pe[:, 1::2] = torch.cos(ang[:, : d_model // 2])
+    return pe.to(dtype)
+''',
+    },
+    "positional.PositionalEncoding": {
+        "multiplies": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model), persistent=False)
+
+    def forward(self, x):
+        return self.dropout(x * self.pe[: x.shape[1]].to(x.dtype))
+''',
+        "trainable_parameter": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.pe = nn.Parameter(sinusoidal_positional_encoding(max_len, d_model))
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[: x.shape[1]].to(x.dtype))
+''',
+        "frozen_parameter": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.pe = nn.Parameter(sinusoidal_positional_encoding(max_len, d_model), requires_grad=False)
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[: x.shape[1]].to(x.dtype))
+''',
+        "slices_batch_axis": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model).unsqueeze(1), persistent=False)
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[: x.size(0)].to(x.dtype))
+''',
+        "persistent_buffer": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model).unsqueeze(0))
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[:, : x.size(1)].to(x.dtype))
+''',
+        "dropout_before_adding": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model), persistent=False)
+
+    def forward(self, x):
+        return self.dropout(x) + self.pe[: x.shape[1]].to(x.dtype)
+''',
+        "dropout_always_on": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.p = dropout
+        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model), persistent=False)
+
+    def forward(self, x):
+        return nn.functional.dropout(x + self.pe[: x.shape[1]].to(x.dtype), self.p, training=True)
+''',
+        "no_dropout": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model), persistent=False)
+
+    def forward(self, x):
+        return x + self.pe[: x.shape[1]].to(x.dtype)
+''',
+        "max_len_default_512": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model), persistent=False)
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[: x.shape[1]].to(x.dtype))
+''',
+    },
+    "positional.LearnedPositionalEmbedding": {
+        "indexes_by_batch": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x):
+        positions = torch.arange(x.shape[0], device=x.device)
+        return x + self.embedding(positions).unsqueeze(1)
+''',
+        "reinitialised_in_forward": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.max_len, self.d_model = max_len, d_model
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x):
+        embedding = nn.Embedding(self.max_len, self.d_model).to(x.device, x.dtype)
+        return x + embedding(torch.arange(x.shape[1], device=x.device))
+''',
+        "not_added": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x):
+        return self.embedding(torch.arange(x.shape[1], device=x.device)).expand_as(x)
+''',
+        "positions_start_at_1": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len + 1, d_model)
+
+    def forward(self, x):
+        return x + self.embedding(torch.arange(1, x.shape[1] + 1, device=x.device))
+''',
+        "own_parameter_name": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(max_len, d_model))
+
+    def forward(self, x):
+        return x + self.weight[: x.shape[1]]
+''',
+        "detached_weight": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x):
+        return x + self.embedding.weight[: x.shape[1]].detach()
+''',
+        "float32_output": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x):
+        return (x + self.embedding(torch.arange(x.shape[1], device=x.device))).float()
+''',
+    },
+    "positional.apply_rotary": {
+        "half_split_layout": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos = torch.cat([ang.cos(), ang.cos()], -1).to(x.dtype)
+    sin = torch.cat([ang.sin(), ang.sin()], -1).to(x.dtype)
+    rotated = torch.cat([-x[..., d // 2:], x[..., : d // 2]], dim=-1)
+    return x * cos + rotated * sin
+''',
+        "wrong_sign": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * cos + b * sin, -a * sin + b * cos), dim=-1).flatten(-2)
+''',
+        "frequencies_i_over_d": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = base ** (-torch.arange(d // 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+''',
+        "ignores_positions": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    positions = torch.arange(T, device=x.device)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+''',
+        "ignores_base": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+''',
+        "T_from_axis_1": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    d = x.shape[-1]
+    if positions is None:
+        positions = torch.arange(x.shape[1], device=x.device)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+''',
+        "concatenates_instead_of_interleaving": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.cat((a * cos - b * sin, a * sin + b * cos), dim=-1)
+''',
+        "angles_in_float32": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = 1.0 / (base ** (torch.arange(0, d, 2, device=x.device).float() / d))
+    ang = positions.float()[:, None] * inv
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+''',
+        "in_place_on_input": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., 0::2].clone(), x[..., 1::2].clone()
+    x[..., 0::2] = a * cos - b * sin
+    x[..., 1::2] = a * sin + b * cos
+    return x
+''',
+    },
+}
+
+RIGHT = {
+    "positional.sinusoidal_positional_encoding": {
+        "outer_product": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    if dtype is None:
+        dtype = torch.get_default_dtype()
+    inv_freq = 1.0 / 10000.0 ** (torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    ang = torch.outer(torch.arange(max_len, dtype=torch.float64), inv_freq)
+    pe = torch.empty(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = ang.sin()
+    pe[:, 1::2] = ang.cos()[:, : d_model // 2]
+    return pe.to(dtype)
+''',
+        "python_loops": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    import math
+    rows = []
+    for p in range(max_len):
+        row = []
+        for j in range(d_model):
+            angle = p / 10000 ** (2 * (j // 2) / d_model)
+            row.append(math.sin(angle) if j % 2 == 0 else math.cos(angle))
+        rows.append(row)
+    return torch.tensor(rows, dtype=torch.float64).reshape(max_len, d_model).to(dtype or torch.get_default_dtype())
+''',
+        "exp_log_div_term": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    import math
+    position = torch.arange(max_len, dtype=torch.float64).unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float64) * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(max_len, d_model + d_model % 2, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(position * div_term)
+    pe[:, 1::2] = torch.cos(position * div_term)
+    return pe[:, :d_model].to(torch.get_default_dtype() if dtype is None else dtype)
+''',
+        "stack_flatten": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    half = (d_model + 1) // 2
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]
+    ang = p / torch.pow(torch.tensor(10000.0, dtype=torch.float64), 2 * torch.arange(half, dtype=torch.float64) / d_model)
+    return torch.stack([ang.sin(), ang.cos()], dim=-1).flatten(1)[:, :d_model].to(dtype)
+''',
+    },
+    "positional.PositionalEncoding": {
+        "buffer_with_batch_axis": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.drop = nn.Dropout(p=dropout)
+        self.register_buffer("table", sinusoidal_positional_encoding(max_len, d_model)[None], persistent=False)
+
+    def forward(self, x):
+        return self.drop(x + self.table[:, : x.size(1), :])
+''',
+        "functional_dropout": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.p = dropout
+        self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model, dtype=torch.float64),
+                             persistent=False)
+
+    def forward(self, x):
+        T = x.shape[-2]
+        out = x + self.pe.narrow(0, 0, T).to(x.dtype)
+        return nn.functional.dropout(out, self.p, training=self.training)
+''',
+    },
+    "positional.LearnedPositionalEmbedding": {
+        "weight_slice": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x):
+        return x + self.embedding.weight[: x.size(1)]
+''',
+        "expanded_positions": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x):
+        B, T, _ = x.shape
+        positions = torch.arange(T, dtype=torch.long, device=x.device).unsqueeze(0).expand(B, T)
+        return self.embedding(positions) + x
+''',
+    },
+    "positional.apply_rotary": {
+        "complex_numbers": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    freqs = 1.0 / base ** (torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    angles = torch.outer(positions.to(torch.float64), freqs)
+    cis = torch.polar(torch.ones_like(angles), angles)
+    cis = cis.to(torch.complex64 if x.dtype == torch.float32 else torch.complex128)
+    xc = torch.view_as_complex(x.reshape(*x.shape[:-1], d // 2, 2).contiguous())
+    return torch.view_as_real(xc * cis).reshape(x.shape)
+''',
+        "rotation_matrices": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    pos = torch.arange(T, device=x.device) if positions is None else positions
+    theta = base ** (-2.0 * torch.arange(d // 2, dtype=torch.float64, device=x.device) / d)
+    ang = pos.double()[:, None] * theta                                   # (T, d/2)
+    c, s = ang.cos(), ang.sin()
+    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2).to(x.dtype)   # (T, d/2, 2, 2)
+    pairs = x.unflatten(-1, (d // 2, 2))                                  # (..., T, d/2, 2)
+    return torch.einsum("tpij,...tpj->...tpi", rot, pairs).flatten(-2)
+''',
+        "interleave_by_index": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    import math
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = torch.exp(-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d * math.log(base))
+    ang = torch.repeat_interleave(positions.to(torch.float64)[:, None] * inv, 2, dim=-1)   # (T, d)
+    swapped = torch.empty_like(x)
+    swapped[..., 0::2] = -x[..., 1::2]
+    swapped[..., 1::2] = x[..., 0::2]
+    return x * ang.cos().to(x.dtype) + swapped * ang.sin().to(x.dtype)
+''',
+    },
+}
