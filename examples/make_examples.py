@@ -9,6 +9,7 @@ tests/test_examples.py fails when the committed examples differ from what this w
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import sys
 import zipfile
@@ -17,11 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from grader.manifest import load_manifest  # noqa: E402
 from grader.source import make_stubs, replace_definition  # noqa: E402
-from tests.variants import lstm as lstm_variants, rnn as rnn_variants  # noqa: E402
 
-WRONG = {**rnn_variants.WRONG, **lstm_variants.WRONG}
-MODULES = ("rnn", "lstm")
+MODULES = load_manifest(ROOT / "course.toml").module_names
+WRONG = {exercise: named for module in MODULES
+         for exercise, named in importlib.import_module(f"tests.variants.{module}").WRONG.items()}
 
 LOOPING_CLIP_GRAD_NORM = '''def clip_grad_norm(grads, max_norm):
     total = 0.0
@@ -35,11 +37,13 @@ LOOPING_CLIP_GRAD_NORM = '''def clip_grad_norm(grads, max_norm):
 
 EXAMPLES = {
     "ada_complete": "every exercise right: full marks",
-    "ben_typical_mistakes": "backward passes without tanh', a BPTT that forgets the upstream gradient, LSTM gates in the wrong order",
+    "ben_typical_mistakes": "a typical mistake per concept: no tanh' in a backward pass, BPTT forgetting the upstream "
+                            "gradient, LSTM gates out of order, softmax without the max shift, an off-by-one causal "
+                            "mask, heads split without a transpose, sin and cos concatenated",
     "cho_untouched": "the stubs as handed out: zero",
     "dev_infinite_loop": "clip_grad_norm never advances its index: that exercise times out, the rest is graded",
     "eun_syntax_error": "lstm.py does not parse: the lstm exercises get zero, rnn is graded",
-    "fay_halfway": "rnn done, lstm untouched, handed in as a zip",
+    "fay_halfway": "rnn done, the rest untouched, handed in as a zip",
 }
 
 
@@ -55,21 +59,33 @@ def with_wrong(source: str, exercise_id: str, variant: str) -> str:
     return replace_definition(source, exercise_id.split(".")[1], WRONG[exercise_id][variant])
 
 
+# ben's mistakes: (exercise, WRONG variant), one per concept a class typically gets wrong
+BEN_MISTAKES = [
+    ("rnn.rnn_step_backward", "no_tanh_derivative"),
+    ("rnn.rnn_backward", "upstream_only_at_last_step"),
+    ("lstm.lstm_step_forward", "gate_order_ifog"),
+    ("attention.softmax", "no_max_shift"),
+    ("masking.causal_mask", "strict_lower_triangle"),
+    ("multihead.split_heads", "reshape_without_transpose"),
+    ("positional.sinusoidal_positional_encoding", "concatenated_not_interleaved"),
+]
+
+
 def files_for(name: str) -> dict[str, str]:
-    rnn, lstm = solution("rnn"), solution("lstm")
+    files = {module: solution(module) for module in MODULES}
     if name == "ben_typical_mistakes":
-        rnn = with_wrong(rnn, "rnn.rnn_step_backward", "no_tanh_derivative")
-        rnn = with_wrong(rnn, "rnn.rnn_backward", "upstream_only_at_last_step")
-        lstm = with_wrong(lstm, "lstm.lstm_step_forward", "gate_order_ifog")
+        for exercise_id, variant in BEN_MISTAKES:
+            module = exercise_id.split(".")[0]
+            files[module] = with_wrong(files[module], exercise_id, variant)
     elif name == "cho_untouched":
-        rnn, lstm = stub("rnn"), stub("lstm")
+        files = {module: stub(module) for module in MODULES}
     elif name == "dev_infinite_loop":
-        rnn = replace_definition(rnn, "clip_grad_norm", LOOPING_CLIP_GRAD_NORM)
+        files["rnn"] = replace_definition(files["rnn"], "clip_grad_norm", LOOPING_CLIP_GRAD_NORM)
     elif name == "eun_syntax_error":
-        lstm = lstm.replace("def lstm_forward(x, h0, Wx, Wh, b):", "def lstm_forward(x, h0, Wx, Wh, b)", 1)
+        files["lstm"] = files["lstm"].replace("def lstm_forward(x, h0, Wx, Wh, b):", "def lstm_forward(x, h0, Wx, Wh, b)", 1)
     elif name == "fay_halfway":
-        lstm = stub("lstm")
-    return {"rnn.py": rnn, "lstm.py": lstm}
+        files = {module: solution(module) if module == "rnn" else stub(module) for module in MODULES}
+    return {f"{module}.py": text for module, text in files.items()}
 
 
 def build(into: Path) -> None:
