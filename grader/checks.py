@@ -226,7 +226,7 @@ def expect_equal(actual: Any, expected: Any, *, what: str = "the result") -> Non
             where = tuple(int(i) for i in bad[0]) if len(bad) else ()
             raise CheckFailed(
                 f"{len(bad)} of {exp.size} entries of {what} differ from the expected value "
-                f"(first at index {where}: got {act_arr[where]!r}, expected {exp[where]!r})."
+                f"(first at index {where}: got {act_arr[where].item()!r}, expected {exp[where].item()!r})."
             )
         return
     if type(act) is not type(exp) and not (isinstance(act, (int, float)) and isinstance(exp, (int, float))):
