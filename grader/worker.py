@@ -290,24 +290,22 @@ class Worker:
             name = header.get("name")
             if op == "get":
                 result = getattr(obj, name) if name else obj
-            elif op == "call":
+            elif op in ("call", "vjp"):
                 fn = getattr(obj, name) if name else obj
                 args = self._decode(header.get("args", []), blobs)
                 kwargs = self._decode(header.get("kwargs", {"$dict": []}), blobs)
-                result = fn(*args, **kwargs)
+                if op == "call":
+                    result = fn(*args, **kwargs)
+                else:  # the call and a backward pass from its output
+                    from grader.vjp import vector_jacobian_product
+
+                    upstream = self._decode(header.get("upstream"), blobs)
+                    result = vector_jacobian_product(fn, args, kwargs, upstream, header.get("wrt"), header.get("output"))
             elif op == "set":
                 setattr(obj, name, self._decode(header.get("value"), blobs))
                 result = None
             elif op == "getitem":
                 result = obj[self._decode(header.get("key"), blobs)]
-            elif op == "vjp":
-                from grader.vjp import vector_jacobian_product
-
-                fn = getattr(obj, name) if name else obj
-                args = self._decode(header.get("args", []), blobs)
-                kwargs = self._decode(header.get("kwargs", {"$dict": []}), blobs)
-                upstream = self._decode(header.get("upstream"), blobs)
-                result = vector_jacobian_product(fn, args, kwargs, upstream, header.get("wrt"), header.get("output"))
             else:
                 raise wire.WireError(f"unknown op {op!r}")
         except BaseException as exc:  # the learner's SystemExit is an answer, not our exit
