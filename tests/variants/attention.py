@@ -148,6 +148,11 @@ def general_score(query, keys, W):
 ''',
     },
     "attention.additive_score": {
+        "query_in_place_of_v": '''
+def additive_score(query, keys, W_q, W_k, v):
+    hidden = torch.tanh((query @ W_q).unsqueeze(1) + keys @ W_k)
+    return (hidden * query.unsqueeze(1)).sum(-1)
+''',
         "no_tanh": '''
 def additive_score(query, keys, W_q, W_k, v):
     return ((query @ W_q).unsqueeze(1) + keys @ W_k) @ v

@@ -533,3 +533,20 @@ class MultiHeadAttention(nn.Module):
 ''',
     },
 }
+
+
+def _reference_with(old: str, new: str) -> str:
+    """The reference MultiHeadAttention with one line changed."""
+    from pathlib import Path
+
+    from grader.source import definition_source
+
+    source = definition_source((Path(__file__).resolve().parents[2] / "solutions" / "multihead.py").read_text(),
+                               "MultiHeadAttention")
+    assert old in source, old
+    return source.replace(old, new)
+
+
+# copy-paste slip: bias=False honoured for three projections out of four
+WRONG["multihead.MultiHeadAttention"]["w_o_always_biased"] = _reference_with(
+    "self.w_o = nn.Linear(d_model, d_model, bias=bias)", "self.w_o = nn.Linear(d_model, d_model)")

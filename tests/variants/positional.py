@@ -275,6 +275,17 @@ class LearnedPositionalEmbedding(nn.Module):
 ''',
     },
     "positional.apply_rotary": {
+        "pairs_not_swapped": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos = ang.cos().repeat_interleave(2, -1).to(x.dtype)
+    sin = ang.sin().repeat_interleave(2, -1).to(x.dtype)
+    return x * cos + x * sin  # forgot to pair each a with its partner b
+''',
         "half_split_layout": '''
 def apply_rotary(x, positions=None, base=10000.0):
     T, d = x.shape[-2], x.shape[-1]
