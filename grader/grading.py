@@ -195,6 +195,7 @@ class GradingContext:
     substitute: bool = True                 # reference versions of what an exercise builds on
     time_limit: float | None = None         # overrides the manifest
     launcher: ForkServer | None = None      # forks warm workers; None: start each from scratch
+    partials_by_exercise: dict = field(default_factory=dict, repr=False)  # see _partials
 
     @classmethod
     def for_course(cls, course: Course, kind: str = "hidden", **kwargs) -> "GradingContext":
@@ -223,9 +224,16 @@ def warm_launcher(course: Course) -> ForkServer:
 
 def _partials(ctx: GradingContext, exercise: Exercise) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Reference source each worker may receive: every module with only the regions of
-    what ``exercise`` builds on filled in (never the exercise itself)."""
+    what ``exercise`` builds on filled in (never the exercise itself). The same for every
+    submission, so it is made once per exercise and grading run."""
     if not ctx.substitute:
         return {}, {}
+    if exercise.id not in ctx.partials_by_exercise:
+        ctx.partials_by_exercise[exercise.id] = _make_partials(ctx, exercise)
+    return ctx.partials_by_exercise[exercise.id]
+
+
+def _make_partials(ctx: GradingContext, exercise: Exercise) -> tuple[dict[str, str], dict[str, list[str]]]:
     deps = ctx.course.dependencies(exercise.id)
     by_module: dict[str, list[str]] = {}
     for dep in deps:
