@@ -24,6 +24,9 @@ GRADER_PARENT = str(Path(__file__).resolve().parent.parent)
 OUTPUT_TAIL_BYTES = 1500
 
 
+FIXTURES_MODULE = "grader.fixtures"
+
+
 class StudentError(Exception):
     """The learner's code raised an exception (in the worker)."""
 
@@ -324,12 +327,18 @@ class ModuleProxy:
 
 
 class StudentProxy:
-    """``student`` in a check: ``student.rnn.rnn_forward(...)`` runs in the worker."""
+    """``student`` in a check: ``student.rnn.rnn_forward(...)`` runs in the worker.
+
+    ``student.fixtures`` is :mod:`grader.fixtures` in the worker: objects a check needs
+    on the learner's side that no exercise makes (a toy model for decoding, the
+    capstone's training run)."""
 
     def __init__(self, session: WorkerSession, modules: list[str], signatures: Callable[[str, str], list[str]]):
         self._session, self._modules, self._signatures = session, set(modules), signatures
 
     def __getattr__(self, module: str) -> ModuleProxy:
+        if module == "fixtures":
+            return ModuleProxy(self._session, FIXTURES_MODULE, lambda _module, _name: [])
         if module not in self._modules:
             raise AttributeError(f"no course module {module!r}")
         return ModuleProxy(self._session, module, self._signatures)

@@ -8,10 +8,13 @@ baseline. The grader itself (`course grade`, `course check`) never does this: it
 learner code in a separate worker process.
 """
 
+import functools
+import inspect
 from pathlib import Path
 
 import pytest
 
+from grader import fixtures
 from grader.checks import seeded_rng
 from grader.manifest import load_manifest
 from grader.modules import ModuleNamespace
@@ -28,10 +31,33 @@ def _module_names():
     return [module.name for module in load_manifest(ROOT / "course.toml").modules]
 
 
+class _PlainStudent:
+    """The submission's modules, plus ``fixtures`` as the grader's worker offers them:
+    :mod:`grader.fixtures`, with the submission's modules where a fixture needs them."""
+
+    def __init__(self, modules: ModuleNamespace):
+        self._modules = modules
+        self.fixtures = _PlainFixtures(modules)
+
+    def __getattr__(self, name):
+        return getattr(self._modules, name)
+
+
+class _PlainFixtures:
+    def __init__(self, modules: ModuleNamespace):
+        self._modules = modules
+
+    def __getattr__(self, name):
+        value = getattr(fixtures, name)
+        if callable(value) and "modules" in inspect.signature(value).parameters:
+            return functools.partial(value, modules=self._modules)
+        return value
+
+
 @pytest.fixture(scope="session")
 def student(request, _module_names):
     folder = request.config.getoption("--submission") or str(ROOT / "solutions")
-    return ModuleNamespace(Path(folder), _module_names, alias="_student")
+    return _PlainStudent(ModuleNamespace(Path(folder), _module_names, alias="_student"))
 
 
 @pytest.fixture(scope="session")
