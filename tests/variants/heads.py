@@ -1,0 +1,506 @@
+"""Variants of the heads exercises, to test the hidden suite itself.
+
+WRONG: mistakes learners really make; each must fail at least one hidden check of its
+exercise. RIGHT: correct but written differently; each must pass every hidden check.
+Each string is a complete top-level definition that replaces the reference one in a copy
+of solutions/heads.py (tests.support.make_submission).
+"""
+
+WRONG = {
+    "heads.mean_pool": {
+        # padding averaged in
+        "ignores_mask": '''
+def mean_pool(h, mask=None):
+    return h.mean(dim=1)
+''',
+        # padding zeroed but divided by T instead of the number of real tokens
+        "divides_by_T": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h.mean(dim=1)
+    return (h * mask.unsqueeze(-1)).sum(dim=1) / h.shape[1]
+''',
+        # 0 / 0 = NaN for a row without real tokens
+        "no_clamp_nan": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h.mean(dim=1)
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(dim=1) / m.sum(dim=1)
+''',
+        # values fixed after the fact: right numbers, NaN gradients
+        "nan_to_num_after_divide": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h.mean(dim=1)
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return torch.nan_to_num((h * m).sum(dim=1) / m.sum(dim=1))
+''',
+        "where_after_divide": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h.mean(dim=1)
+    m = mask.unsqueeze(-1).to(h.dtype)
+    count = m.sum(dim=1)
+    return torch.where(count > 0, (h * m).sum(dim=1) / count, torch.zeros_like(count))
+''',
+        # True read as "padding"
+        "mask_inverted": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h.mean(dim=1)
+    m = (~mask).unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
+''',
+        # lengths = number of real tokens, then the first `length` positions: right only for right padding
+        "assumes_right_padding": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h.mean(dim=1)
+    lengths = mask.sum(dim=1)
+    rows = []
+    for b in range(h.shape[0]):
+        n = int(lengths[b])
+        rows.append(h[b, :n].mean(dim=0) if n > 0 else torch.zeros_like(h[b, 0]))
+    return torch.stack(rows)
+''',
+        # a loop into torch.zeros(...) without dtype: float64 comes back as float32
+        "loop_default_dtype": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        mask = torch.ones(h.shape[:2], dtype=torch.bool)
+    out = torch.zeros(h.shape[0], h.shape[2])
+    for b in range(h.shape[0]):
+        if mask[b].any():
+            out[b] = h[b, mask[b]].mean(dim=0)
+    return out
+''',
+        # forgets that the mask is optional
+        "mask_required": '''
+def mean_pool(h, mask=None):
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
+''',
+    },
+    "heads.cls_pool": {
+        "last_position": '''
+def cls_pool(h):
+    return h[:, -1]
+''',
+        "first_sequence": '''
+def cls_pool(h):
+    return h[0]
+''',
+        "keeps_time_axis": '''
+def cls_pool(h):
+    return h[:, :1]
+''',
+        "first_feature": '''
+def cls_pool(h):
+    return h[..., 0]
+''',
+        "casts_to_float32": '''
+def cls_pool(h):
+    return h[:, 0].float()
+''',
+        "detached": '''
+def cls_pool(h):
+    return h[:, 0].detach()
+''',
+        "mean_instead": '''
+def cls_pool(h):
+    return h.mean(dim=1)
+''',
+    },
+    "heads.mlm_mask": {
+        # the 80/10/10 forgotten: every chosen token becomes [MASK]
+        "always_mask_id": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    inputs = tokens.clone()
+    inputs[chosen] = mask_id
+    return inputs, labels
+''',
+        # the classic slip of the Hugging Face recipe: the "random" draw with 0.1 instead of 0.5
+        # among the 20% left, so only 2% of the chosen tokens become random
+        "random_prob_not_conditional": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = torch.bernoulli(torch.full(tokens.shape, mask_prob), generator=generator).bool() & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    inputs = tokens.clone()
+    replaced = torch.bernoulli(torch.full(tokens.shape, 0.8), generator=generator).bool() & chosen
+    inputs[replaced] = mask_id
+    rand = torch.bernoulli(torch.full(tokens.shape, 0.1), generator=generator).bool() & chosen & ~replaced
+    random_ids = torch.randint(vocab_size, tokens.shape, generator=generator)
+    inputs[rand] = random_ids[rand]
+    return inputs, labels
+''',
+        # the 10% random drawn over ALL tokens, not only the chosen ones
+        "random_over_all_tokens": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = (u >= 0.8) & (u < 0.9) & ~special
+    inputs[rand] = torch.randint(vocab_size, tokens.shape, generator=generator)[rand]
+    return inputs, labels
+''',
+        # labels only where [MASK] was put: random and unchanged chosen tokens get -100
+        "labels_only_at_mask": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    u = torch.rand(tokens.shape, generator=generator)
+    to_mask = chosen & (u < 0.8)
+    to_random = chosen & (u >= 0.8) & (u < 0.9)
+    inputs = tokens.clone()
+    inputs[to_mask] = mask_id
+    inputs[to_random] = torch.randint(vocab_size, tokens.shape, generator=generator)[to_random]
+    labels = torch.where(to_mask, tokens, torch.full_like(tokens, -100))
+    return inputs, labels
+''',
+        # inputs aliases tokens, so the labels read the already-replaced ids
+        "aliases_tokens": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand] = torch.randint(vocab_size, tokens.shape, generator=generator)[rand]
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    return inputs, labels
+''',
+        # 0 instead of -100 where not chosen
+        "labels_zero": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    labels = torch.where(chosen, tokens, torch.zeros_like(tokens))
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand] = torch.randint(vocab_size, tokens.shape, generator=generator)[rand]
+    return inputs, labels
+''',
+        # special ids forgotten
+        "specials_not_excluded": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    chosen = torch.rand(tokens.shape, generator=generator) < mask_prob
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand] = torch.randint(vocab_size, tokens.shape, generator=generator)[rand]
+    return inputs, labels
+''',
+        # 15% hard-coded
+        "ignores_mask_prob": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < 0.15) & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand] = torch.randint(vocab_size, tokens.shape, generator=generator)[rand]
+    return inputs, labels
+''',
+        # torch.randint(vocab_size - 1): the last id is never drawn
+        "random_upper_bound_off_by_one": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand] = torch.randint(0, vocab_size - 1, tokens.shape, generator=generator)[rand]
+    return inputs, labels
+''',
+        # the "random" token taken from the batch itself (shuffled): never a token absent from it
+        "random_from_batch": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    flat = tokens.reshape(-1)
+    shuffled = flat[torch.randperm(flat.numel(), generator=generator)].reshape(tokens.shape)
+    inputs[rand] = shuffled[rand]
+    return inputs, labels
+''',
+        # the generator is ignored: torch's global generator decides
+        "ignores_generator": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape) < mask_prob) & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    u = torch.rand(tokens.shape)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand] = torch.randint(vocab_size, tokens.shape)[rand]
+    return inputs, labels
+''',
+        # the generator used for the choice but forgotten for the random ids
+        "generator_forgotten_once": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand] = torch.randint(vocab_size, tokens.shape)[rand]
+    return inputs, labels
+''',
+        # labels made with a float fill value
+        "float_labels": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    chosen = (torch.rand(tokens.shape, generator=generator) < mask_prob) & ~special
+    labels = torch.full(tokens.shape, -100.0)
+    labels[chosen] = tokens[chosen].float()
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand] = torch.randint(vocab_size, tokens.shape, generator=generator)[rand]
+    return inputs, labels
+''',
+    },
+    "heads.patchify": {
+        # reshape straight to (B, N, C*p*p): the numbers are not patches
+        "reshape_without_permute": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    return images.reshape(B, (H // p) * (W // p), C * p * p)
+''',
+        # (p, p, C) order inside a patch, as in a channels-last einops pattern
+        "channels_last_in_patch": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(B, (H // p) * (W // p), C * p * p)
+''',
+        # patches in column-major order
+        "column_major_patches": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 4, 2, 1, 3, 5)
+    return x.reshape(B, (H // p) * (W // p), C * p * p)
+''',
+        # H and W mixed up: right for square images only
+        "height_width_swapped": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    x = images.reshape(B, C, W // p, p, H // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(B, (H // p) * (W // p), C * p * p)
+''',
+        # reshape(B, C, p, H/p, p, W/p): strided "patches" of every (H/p)-th pixel
+        "strided_not_contiguous_patches": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    x = images.reshape(B, C, p, H // p, p, W // p).permute(0, 3, 5, 1, 2, 4)
+    return x.reshape(B, (H // p) * (W // p), C * p * p)
+''',
+        # .view after permute: the tensor is no longer contiguous
+        "view_after_permute": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    x = images.view(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.view(B, (H // p) * (W // p), C * p * p)
+''',
+        # a loop into torch.zeros without dtype: float64 images come back as float32
+        "loop_default_dtype": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    cols = W // p
+    out = torch.zeros(B, (H // p) * cols, C * p * p)
+    for r in range(H // p):
+        for c in range(cols):
+            out[:, r * cols + c] = images[:, :, r * p:(r + 1) * p, c * p:(c + 1) * p].reshape(B, -1)
+    return out
+''',
+        # done in numpy: right numbers, no gradient
+        "through_numpy": '''
+def patchify(images, patch_size):
+    import numpy as np
+    B, C, H, W = images.shape
+    p = patch_size
+    x = images.detach().numpy().reshape(B, C, H // p, p, W // p, p).transpose(0, 2, 4, 1, 3, 5)
+    return torch.from_numpy(np.ascontiguousarray(x.reshape(B, (H // p) * (W // p), C * p * p)))
+''',
+    },
+}
+
+RIGHT = {
+    "heads.mean_pool": {
+        "einsum_weights": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        mask = torch.ones(h.shape[:2], dtype=torch.bool, device=h.device)
+    w = mask.to(h.dtype)
+    w = w / w.sum(dim=1, keepdim=True).clamp(min=1)
+    return torch.einsum("bt,btd->bd", w, h)
+''',
+        "loop_rows": '''
+def mean_pool(h, mask=None):
+    rows = []
+    for b in range(h.shape[0]):
+        real = h[b] if mask is None else h[b][mask[b]]
+        rows.append(real.mean(dim=0) if real.shape[0] > 0 else h.new_zeros(h.shape[2]))
+    return torch.stack(rows)
+''',
+        "where_then_safe_divide": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h.sum(dim=1) / h.shape[1]
+    m = mask[..., None]
+    total = torch.where(m, h, torch.zeros((), dtype=h.dtype)).sum(dim=1)
+    count = m.sum(dim=1)
+    safe = torch.where(count > 0, count, torch.ones_like(count)).to(h.dtype)
+    return total / safe
+''',
+    },
+    "heads.cls_pool": {
+        "select": '''
+def cls_pool(h):
+    return h.select(1, 0)
+''',
+        "narrow_squeeze": '''
+def cls_pool(h):
+    return h.narrow(1, 0, 1).squeeze(1)
+''',
+        "index_select": '''
+def cls_pool(h):
+    return torch.index_select(h, 1, torch.zeros(1, dtype=torch.long, device=h.device))[:, 0, :]
+''',
+    },
+    "heads.mlm_mask": {
+        # the Hugging Face recipe: Bernoulli draws, 0.8 then 0.5 of the rest
+        "bernoulli_recipe": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.isin(tokens, torch.tensor(list(special_ids), dtype=tokens.dtype))
+    probs = torch.full(tokens.shape, float(mask_prob)).masked_fill(special, 0.0)
+    chosen = torch.bernoulli(probs, generator=generator).bool()
+    labels = tokens.masked_fill(~chosen, -100)
+    replaced = torch.bernoulli(torch.full(tokens.shape, 0.8), generator=generator).bool() & chosen
+    inputs = tokens.masked_fill(replaced, mask_id)
+    rand = torch.bernoulli(torch.full(tokens.shape, 0.5), generator=generator).bool() & chosen & ~replaced
+    random_ids = torch.randint(vocab_size, tokens.shape, dtype=tokens.dtype, generator=generator)
+    inputs = torch.where(rand, random_ids, inputs)
+    return inputs, labels
+''',
+        # another order of draws, and one categorical draw for the 80/10/10
+        "multinomial_split": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    n = tokens.numel()
+    random_ids = torch.randint(0, vocab_size, (n,), generator=generator).view(tokens.shape)
+    kind = torch.multinomial(torch.tensor([0.8, 0.1, 0.1]), n, replacement=True,
+                             generator=generator).view(tokens.shape)
+    chosen = torch.rand(tokens.shape, generator=generator) < mask_prob
+    for sid in special_ids:
+        chosen = chosen & (tokens != sid)
+    labels = torch.where(chosen, tokens, -100)
+    inputs = torch.where(chosen & (kind == 0), mask_id, tokens)
+    inputs = torch.where(chosen & (kind == 1), random_ids, inputs)
+    return inputs, labels
+''',
+        # a random replacement never equal to the original token is fine too
+        "random_excludes_original": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special = special | (tokens == sid)
+    u = torch.rand((2,) + tuple(tokens.shape), generator=generator)
+    chosen = (u[0] < mask_prob) & ~special
+    shift = torch.randint(1, vocab_size, tokens.shape, generator=generator)
+    random_ids = (tokens + shift) % vocab_size
+    inputs = tokens.clone()
+    inputs[chosen & (u[1] < 0.8)] = mask_id
+    rand = chosen & (u[1] >= 0.8) & (u[1] < 0.9)
+    inputs[rand] = random_ids[rand]
+    labels = tokens.clone()
+    labels[~chosen] = -100
+    return inputs, labels
+''',
+    },
+    "heads.patchify": {
+        # ViT's own patch embedding: a convolution with an identity kernel and stride p
+        "conv2d_identity": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    k = C * p * p
+    weight = torch.eye(k, dtype=images.dtype, device=images.device).reshape(k, C, p, p)
+    out = torch.nn.functional.conv2d(images, weight, stride=p)
+    return out.flatten(2).transpose(1, 2)
+''',
+        "loop_stack": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    patches = []
+    for top in range(0, H, p):
+        for left in range(0, W, p):
+            patches.append(images[:, :, top:top + p, left:left + p].reshape(B, -1))
+    return torch.stack(patches, dim=1)
+''',
+        "rows_then_columns": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    x = images.reshape(B, C, H // p, p, W, ).reshape(B, C, H // p, p, W // p, p)
+    x = x.permute(0, 2, 4, 1, 3, 5).contiguous()
+    return x.flatten(3).flatten(1, 2)
+''',
+    },
+}
