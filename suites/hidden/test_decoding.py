@@ -1,0 +1,701 @@
+"""Hidden checks of the decoding module: greedy decoding of a batch and beam search for one
+source (torch), on toy models with known next-token distributions (grader/fixtures.py):
+
+- MarkovLM: the next token depends on the last token (and on the source), so brute force
+  over all sequences gives the best hypothesis and every log-probability exactly;
+- PrefixLM: the next token depends on the whole prefix through two rounds of masked
+  "attention", so feeding only the last token or forgetting the causal mask changes it.
+
+Every toy model takes src_mask into account (encode and decode), and logs its calls.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+from grader import fixtures
+from grader.checks import CheckFailed, check, describe, expect, expect_close, expect_equal
+
+PAD, BOS, EOS = 0, 1, 2
+LOGP_TOL = dict(rtol=1e-7, atol=1e-9)
+
+
+# ---------------------------------------------------------------- models
+
+def _pair(student, kind, *args):
+    """The same toy model twice: (here, for the expected values; in the learner's worker)."""
+    return getattr(fixtures, kind)(*args), getattr(student.fixtures, kind)(*args)
+
+
+def _chain_table(V=10):
+    """The counting chain: bos -> a start word chosen by the source, then w -> w+1 up to the
+    last word, then eos. Words are 3 .. V-1. With a source row of tokens s (no padding) the
+    context is 2 (s + 1) and the start word is s + 2 (the vertex of -0.5 (w-1)^2 + (s+1) w)."""
+    table = torch.full((V, V), -60.0, dtype=torch.float64)
+    bias = torch.zeros(V, dtype=torch.float64)
+    words = torch.arange(3, V)
+    bias[words] = 0.5 * words.to(torch.float64)
+    table[BOS, words] = -0.5 * (words.to(torch.float64) - 1) ** 2
+    for w in range(3, V - 1):
+        table[w, w + 1] = 100.0
+    table[V - 1, EOS] = 100.0
+    table[EOS, 3] = 100.0          # what the model says after eos: must be replaced by pad
+    table[PAD, 4] = 100.0          # and after pad
+    # small distinct values elsewhere, so that no argmax is a tie
+    table += 1e-3 * torch.arange(V * V, dtype=torch.float64).reshape(V, V) / (V * V)
+    return table, bias
+
+
+def _relabel(table, bias, perm):
+    """The same model with token i renamed perm[i]."""
+    perm = torch.as_tensor(perm)
+    new_table = torch.empty_like(table)
+    new_table[perm[:, None], perm[None, :]] = table
+    new_bias = torch.empty_like(bias)
+    new_bias[perm] = bias
+    return new_table, new_bias
+
+
+def _random_markov(rng, V, bias_scale=0.4, eos_boost=0.0):
+    """Random bigram logits; like a real model's, bos and pad are rarely predicted, and no token
+    is likely to repeat itself (so greedy paths wander instead of looping on one token)."""
+    table = torch.from_numpy(2.0 * rng.standard_normal((V, V)))
+    table[:, EOS] += eos_boost
+    table[:, [BOS, PAD]] -= 4.0
+    table -= 3.0 * torch.eye(V, dtype=torch.float64)
+    bias = torch.from_numpy(bias_scale * rng.standard_normal(V))
+    table -= 14.0 * bias           # the context of a source of ids 1 .. 11 is about 14 (+- 4)
+    return table, bias
+
+
+def _random_prefix(rng, K, V, eos_boost=0.0):
+    """Random logits for K states; like a real model's, they rarely predict bos or pad."""
+    table = torch.from_numpy(2.0 * rng.standard_normal((K, V)))
+    table[:, EOS] += eos_boost
+    table[:, [BOS, PAD]] -= 4.0
+    return table
+
+
+def _src(rng, B, S, lengths=None, low=3, high=9):
+    """Source ids in [low, high) with pad (0) after each row's length; and its mask (B, 1, S)."""
+    src = torch.from_numpy(rng.integers(low, high, size=(B, S)))
+    if lengths is None:
+        return src, None
+    for b, n in enumerate(lengths):
+        src[b, n:] = PAD
+    return src, (src != PAD)[:, None, :]
+
+
+# ---------------------------------------------------------------- what the learner's code did
+
+def _calls(model):
+    try:
+        calls = model.calls
+        return list(calls) if isinstance(calls, (list, tuple)) else []
+    except Exception:
+        return []
+
+
+def _diagnosis(model, src_mask_given):
+    """A sentence about how the learner's code called the toy model, when something looks off."""
+    calls = _calls(model)
+    decodes = [c for c in calls if c.get("op") == "decode"]
+    encodes = [c for c in calls if c.get("op") == "encode"]
+    notes = []
+    if decodes and all(c.get("tgt_mask") is None for c in decodes):
+        notes.append("model.decode was always called with tgt_mask=None: pass causal_mask(T, device) "
+                     "for the T tokens of the prefix")
+    elif any(c.get("tgt_mask_causal") is False for c in decodes):
+        notes.append("model.decode received a tgt_mask that is not causal_mask(T) for the T tokens it was given")
+    if len(decodes) > 1 and all(c.get("tgt_shape", [0, 0])[1] == 1 for c in decodes):
+        notes.append("model.decode received a single target position at every step: feed it the whole "
+                     "prefix (bos and every token so far); the model needs all of it, not only the last token")
+    if src_mask_given:
+        if any(c.get("src_mask") is None for c in encodes):
+            notes.append("model.encode was called without the src_mask it was given")
+        if any(c.get("src_mask") is None for c in decodes):
+            notes.append("model.decode was called without the src_mask (pass it at every step)")
+    return ("\n  Note: " + "; ".join(notes) + ".") if notes else ""
+
+
+def _fail_with(exc, where, model=None, src_mask_given=False):
+    note = _diagnosis(model, src_mask_given) if model is not None else ""
+    raise CheckFailed(f"{where}: {exc}{note}") from None
+
+
+# ---------------------------------------------------------------- greedy helpers
+
+def _greedy(mod, model, src, max_len, bos=BOS, eos=EOS, pad=PAD, src_mask=None):
+    return mod.decoding.greedy_decode(model, src, max_len, bos, eos, pad_id=pad, src_mask=src_mask)
+
+
+def _expect_tokens(got, want, where, model=None, src_mask_given=False):
+    try:
+        expect(isinstance(got, torch.Tensor), f"greedy_decode should return a tensor, but it returned {describe(got)}.")
+        expect(got.dim() == 2, f"greedy_decode should return a (B, L) tensor, but it returned {describe(got)}.")
+        B, L = want.shape
+        expect(got.shape[0] == B, f"the result has {got.shape[0]} rows; expected one per source row, {B}.")
+        if got.shape[1] != L:
+            raise CheckFailed(f"the result has {got.shape[1]} columns; expected {L}.\n  got:      "
+                              f"{got.tolist()}\n  expected: {want.tolist()}")
+        expect_equal(got, want, what="the decoded tokens")
+    except CheckFailed as exc:
+        if got is not None and isinstance(got, torch.Tensor) and got.numel() <= 80 and "got:" not in str(exc):
+            exc = CheckFailed(f"{exc}\n  got:      {got.tolist()}\n  expected: {want.tolist()}")
+        _fail_with(exc, where, model, src_mask_given)
+
+
+def _pick(rng, make, accept, tries=60):
+    """Draw test cases until one has the wanted property (deterministic for a given rng)."""
+    case = None
+    for _ in range(tries):
+        case = make(rng)
+        if accept(case):
+            return case
+    return case
+
+
+def _finish_steps(tokens, eos):
+    """For each row, the index of its first eos (or None)."""
+    steps = []
+    for row in tokens.tolist():
+        steps.append(row.index(eos) if eos in row else None)
+    return steps
+
+
+# ---------------------------------------------------------------- greedy_decode
+
+@check("decoding.greedy_decode", weight=3)
+def test_greedy_fixed_chain(student):
+    """fixed values: a batch of 3 whose rows finish at different steps, pad after eos, early stop"""
+    table, bias = _chain_table()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    src = torch.tensor([[1, 1, 1], [5, 5, 5], [3, 3, 3]])
+    got = _greedy(student, model, src, 12)
+    want = torch.tensor([[1, 3, 4, 5, 6, 7, 8, 9, 2],
+                         [1, 7, 8, 9, 2, 0, 0, 0, 0],
+                         [1, 5, 6, 7, 8, 9, 2, 0, 0]])
+    _expect_tokens(got, want, "greedy_decode(model, src, max_len=12, bos_id=1, eos_id=2, pad_id=0) on a "
+                   "counting model (row b goes bos, s_b + 2, s_b + 3, ..., 9, eos)", model)
+
+
+@check("decoding.greedy_decode", weight=2)
+def test_greedy_pad_after_eos(student):
+    """after its eos a row holds pad_id, whatever the model predicts there"""
+    table, bias = _chain_table()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    src = torch.tensor([[6, 6], [7, 7], [1, 1]])
+    got = _greedy(student, model, src, 10)
+    want = torch.tensor([[1, 8, 9, 2, 0, 0, 0, 0, 0],
+                         [1, 9, 2, 0, 0, 0, 0, 0, 0],
+                         [1, 3, 4, 5, 6, 7, 8, 9, 2]])
+    _expect_tokens(got, want, "greedy_decode on a model that, after eos, would go on with other tokens; "
+                   "rows 0 and 1 finish early and must be padded with pad_id=0", model)
+
+
+@check("decoding.greedy_decode", weight=2)
+def test_greedy_early_stop(student):
+    """the loop stops as soon as every row has emitted eos (L < max_len)"""
+    table, bias = _chain_table()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    src = torch.tensor([[4, 4, 4], [6, 6, 6]])
+    got = _greedy(student, model, src, 40)
+    want = torch.tensor([[1, 6, 7, 8, 9, 2], [1, 8, 9, 2, 0, 0]])
+    _expect_tokens(got, want, "greedy_decode with max_len=40 where the longest row finishes after 5 new tokens "
+                   "(the result must stop there, 6 columns, not run on to max_len)", model)
+    longest = max([c.get("tgt_shape", [0, 0])[1] for c in _calls(model) if c.get("op") == "decode"] or [0])
+    expect(longest <= 5,
+           f"greedy_decode called model.decode on {longest} target positions, for sequences that were all "
+           "finished after 5 new tokens (6 tokens with bos; the last decode needs 5 positions): stop the loop "
+           "as soon as every row has emitted eos.")
+
+
+@check("decoding.greedy_decode", weight=2)
+def test_greedy_max_len(student):
+    """max_len counts bos: rows without eos stop at max_len tokens; max_len = 1 gives bos only"""
+    table, bias = _chain_table()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    src = torch.tensor([[1, 1], [5, 5], [3, 3]])
+    got = _greedy(student, model, src, 4)
+    _expect_tokens(got, torch.tensor([[1, 3, 4, 5], [1, 7, 8, 9], [1, 5, 6, 7]]),
+                   "greedy_decode with max_len=4 (4 tokens, bos included; no row reaches its eos)", model)
+    got = _greedy(student, model, src, 6)
+    _expect_tokens(got, torch.tensor([[1, 3, 4, 5, 6, 7], [1, 7, 8, 9, 2, 0], [1, 5, 6, 7, 8, 9]]),
+                   "greedy_decode with max_len=6 (row 1 finishes, rows 0 and 2 are cut at 6 tokens)", model)
+    got = _greedy(student, model, src, 1)
+    _expect_tokens(got, torch.tensor([[1], [1], [1]]), "greedy_decode with max_len=1 (only bos)", model)
+
+
+@check("decoding.greedy_decode", weight=2)
+def test_greedy_other_special_ids(student):
+    """bos_id, eos_id and pad_id are arguments: bos 0, eos 4 and pad 7 work too"""
+    table, bias = _chain_table()
+    perm = [7, 0, 4, 3, 1, 5, 6, 2, 8, 9]            # old id i is called perm[i]
+    table, bias = _relabel(table, bias, perm)
+    _, model = _pair(student, "MarkovLM", table, bias)
+    src = torch.tensor([[5, 5, 5], [1, 1, 1]])
+    got = _greedy(student, model, src, 12, bos=0, eos=4, pad=7)
+    old = torch.tensor([[1, 7, 8, 9, 2, 0, 0, 0, 0], [1, 3, 4, 5, 6, 7, 8, 9, 2]])
+    want = torch.as_tensor(perm)[old]
+    _expect_tokens(got, want, "greedy_decode(model, src, 12, bos_id=0, eos_id=4, pad_id=7)", model)
+
+
+@check("decoding.greedy_decode", weight=4)
+def test_greedy_prefix_model_vs_reference(student, ref, rng):
+    """a model that reads the whole prefix through a causal mask: batches of 1 and 4, padded sources"""
+    V = 7
+
+    def make(rng):
+        table = _random_prefix(rng, 11, V, eos_boost=0.8)
+        src, mask = _src(rng, 4, 5, lengths=[5, 3, 4, 2])
+        local = fixtures.PrefixLM(table)
+        want = ref.decoding.greedy_decode(local, src, 8, BOS, EOS, pad_id=PAD, src_mask=mask)
+        return table, src, mask, want
+
+    def accept(case):
+        steps = _finish_steps(case[3], EOS)
+        done = [s for s in steps if s is not None]
+        return len(set(done)) >= 2 and None in steps
+
+    for B in (4, 1):
+        table, src, mask, want = _pick(rng, make, accept)
+        src, mask = src[:B], mask[:B]
+        if B == 1:
+            want = ref.decoding.greedy_decode(fixtures.PrefixLM(table), src, 8, BOS, EOS, pad_id=PAD, src_mask=mask)
+        _, model = _pair(student, "PrefixLM", table)
+        got = _greedy(student, model, src, 8, src_mask=mask)
+        _expect_tokens(got, want, f"greedy_decode of a batch of {B} on a model whose next token depends on the "
+                       "whole prefix (max_len=8, src_mask given)", model, src_mask_given=True)
+
+
+@check("decoding.greedy_decode", weight=2)
+def test_greedy_markov_vs_reference(student, ref, rng):
+    """random bigram models against the reference: several batch sizes and vocabularies"""
+    for B, V, S, max_len in [(5, 6, 4, 7), (1, 5, 3, 6), (3, 9, 6, 9)]:
+        def make(rng):
+            table, bias = _random_markov(rng, V, bias_scale=0.6)
+            src, _ = _src(rng, B, S, low=1, high=12)
+            want = ref.decoding.greedy_decode(fixtures.MarkovLM(table, bias), src, max_len, BOS, EOS, pad_id=PAD)
+            return table, bias, src, want
+
+        def accept(case):
+            want = case[3]
+            steps = _finish_steps(want, EOS)
+            distinct = len({tuple(row) for row in want.tolist()})
+            done = [s for s in steps if s is not None]
+            return ((B == 1 or (distinct >= 2 and len(set(steps)) >= 2)) and want.shape[1] >= 4
+                    and (B == 1 or any(s >= 2 for s in done)))
+
+        table, bias, src, want = _pick(rng, make, accept)
+        _, model = _pair(student, "MarkovLM", table, bias)
+        got = _greedy(student, model, src, max_len)
+        _expect_tokens(got, want, f"greedy_decode of a batch of {B} (vocabulary {V}, max_len={max_len})", model)
+
+
+@check("decoding.greedy_decode", weight=2)
+def test_greedy_src_mask(student, ref):
+    """src_mask reaches model.encode and every model.decode (padded sources decode as if unpadded)"""
+    table, bias = _chain_table()
+    local, model = _pair(student, "MarkovLM", table, bias)
+    src = torch.tensor([[7, 7, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0], [4, 0, 0, 0, 0, 0]])
+    mask = (src != PAD)[:, None, :]
+    want = torch.tensor([[1, 9, 2, 0, 0, 0, 0, 0, 0],
+                         [1, 3, 4, 5, 6, 7, 8, 9, 2],
+                         [1, 6, 7, 8, 9, 2, 0, 0, 0]])
+    got = _greedy(student, model, src, 12, src_mask=mask)
+    _expect_tokens(got, want, "greedy_decode with padded sources and their src_mask (B, 1, S): each row must "
+                   "decode as its unpadded source would", model, src_mask_given=True)
+
+
+@check("decoding.greedy_decode")
+def test_greedy_dtype_long(student):
+    """the result is a LongTensor (int64), on the source's device"""
+    table, bias = _chain_table()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    got = _greedy(student, model, torch.tensor([[5, 5], [6, 6]]), 8)
+    expect(isinstance(got, torch.Tensor), f"greedy_decode should return a tensor, but it returned {describe(got)}.")
+    expect(got.dtype == torch.int64,
+           f"greedy_decode returned a tensor of dtype {str(got.dtype).replace('torch.', '')}; token ids are "
+           "int64 (torch.long): create the sequence with dtype=torch.long.")
+    expect(str(got.device) == "cpu", f"greedy_decode returned a tensor on {got.device}; expected the source's device (cpu).")
+
+
+@check("decoding.greedy_decode")
+def test_greedy_keeps_mode(student):
+    """the model's mode (train or eval) is the same after decoding as before"""
+    table, bias = _chain_table()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    src = torch.tensor([[5, 5], [6, 6]])
+    for mode in ("train", "eval"):
+        getattr(model, mode)()
+        _greedy(student, model, src, 8)
+        expect(bool(model.training) == (mode == "train"),
+               f"after model.{mode}(), greedy_decode left the model in "
+               f"{'training' if model.training else 'eval'} mode. Decoding must not change the model's mode: "
+               "the caller decides (call model.eval() yourself before decoding, not inside greedy_decode).")
+
+
+@check("decoding.greedy_decode")
+def test_greedy_no_grad(student):
+    """no gradient is recorded: the model runs under torch.no_grad()"""
+    table, bias = _chain_table()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    _greedy(student, model, torch.tensor([[5, 5], [6, 6]]), 8)
+    calls = _calls(model)
+    expect(len(calls) > 0, "greedy_decode did not call the model.")
+    recorded = [c["op"] for c in calls if c.get("grad_enabled")]
+    expect(not recorded,
+           f"model.{recorded[0] if recorded else ''} ran with gradients enabled: decoding is inference, "
+           "run it inside `with torch.no_grad():` so that no graph is recorded.")
+
+
+# ---------------------------------------------------------------- beam search helpers
+
+def _beam(mod, model, src, beam_size, max_len, bos=BOS, eos=EOS, src_mask=None):
+    return mod.decoding.beam_search(model, src, beam_size, max_len, bos, eos, src_mask=src_mask)
+
+
+def _as_hypotheses(result, call):
+    """The result as a list of (tuple of ints, float), or a failure saying what it is."""
+    if not isinstance(result, (list, tuple)):
+        raise CheckFailed(f"{call} should return a list of (tokens, logprob) pairs, but it returned {describe(result)}.")
+    out = []
+    for i, item in enumerate(result):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise CheckFailed(f"{call} returned a list whose item {i} is {describe(item)}; expected a pair "
+                              "(tokens, logprob).")
+        tokens, logprob = item
+        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
+            raise CheckFailed(f"in the result of {call}, the tokens of hypothesis {i} are {describe(tokens)}; "
+                              "expected a 1-D LongTensor (bos, ..., eos).")
+        if isinstance(logprob, torch.Tensor) and logprob.numel() == 1:
+            logprob = logprob.item()
+        if not isinstance(logprob, (int, float)):
+            raise CheckFailed(f"in the result of {call}, the logprob of hypothesis {i} is {describe(logprob)}; "
+                              "expected a number.")
+        out.append((tuple(int(t) for t in tokens.tolist()), float(logprob)))
+    return out
+
+
+def _show(hyps, limit=6):
+    lines = [f"    {list(t)}  {s:.6f}" for t, s in hyps[:limit]]
+    if len(hyps) > limit:
+        lines.append(f"    ... ({len(hyps)} hypotheses)")
+    return "\n".join(lines) if lines else "    (none)"
+
+
+def _all_hypotheses(model, src, max_len, bos, eos, src_mask=None):
+    """Every hypothesis (finished at its eos, or unfinished at max_len tokens) with its
+    exact summed log-probability, best first: brute force, one decode per length."""
+    with torch.no_grad():
+        memory = model.encode(src, src_mask)
+        alive = [((bos,), 0.0)]
+        done = []
+        for _ in range(max_len - 1):
+            if not alive:
+                break
+            tgt = torch.tensor([t for t, _ in alive])
+            k, T = tgt.shape
+            mem = memory.expand(k, *memory.shape[1:])
+            mask = None if src_mask is None else src_mask.expand(k, *src_mask.shape[1:])
+            logp = torch.log_softmax(model.decode(tgt, mem, mask, torch.ones(T, T, dtype=torch.bool).tril())[:, -1], -1)
+            nxt = []
+            for i, (tokens, score) in enumerate(alive):
+                for v in range(logp.shape[-1]):
+                    h = (tokens + (v,), score + float(logp[i, v]))
+                    (done if v == eos else nxt).append(h)
+            alive = nxt
+        hyps = done + alive
+    return sorted(hyps, key=lambda h: -h[1])
+
+
+def _canonical(hyps):
+    """Best first; hypotheses with the same logprob (to 1e-9) in a fixed order."""
+    return sorted(hyps, key=lambda h: (-round(h[1], 9), h[0]))
+
+
+def _compare_lists(got, want, call, model=None, src_mask_given=False):
+    shown = got
+    got, want = _canonical(got), _canonical(want)
+    try:
+        if len(got) != len(want):
+            raise CheckFailed(f"the result holds {len(got)} hypotheses; expected {len(want)}.")
+        for i, ((gt, gs), (wt, ws)) in enumerate(zip(got, want)):
+            if gt != wt:
+                raise CheckFailed(f"hypothesis {i} (best first) is {list(gt)}; expected {list(wt)}.")
+            expect_close(gs, ws, what=f"the logprob of hypothesis {i} {list(gt)}", **LOGP_TOL)
+    except CheckFailed as exc:
+        exc = CheckFailed(f"{exc}\n  got (tokens, logprob):\n{_show(shown)}\n  expected:\n{_show(want)}")
+        _fail_with(exc, call, model, src_mask_given)
+
+
+def _trap_table():
+    """Greedy takes 'a' (p = .53) and then eos (p = .34): p = .18. The best sequence is
+    bos b eos: .42 * .93 = .39. Tokens: pad 0, bos 1, eos 2, a 3, b 4."""
+    probs = torch.tensor([
+        [0.21, 0.05, 0.30, 0.25, 0.19],     # after pad (unused)
+        [0.011, 0.009, 0.03, 0.53, 0.42],     # after bos
+        [0.21, 0.05, 0.30, 0.25, 0.19],     # after eos (unused)
+        [0.011, 0.009, 0.34, 0.33, 0.31],     # after a
+        [0.011, 0.009, 0.93, 0.02, 0.03],     # after b
+    ], dtype=torch.float64)
+    return probs.log()
+
+
+# ---------------------------------------------------------------- beam_search
+
+@check("decoding.beam_search", weight=2)
+def test_beam_one_equals_greedy(student, ref, rng):
+    """beam_size = 1 gives greedy decoding's sequence, with its summed log-probability"""
+    for trial in range(3):
+        table = _random_prefix(rng, 11, 6, eos_boost=0.7 * trial)
+        src, mask = _src(rng, 1, 4, lengths=[3])
+        local, model = _pair(student, "PrefixLM", table)
+        greedy = ref.decoding.greedy_decode(local, src, 7, BOS, EOS, pad_id=PAD, src_mask=mask)[0]
+        tokens = tuple(int(t) for t in greedy.tolist())
+        want = [(tokens, fixtures.sequence_logprob(local, src, tokens, mask))]
+        call = "beam_search(model, src, beam_size=1, max_len=7, bos_id=1, eos_id=2, src_mask=mask)"
+        got = _as_hypotheses(_beam(student, model, src, 1, 7, src_mask=mask), call)
+        _compare_lists(got, want, call + " (must equal greedy decoding)", model, src_mask_given=True)
+
+
+@check("decoding.beam_search", weight=3)
+def test_beam_beats_greedy(student):
+    """a wide beam finds the most probable sequence where greedy does not"""
+    local, model = _pair(student, "MarkovLM", _trap_table())
+    src = torch.tensor([[3, 4]])
+    best = ((1, 4, 2), math.log(0.42) + math.log(0.93))
+    greedy = ((1, 3, 2), math.log(0.53) + math.log(0.34))
+    for beam_size in (2, 3):
+        call = f"beam_search(model, src, beam_size={beam_size}, max_len=5, bos_id=1, eos_id=2)"
+        got = _as_hypotheses(_beam(student, model, src, beam_size, 5), call)
+        expect(len(got) > 0, f"{call} returned no hypothesis.")
+        try:
+            expect(got[0][0] == best[0],
+                   f"the best hypothesis is {list(got[0][0])}; expected {list(best[0])} (p = 0.42 * 0.93 = 0.39), "
+                   f"more probable than greedy's {list(greedy[0])} (p = 0.53 * 0.34 = 0.18). A beam keeps the "
+                   "beam_size best candidates of ALL alive hypotheses at every step.")
+            expect_close(got[0][1], best[1], what="its logprob, log(0.42) + log(0.93)", **LOGP_TOL)
+            expect(any(t == greedy[0] for t, _ in got),
+                   f"greedy's sequence {list(greedy[0])} (the second most probable) is missing from the result.")
+        except CheckFailed as exc:
+            raise CheckFailed(f"{call}: {exc}\n  got (tokens, logprob):\n{_show(got)}") from None
+
+
+@check("decoding.beam_search", weight=3)
+def test_beam_exhaustive_is_brute_force(student, rng):
+    """a beam as large as the search space returns every hypothesis, best first, with exact log-probs"""
+    V, max_len = 5, 4                       # 1 + 4 + 16 finished, 64 unfinished hypotheses
+    table = _random_prefix(rng, 13, V, eos_boost=1.0)
+    src, mask = _src(rng, 1, 5, lengths=[4])
+    local, model = _pair(student, "PrefixLM", table)
+    want = _all_hypotheses(local, src, max_len, BOS, EOS, mask)
+    call = "beam_search(model, src, beam_size=125, max_len=4, bos_id=1, eos_id=2, src_mask=mask)"
+    got = _as_hypotheses(_beam(student, model, src, 125, max_len, src_mask=mask), call)
+    _compare_lists(got, want, call + " (vocabulary 5: the beam never has to drop a candidate)", model,
+                   src_mask_given=True)
+
+
+@check("decoding.beam_search", weight=2)
+def test_beam_brute_force_best(student, rng):
+    """with a beam of 4 the best hypothesis is the brute-force best, where greedy's is not"""
+    for V, max_len in [(4, 5), (5, 4)]:
+        def make(rng):
+            table = _random_prefix(rng, 11, V, eos_boost=0.5)
+            src, _ = _src(rng, 1, 3)
+            local = fixtures.PrefixLM(table)
+            best = _all_hypotheses(local, src, max_len, BOS, EOS)[0]
+            return table, src, best, _greedy_one(local, src, max_len)
+
+        table, src, best, greedy = _pick(rng, make, lambda c: c[3] != c[2][0])
+        _, model = _pair(student, "PrefixLM", table)
+        call = f"beam_search(model, src, beam_size=4, max_len={max_len}, bos_id=1, eos_id=2)"
+        got = _as_hypotheses(_beam(student, model, src, 4, max_len), call)
+        expect(len(got) > 0, f"{call} returned no hypothesis.")
+        try:
+            expect(got[0][0] == best[0], f"the best hypothesis is {list(got[0][0])}; the most probable sequence "
+                                         f"is {list(best[0])} (logprob {best[1]:.6f}).")
+            expect_close(got[0][1], best[1], what="the best logprob", **LOGP_TOL)
+        except CheckFailed as exc:
+            _fail_with(CheckFailed(f"{exc}\n  got (tokens, logprob):\n{_show(got)}"), call, model)
+
+
+def _greedy_one(model, src, max_len):
+    """Greedy on one source, as a tuple (for choosing cases where greedy is not optimal)."""
+    with torch.no_grad():
+        memory = model.encode(src)
+        ys = [BOS]
+        while len(ys) < max_len and ys[-1] != EOS:
+            T = len(ys)
+            logits = model.decode(torch.tensor([ys]), memory, None, torch.ones(T, T, dtype=torch.bool).tril())
+            ys.append(int(logits[0, -1].argmax()))
+        return tuple(ys)
+
+
+@check("decoding.beam_search", weight=2)
+def test_beam_hypotheses_well_formed(student, rng):
+    """every hypothesis starts with bos and has at most max_len tokens; a finished one ends at its first eos"""
+    table = _random_prefix(rng, 13, 6, eos_boost=1.2)
+    src, mask = _src(rng, 1, 4, lengths=[4])
+    _, model = _pair(student, "PrefixLM", table)
+    for beam_size, max_len in [(4, 6), (3, 3)]:
+        call = f"beam_search(model, src, beam_size={beam_size}, max_len={max_len}, bos_id=1, eos_id=2)"
+        got = _as_hypotheses(_beam(student, model, src, beam_size, max_len, src_mask=mask), call)
+        expect(len(got) > 0, f"{call} returned no hypothesis.")
+        for tokens, _ in got:
+            expect(len(tokens) >= 1 and tokens[0] == BOS,
+                   f"{call} returned the hypothesis {list(tokens)}, which does not start with bos_id=1.")
+            expect(len(tokens) <= max_len,
+                   f"{call} returned the hypothesis {list(tokens)} of {len(tokens)} tokens; at most max_len="
+                   f"{max_len} tokens, bos included.")
+            if EOS in tokens:
+                first = tokens.index(EOS)
+                expect(first == len(tokens) - 1,
+                       f"{call} returned the hypothesis {list(tokens)}, which goes on after its eos (at position "
+                       f"{first}): a hypothesis is finished when it emits eos; it leaves the beam and is never "
+                       "extended (no pad either: its tokens end with eos).")
+            else:
+                expect(len(tokens) == max_len,
+                       f"{call} returned the hypothesis {list(tokens)}, which has no eos but only {len(tokens)} "
+                       f"tokens: an unfinished hypothesis can only come from the last step (max_len={max_len} tokens).")
+
+
+@check("decoding.beam_search", weight=2)
+def test_beam_logprobs_are_sums(student, rng):
+    """each logprob is the sum of the model's log-probabilities of the tokens after bos"""
+    table = _random_prefix(rng, 11, 7, eos_boost=0.8)
+    src, mask = _src(rng, 1, 6, lengths=[4])
+    local, model = _pair(student, "PrefixLM", table)
+    call = "beam_search(model, src, beam_size=5, max_len=6, bos_id=1, eos_id=2, src_mask=mask)"
+    got = _as_hypotheses(_beam(student, model, src, 5, 6, src_mask=mask), call)
+    expect(len(got) > 0, f"{call} returned no hypothesis.")
+    for tokens, score in got:
+        if not tokens or tokens[0] != BOS:
+            continue
+        want = fixtures.sequence_logprob(local, src, tokens, mask)
+        try:
+            expect_close(score, want, what=f"the logprob of {list(tokens)}", **LOGP_TOL)
+        except CheckFailed as exc:
+            _fail_with(CheckFailed(f"{exc} It is the sum, over the tokens after bos, of log_softmax of the logits "
+                                   "at the position before each token (no length normalisation; log-probabilities, "
+                                   "not probabilities)."), call, model, src_mask_given=True)
+
+
+@check("decoding.beam_search", weight=2)
+def test_beam_sorted_and_counted(student, rng):
+    """beam_size distinct hypotheses, sorted best (highest logprob) first"""
+    table = _random_prefix(rng, 11, 7, eos_boost=1.5)
+    src, _ = _src(rng, 1, 4)
+    _, model = _pair(student, "PrefixLM", table)
+    for beam_size in (3, 5):
+        call = f"beam_search(model, src, beam_size={beam_size}, max_len=6, bos_id=1, eos_id=2)"
+        got = _as_hypotheses(_beam(student, model, src, beam_size, 6), call)
+        expect(len(got) == beam_size, f"{call} returned {len(got)} hypotheses; expected beam_size={beam_size} "
+                                      f"(the best of the finished and the unfinished ones together).\n{_show(got)}")
+        expect(len(set(t for t, _ in got)) == len(got),
+               f"{call} returned the same hypothesis twice (did the search start with beam_size copies of [bos]? "
+               f"start with ONE hypothesis).\n{_show(got)}")
+        scores = [s for _, s in got]
+        expect(all(a >= b for a, b in zip(scores, scores[1:])),
+               f"{call} returned hypotheses that are not sorted best first: logprobs {[round(s, 4) for s in scores]}.")
+
+
+@check("decoding.beam_search")
+def test_beam_keeps_unfinished(student, rng):
+    """hypotheses still unfinished at max_len are returned (ranked with the finished ones)"""
+    table = _random_prefix(rng, 13, 6, eos_boost=-8.0)       # eos is very unlikely
+    src, _ = _src(rng, 1, 3)
+    local, model = _pair(student, "PrefixLM", table)
+    want = _all_hypotheses(local, src, 4, BOS, EOS)[:3]
+    call = "beam_search(model, src, beam_size=3, max_len=4, bos_id=1, eos_id=2) on a model that rarely emits eos"
+    got = _as_hypotheses(_beam(student, model, src, 3, 4), call)
+    expect(len(got) > 0, f"{call} returned no hypothesis: when max_len is reached, keep the unfinished "
+                         "hypotheses (ranked with the finished ones).")
+    _compare_lists(got, want, call, model)
+
+
+@check("decoding.beam_search", weight=2)
+def test_beam_vs_reference(student, ref, rng):
+    """the whole result equals the reference on a prefix model (beams 3 and 4, padded source)"""
+    for beam_size, max_len, V in [(3, 7, 7), (4, 6, 6)]:
+        table = _random_prefix(rng, 13, V, eos_boost=0.9)
+        src, mask = _src(rng, 1, 5, lengths=[3])
+        local, model = _pair(student, "PrefixLM", table)
+        want = [(tuple(int(t) for t in tokens.tolist()), s)
+                for tokens, s in ref.decoding.beam_search(local, src, beam_size, max_len, BOS, EOS, src_mask=mask)]
+        call = f"beam_search(model, src, beam_size={beam_size}, max_len={max_len}, bos_id=1, eos_id=2, src_mask=mask)"
+        got = _as_hypotheses(_beam(student, model, src, beam_size, max_len, src_mask=mask), call)
+        _compare_lists(got, want, call + " (at every step the beam_size best candidates are kept; a kept "
+                       "candidate ending with eos is finished and leaves the beam)", model, src_mask_given=True)
+
+
+def _slot_table():
+    """Step 1 keeps eos (.5, finished) and a (.3); b (.198) is third. Then a -> b (.6), b -> eos
+    (.99). Tokens: pad 0, bos 1, eos 2, a 3, b 4."""
+    probs = torch.tensor([
+        [0.21, 0.05, 0.30, 0.25, 0.19],      # after pad (unused)
+        [0.0012, 0.0008, 0.50, 0.30, 0.198],   # after bos
+        [0.21, 0.05, 0.30, 0.25, 0.19],      # after eos (unused)
+        [0.0012, 0.0008, 0.30, 0.098, 0.60],   # after a
+        [0.0021, 0.0032, 0.99, 0.0019, 0.0028],  # after b
+    ], dtype=torch.float64)
+    return probs.log()
+
+
+@check("decoding.beam_search", weight=2)
+def test_beam_finished_take_a_slot(student):
+    """fixed values: a candidate that ends with eos takes its place among the beam_size kept, then leaves the beam"""
+    local, model = _pair(student, "MarkovLM", _slot_table())
+    src = torch.tensor([[3, 4]])
+    lp = _slot_table()
+    want = [((1, 2), float(lp[1, 2])),
+            ((1, 3, 4, 2), float(lp[1, 3] + lp[3, 4] + lp[4, 2]))]
+    call = "beam_search(model, src, beam_size=2, max_len=4, bos_id=1, eos_id=2)"
+    got = _as_hypotheses(_beam(student, model, src, 2, 4), call)
+    _compare_lists(got, want, call + " where the first step's two best candidates are [1, 2] (finished, p = .5) "
+                   "and [1, 3] (p = .3): the beam keeps those two, so [1, 3] is the only one left alive and "
+                   "[1, 4] (p = .198, third) is dropped (do not refill the beam with the next-best candidates)",
+                   model)
+
+
+@check("decoding.beam_search")
+def test_beam_types(student):
+    """tokens are 1-D LongTensors, logprobs Python floats; the result is a list"""
+    _, model = _pair(student, "MarkovLM", _trap_table())
+    result = _beam(student, model, torch.tensor([[3, 4]]), 2, 5)
+    expect(isinstance(result, (list, tuple)) and len(result) > 0,
+           f"beam_search should return a list of (tokens, logprob) pairs, but it returned {describe(result)}.")
+    for item in result:
+        expect(isinstance(item, (list, tuple)) and len(item) == 2,
+               f"an item of beam_search's result is {describe(item)}; expected a pair (tokens, logprob).")
+        tokens, logprob = item
+        expect(isinstance(tokens, torch.Tensor) and tokens.dim() == 1 and tokens.dtype == torch.int64,
+               f"the tokens of a hypothesis are {describe(tokens)}; expected a 1-D LongTensor (int64).")
+        expect(isinstance(logprob, float),
+               f"the logprob of a hypothesis is {describe(logprob)}; expected a Python float (float(...) or .item()).")
+
+
+@check("decoding.beam_search")
+def test_beam_keeps_mode(student):
+    """the model's mode (train or eval) is the same after beam search as before"""
+    _, model = _pair(student, "MarkovLM", _trap_table())
+    for mode in ("train", "eval"):
+        getattr(model, mode)()
+        _beam(student, model, torch.tensor([[3, 4]]), 2, 5)
+        expect(bool(model.training) == (mode == "train"),
+               f"after model.{mode}(), beam_search left the model in "
+               f"{'training' if model.training else 'eval'} mode. Decoding must not change the model's mode.")
+
+
+@check("decoding.beam_search")
+def test_beam_no_grad(student):
+    """no gradient is recorded: the model runs under torch.no_grad()"""
+    _, model = _pair(student, "MarkovLM", _trap_table())
+    _beam(student, model, torch.tensor([[3, 4]]), 2, 5)
+    calls = _calls(model)
+    expect(len(calls) > 0, "beam_search did not call the model.")
+    recorded = [c["op"] for c in calls if c.get("grad_enabled")]
+    expect(not recorded,
+           f"model.{recorded[0] if recorded else ''} ran with gradients enabled: run beam search inside "
+           "`with torch.no_grad():` so that no graph is recorded.")
