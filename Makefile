@@ -18,3 +18,5 @@ test: install
 
 bench: install
 	$(PYTHON) bench/grading_speed.py
+	$(PYTHON) bench/transformer_step.py
+	$(PYTHON) bench/capstone_convergence.py

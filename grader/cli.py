@@ -59,6 +59,7 @@ def main(ctx: click.Context, course_root: Path | None) -> None:
                   course check       run the checks on your exercises/
                   course hint ID     the next hint for an exercise
                   course progress    how far you are
+                  course capstone    train the Transformer made of your modules
     Instructors:  course grade SUBMISSION... --out DIR
     Developers:   course sync [--check]
     """
@@ -66,9 +67,9 @@ def main(ctx: click.Context, course_root: Path | None) -> None:
 
 
 def _register() -> None:
-    from grader.commands import check, grade, hint, list_, progress, sync
+    from grader.commands import capstone, check, grade, hint, list_, progress, sync
 
-    for module in (list_, check, hint, progress, grade, sync):
+    for module in (list_, check, hint, progress, capstone, grade, sync):
         main.add_command(module.command)
 
 

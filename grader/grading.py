@@ -193,7 +193,7 @@ class GradingContext:
     reference: ModuleNamespace | None       # None: no reference (the learner's own check)
     signatures: Signatures
     substitute: bool = True                 # reference versions of what an exercise builds on
-    time_limit: float | None = None         # overrides the manifest
+    time_limit: float | None = None         # replaces the course's default limit
     launcher: ForkServer | None = None      # forks warm workers; None: start each from scratch
     partials_by_exercise: dict = field(default_factory=dict, repr=False)  # see _partials
 
@@ -288,17 +288,18 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path) -> Exe
         source = learner_file.read_text(encoding="utf-8", errors="replace")
         banned_static = forbidden_in_source(source, exercise.name, exercise.forbidden)
 
-    partials, dependencies = _partials(ctx, exercise)
+    partials, dependencies = ({}, {}) if exercise.own_code_only else _partials(ctx, exercise)
     config = {
         "folder": "",
         "modules": ctx.course.module_names,
-        "graded_module": exercise.module,
+        "graded_module": None if exercise.own_code_only else exercise.module,
         "partials": partials,
         "dependencies": dependencies,
         "forbidden": list(exercise.forbidden),
         "memory_limit_mb": ctx.course.memory_limit_mb,
     }
-    time_limit = ctx.time_limit or exercise.time_limit or ctx.course.time_limit
+    # an exercise's own limit (the capstone trains a model) outranks a run-wide one
+    time_limit = exercise.time_limit or ctx.time_limit or ctx.course.time_limit
     with tempfile.TemporaryDirectory(prefix="course-worker-") as tmp:
         work = Path(tmp) / "submission"
         work.mkdir()

@@ -28,6 +28,7 @@ class Exercise:
     hints: tuple[str, ...]
     hints_ko: tuple[str, ...] = ()
     time_limit: float | None = None
+    own_code_only: bool = False     # a capstone: graded on the learner's own modules, nothing substituted
 
     @property
     def id(self) -> str:
@@ -40,6 +41,7 @@ class Module:
     title: str
     framework: str
     exercises: tuple[Exercise, ...]
+    kind: str = "exercises"         # "capstone": no file of its own; it assembles the others
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ class Course:
 
     @property
     def module_names(self) -> list[str]:
-        return [module.name for module in self.modules]
+        """The modules that are Python files (``rnn.py``, ...), in course order; a
+        capstone, which only assembles them, is not one."""
+        return [module.name for module in self.modules if module.kind != "capstone"]
 
     def module(self, name: str) -> Module:
         for module in self.modules:
@@ -100,7 +104,8 @@ class Course:
 
 
 _COURSE_KEYS = {"title": str, "version": str, "time_limit": (int, float), "memory_limit_mb": int, "default_lang": str}
-_MODULE_KEYS = {"name": str, "title": str, "framework": str, "forbidden": list, "exercises": list}
+_MODULE_KEYS = {"name": str, "title": str, "framework": str, "kind": str, "forbidden": list, "exercises": list}
+_KINDS = ("exercises", "capstone")
 _EXERCISE_KEYS = {
     "name": str, "title": str, "points": (int, float), "builds_on": list, "uses_own": list, "forbidden": list,
     "hints": list, "hints_ko": list, "time_limit": (int, float),
@@ -153,6 +158,9 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
             raise ManifestError(f"{where}.name: {raw['name']!r} is not a Python module name")
         if raw["framework"] not in _FRAMEWORKS:
             raise ManifestError(f"{where}.framework: must be one of {', '.join(_FRAMEWORKS)}")
+        kind = raw.get("kind", "exercises")
+        if kind not in _KINDS:
+            raise ManifestError(f"{where}.kind: must be one of {', '.join(_KINDS)}")
         module_forbidden = _strings(raw.get("forbidden", []), f"{where}.forbidden")
         exercises = []
         for e_index, ex in enumerate(raw["exercises"]):
@@ -170,6 +178,9 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
             hints_ko = _strings(ex.get("hints_ko", []), f"{ewhere}.hints_ko")
             builds_on = _strings(ex.get("builds_on", []), f"{ewhere}.builds_on")
             uses_own = _strings(ex.get("uses_own", []), f"{ewhere}.uses_own")
+            if kind == "capstone" and builds_on:
+                raise ManifestError(f"{ewhere}.builds_on: a capstone is graded on the learner's own code only; "
+                                    "nothing can stand in for it")
             for key, listed in (("builds_on", builds_on), ("uses_own", uses_own)):
                 for b_index, dep in enumerate(listed):
                     if dep not in ids:
@@ -187,6 +198,7 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
                 hints=hints,
                 hints_ko=hints_ko,
                 time_limit=float(ex["time_limit"]) if "time_limit" in ex else None,
+                own_code_only=kind == "capstone",
             )
             if exercise.id in ids:
                 raise ManifestError(f"{ewhere}.name: exercise {exercise.id} is listed twice")
@@ -194,7 +206,7 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
             exercises.append(exercise)
         if not exercises:
             raise ManifestError(f"{where}.exercises: a module needs at least one exercise")
-        modules.append(Module(raw["name"], raw["title"], raw["framework"], tuple(exercises)))
+        modules.append(Module(raw["name"], raw["title"], raw["framework"], tuple(exercises), kind))
 
     names = [m.name for m in modules]
     if len(set(names)) != len(names):

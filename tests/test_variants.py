@@ -21,7 +21,7 @@ COURSE = load_manifest(ROOT / "course.toml")
 
 def _variants():
     cases = []
-    for module in COURSE.module_names:
+    for module in [m.name for m in COURSE.modules]:
         if not (ROOT / "tests" / "variants" / f"{module}.py").exists():
             continue
         variants = importlib.import_module(f"tests.variants.{module}")
@@ -44,7 +44,9 @@ def _grade(hidden, kind, exercise_id, name, source):
     key = (kind, exercise_id, name)
     if key not in _graded:
         with tempfile.TemporaryDirectory() as tmp:
-            folder = make_submission(Path(tmp), {exercise_id: source})
+            # a capstone's variant names the definitions it replaces in the modules it assembles
+            replacements = source if isinstance(source, dict) else {exercise_id: source}
+            folder = make_submission(Path(tmp), replacements)
             _graded[key] = grade_submission(hidden, folder, [COURSE.exercise(exercise_id)]).exercises[0]
     return _graded[key]
 

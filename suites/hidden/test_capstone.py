@@ -1,0 +1,69 @@
+"""Hidden checks of the capstone: the learner's own modules, with nothing substituted,
+assembled into a Transformer and trained in the worker; the trained weights come back as
+plain tensors and are judged here, in the reference architecture."""
+
+import torch
+
+from grader import capstone
+from grader.checks import expect, expect_close, check, plain_state
+
+CONFIG = capstone.GRADING
+THRESHOLD = capstone.GRADING_THRESHOLD
+
+
+def _reference_model(ref, config=CONFIG):
+    torch.manual_seed(1)
+    return capstone.build_model(ref, config).eval()
+
+
+def _names(state):
+    return sorted(state)
+
+
+@check("capstone.reverse_digits", weight=1)
+def assembles_into_the_reference_transformer(student, ref):
+    """Your modules assemble into a Transformer that computes what the reference computes"""
+    mine = _reference_model(ref)
+    theirs = student.transformer.Transformer(
+        capstone.VOCAB, capstone.VOCAB, d_model=CONFIG.d_model, num_heads=CONFIG.num_heads,
+        num_encoder_layers=CONFIG.num_layers, num_decoder_layers=CONFIG.num_layers, d_ff=CONFIG.d_ff,
+        dropout=CONFIG.dropout, max_len=CONFIG.max_digits + 8)
+    expected_names = _names(mine.state_dict())
+    got_names = _names(theirs.state_dict())
+    expect(got_names == expected_names,
+           f"your Transformer's parameters are {got_names}; expected {expected_names} "
+           "(the names the syllabus fixes, so that trained weights can be read by any conforming Transformer)")
+    theirs.load_state_dict(plain_state(mine))
+    theirs.eval()
+    dataset = capstone.make_dataset(CONFIG)
+    src, tgt = dataset.val[0][:16], dataset.val[1][:16]
+    tgt_in = tgt[:, :-1]
+    src_mask, tgt_mask = capstone.masks(ref, src, tgt_in)
+    with torch.no_grad():
+        expected = mine(src, tgt_in, src_mask, tgt_mask)
+    got = theirs(src, tgt_in, src_mask, tgt_mask)
+    expect_close(got, expected, rtol=1e-4, atol=1e-4, what="the logits of your Transformer with the reference's weights")
+
+
+@check("capstone.reverse_digits", weight=4)
+def learns_to_reverse_held_out_strings(student, ref):
+    """Trained with your loss, schedule and masks, it reverses held-out strings (a quick run)"""
+    run = student.fixtures.train_capstone(CONFIG.to_dict())
+    model = _reference_model(ref)
+    state = run["state"]
+    expected_names = _names(model.state_dict())
+    expect(isinstance(state, dict) and _names(state) == expected_names,
+           f"the trained model's parameters are {_names(state) if isinstance(state, dict) else state!r}; "
+           f"expected {expected_names}")
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    wrong = {k: tuple(state[k].shape) for k in shapes if tuple(state[k].shape) != shapes[k]}
+    expect(not wrong, f"trained parameters with the wrong shape: {wrong}; expected {({k: shapes[k] for k in wrong})}")
+    model.load_state_dict({k: torch.as_tensor(v).float() for k, v in state.items()})
+    losses = run["losses"]
+    held_out = capstone.accuracy(ref, model, capstone.make_dataset(CONFIG).test)
+    first, last = sum(losses[:20]) / 20, sum(losses[-20:]) / 20
+    expect(held_out >= THRESHOLD,
+           f"after {run['steps']} training steps your training loss went from "
+           f"{first:.3f} to {last:.3f}, and the trained weights, run in the reference Transformer, reverse "
+           f"{held_out:.1%} of {CONFIG.test_size} held-out strings exactly; at least {THRESHOLD:.0%} is needed. "
+           "Run `course capstone` to watch your model train.")

@@ -1,0 +1,92 @@
+"""The capstone: its data, `course capstone`, and grading on the learner's own code only."""
+
+import re
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from grader import capstone
+from grader.cli import main
+from grader.submission import grade_submission
+from tests.support import EXERCISES, ROOT, make_submission
+
+CAPSTONE = "capstone.reverse_digits"
+
+
+# ---------------------------------------------------------------- the data
+
+def test_targets_are_the_sources_reversed_between_bos_and_eos():
+    src, tgt = capstone._encode(torch.tensor([[3, 1, 4, 0], [2, 7, 1, 8]]), torch.tensor([3, 4]))
+    d = capstone.FIRST_DIGIT
+    assert src.tolist() == [[3 + d, 1 + d, 4 + d, 0], [2 + d, 7 + d, 1 + d, 8 + d]]
+    assert tgt.tolist() == [[1, 4 + d, 1 + d, 3 + d, 2, 0], [1, 8 + d, 1 + d, 7 + d, 2 + d, 2]]
+
+
+def test_no_held_out_string_is_ever_trained_on_and_the_run_is_seeded():
+    config = capstone.GRADING
+    data = capstone.make_dataset(config)
+    held_out = {tuple(row) for part in (data.val, data.test) for row in part[0].tolist()}
+    assert len(held_out) == config.val_size + config.test_size, "validation and test strings are all distinct"
+    seen = set()
+    for _ in range(300):
+        src, _tgt = data.batch(64, config)
+        seen |= {tuple(row) for row in src.tolist()}
+    assert not seen & held_out
+    assert len(seen) > 5000
+    first, second = capstone.make_dataset(config), capstone.make_dataset(config)
+    assert torch.equal(first.test[0], data.test[0])
+    assert torch.equal(first.batch(8, config)[0], second.batch(8, config)[0])
+
+
+# ---------------------------------------------------------------- the command
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["--course", str(ROOT), "capstone", *args], catch_exceptions=False)
+
+
+def test_the_reference_learns_the_quick_run_and_draws_both_pictures(tmp_path):
+    run = invoke("--impl", "solutions", "--quick", "--out", str(tmp_path))
+    assert run.exit_code == 0, run.output
+    last = run.output.strip().splitlines()[-1]
+    match = re.fullmatch(r"accuracy: (\d\.\d+)", last)
+    assert match, f"the last line is {last!r}"
+    assert float(match.group(1)) >= capstone.GRADING_THRESHOLD
+    for name in ("capstone_curves.png", "capstone_attention.png"):
+        picture = tmp_path / name
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10_000, name
+
+
+def test_stubs_get_a_message_that_says_what_to_finish_first(tmp_path):
+    run = invoke("--impl", str(EXERCISES), "--quick", "--out", str(tmp_path))
+    assert run.exit_code == 1
+    assert "NotImplementedError" in run.output and "course check" in run.output
+    assert "Traceback" not in run.output
+
+
+def test_a_folder_without_the_modules_is_refused(tmp_path):
+    run = invoke("--impl", str(tmp_path))
+    assert run.exit_code != 0 and "transformer.py" in run.output
+
+
+# ---------------------------------------------------------------- grading: nothing substituted
+
+def test_a_broken_module_is_not_replaced_by_the_reference_in_the_capstone(hidden, course, tmp_path):
+    folder = make_submission(tmp_path / "sub")
+    (folder / "decoding.py").write_text("def greedy_decode(:\n")
+    capstone_result, = grade_submission(hidden, folder, [course.exercise(CAPSTONE)]).exercises
+    assert capstone_result.score == 0
+    assert "SyntaxError" in capstone_result.feedback() and "decoding.py" in capstone_result.feedback()
+
+
+@pytest.mark.parametrize("kind, extra", [("capstone", {"builds_on": ["rnn.rnn_forward"]}), ("lesson", {})])
+def test_the_manifest_rejects_a_capstone_that_borrows_and_unknown_kinds(kind, extra):
+    import tomllib
+
+    from grader.manifest import ManifestError, parse_manifest
+
+    data = tomllib.loads((ROOT / "course.toml").read_text())
+    data["modules"].append({"name": "extra", "title": "t", "framework": "torch", "kind": kind, "exercises": [
+        {"name": "e", "title": "t", "points": 1, "hints": ["a", "bb"], **extra}]})
+    with pytest.raises(ManifestError, match="builds_on|kind"):
+        parse_manifest(data)
