@@ -73,7 +73,7 @@ def score_histogram(totals: Sequence[float], max_score: float, path: Path, title
     ax.set_xlabel(f"total score (out of {max_score:g})")
     ax.set_ylabel("submissions")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper center")
     ax.grid(alpha=0.3, axis="y")
     if title:
         ax.set_title(title)

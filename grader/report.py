@@ -1,4 +1,11 @@
-"""What grading writes: Gradescope ``results.json`` per submission and ``grades.csv``."""
+"""What grading writes.
+
+Per submission (``OUT/<name>/``): Gradescope ``results.json`` (feedback in Markdown),
+``feedback.md`` and ``feedback.html``. Per class (``OUT/``): ``grades.csv``,
+``scores_histogram.png`` and ``pass_rates.png``. Everything but the timing fields
+(``execution_time``) depends only on the results, in a fixed order, so a resumed run
+writes the same bytes as an uninterrupted one.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +16,35 @@ import os
 import tempfile
 from pathlib import Path
 
-from grader.manifest import Exercise
+from grader.feedback import exercise_markdown, md_text, submission_html, submission_markdown
+from grader.manifest import Course, Exercise
 from grader.submission import SubmissionResult
 
+TMP_SUFFIX = ".tmp"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
-def results_json(result: SubmissionResult) -> dict:
-    """The Gradescope autograder format: ``score``, ``execution_time``, ``tests[]``."""
-    summary = [f"{result.score:g}/{result.max_score:g} points"]
-    summary += result.notes
+
+def results_json(result: SubmissionResult, course: Course | None = None) -> dict:
+    """The Gradescope autograder format: ``score``, ``execution_time``, ``tests[]``; every
+    ``output`` is Markdown (``output_format`` for the top-level one, ``test_output_format``
+    and each test's ``output_format`` for the tests')."""
+    summary = [f"**{result.score:g}/{result.max_score:g} points**"]
+    summary += [f"- {md_text(note)}" for note in result.notes]
     return {
         "score": result.score,
         "execution_time": round(result.seconds, 2),
-        "output": "\n".join(summary),
+        "output": "\n\n".join(summary),
+        "output_format": "md",
+        "test_output_format": "md",
         "tests": [
             {
                 "name": ex.id,
                 "score": ex.score,
                 "max_score": ex.max_score,
                 "status": "passed" if ex.passed else "failed",
-                "output": ex.feedback(),
+                "output": exercise_markdown(ex, course),
+                "output_format": "md",
                 "visibility": "visible",
             }
             for ex in result.exercises
@@ -35,23 +52,51 @@ def results_json(result: SubmissionResult) -> dict:
     }
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str | bytes) -> None:
+    """Readers see the old file or the new one, never half of one, even if we are killed."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+        os.chmod(tmp, 0o666 & ~_UMASK)     # mkstemp makes it private; these files are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def write_results(out: Path, result: SubmissionResult) -> Path:
-    path = Path(out) / result.name / "results.json"
-    _write_atomically(path, json.dumps(results_json(result), indent=2, ensure_ascii=False) + "\n")
+_write_atomically = write_atomically
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Half-written files of a run that was killed while writing."""
+    if Path(folder).is_dir():
+        for path in Path(folder).glob(f".*{TMP_SUFFIX}"):
+            path.unlink(missing_ok=True)
+
+
+def write_results(out: Path, result: SubmissionResult, course: Course | None = None) -> Path:
+    """``OUT/<name>/results.json``, ``feedback.md`` and ``feedback.html``."""
+    folder = Path(out) / result.name
+    path = folder / "results.json"
+    write_atomically(path, json.dumps(results_json(result, course), indent=2, ensure_ascii=False) + "\n")
+    write_atomically(folder / "feedback.md", submission_markdown(result.name, result.exercises, result.notes, course))
+    write_atomically(folder / "feedback.html", submission_html(result.name, result.exercises, result.notes, course))
     return path
 
 
+def grades_columns(exercises: list[Exercise], results: list[SubmissionResult]) -> list[str]:
+    """The exercises that have a result in any row, in course order."""
+    graded = {ex.id for result in results for ex in result.exercises}
+    return [ex.id for ex in exercises if ex.id in graded]
+
+
 def write_grades_csv(out: Path, exercises: list[Exercise], results: list[SubmissionResult]) -> Path:
-    """One row per submission, one column per graded exercise (course order), and the total."""
-    ids = [ex.id for ex in exercises]
+    """One row per submission (by name), one column per exercise that has a result
+    (course order, among ``exercises``), and the total of the row."""
+    ids = grades_columns(exercises, results)
     path = Path(out) / "grades.csv"
     rows = []
     for result in sorted(results, key=lambda r: r.name):
@@ -61,5 +106,32 @@ def write_grades_csv(out: Path, exercises: list[Exercise], results: list[Submiss
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["submission"] + ids + ["total"])
     writer.writerows(rows)
-    _write_atomically(path, buffer.getvalue())
+    write_atomically(path, buffer.getvalue())
     return path
+
+
+def pass_rates(exercises: list[Exercise], results: list[SubmissionResult]) -> list[tuple[str, float, int]]:
+    """Per exercise with a result (course order): the fraction of the submissions graded on
+    it that passed it, and how many were graded on it."""
+    rates = []
+    for exercise_id in grades_columns(exercises, results):
+        outcomes = [ex.passed for r in results for ex in r.exercises if ex.id == exercise_id]
+        rates.append((exercise_id, sum(outcomes) / len(outcomes), len(outcomes)))
+    return rates
+
+
+def write_class_pictures(out: Path, course: Course, results: list[SubmissionResult]) -> list[Path]:
+    """``scores_histogram.png`` (total scores) and ``pass_rates.png`` (per exercise)."""
+    from grader.pictures import pass_rate_chart, score_histogram
+
+    if not results:
+        return []
+    results = sorted(results, key=lambda r: r.name)
+    max_score = max(r.max_score for r in results)
+    rates = pass_rates(course.exercises, results)
+    return [
+        score_histogram([r.score for r in results], max_score, Path(out) / "scores_histogram.png",
+                        title=f"{course.title}: total scores of {len(results)} submissions"),
+        pass_rate_chart([i for i, _, _ in rates], [rate for _, rate, _ in rates], Path(out) / "pass_rates.png",
+                        title="Fraction of submissions that passed each exercise"),
+    ]

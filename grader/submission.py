@@ -12,6 +12,7 @@ import shutil
 import stat
 import tempfile
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -35,6 +36,7 @@ class SubmissionResult:
     exercises: list[ExerciseResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reused: int = 0             # exercise results taken from an earlier run (see grader/gradebook.py)
 
     @property
     def score(self) -> float:
@@ -95,8 +97,13 @@ def _module_folder(root: Path, module_names: list[str]) -> Path:
     return max(candidates, key=count)
 
 
-def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercise=None) -> SubmissionResult:
-    """Grade every exercise (or those given) of the submission at ``path``."""
+def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercise=None,
+                     record=None) -> SubmissionResult:
+    """Grade every exercise (or those given) of the submission at ``path``.
+
+    With ``record`` (a ``gradebook.SubmissionRecord``), an exercise whose result is stored
+    for these exact contents is not graded again, and each new result is stored as soon as
+    it is known."""
     path = Path(path)
     result = SubmissionResult(submission_name(path))
     started = time.monotonic()
@@ -119,7 +126,23 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
             missing = [m for m in ctx.course.module_names if not (folder / f"{m}.py").is_file()]
             if missing:
                 result.notes.append("missing modules: " + ", ".join(f"{m}.py" for m in missing))
+        if record is not None:
+            from grader.gradebook import submission_fingerprint
+
+            try:
+                content = submission_fingerprint(folder, result.notes)
+            except OSError as exc:  # unreadable files: grade it (grading says what is wrong), reuse nothing
+                log.warning("could not fingerprint %s (%s); its results will not be reused", path, exc)
+                content = "unreadable:" + uuid.uuid4().hex
+            record.begin(content, result.notes)
         for exercise in selected:
+            stored = record.lookup(exercise) if record is not None else None
+            if stored is not None:
+                result.exercises.append(stored)
+                result.reused += 1
+                if on_exercise is not None:
+                    on_exercise(result.name, stored)
+                continue
             if folder is None:
                 outcome = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0,
                                          problem="not graded: " + "; ".join(result.notes))
@@ -131,6 +154,8 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
                     outcome = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0,
                                              problem="the grader failed on this exercise (its bug, not yours); "
                                                      "your instructor will see the error")
+            if record is not None:
+                record.record(exercise, outcome)
             result.exercises.append(outcome)
             if on_exercise is not None:
                 on_exercise(result.name, outcome)

@@ -102,3 +102,12 @@ def test_grade_refuses_an_unknown_pattern(tmp_path):
 def test_python_dash_m_grader_is_the_course_command():
     run = subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0 and "course grade" in run.stdout
+
+
+def test_grade_help_teaches_the_gradebook():
+    run = CliRunner().invoke(main, ["grade", "--help"])
+    assert run.exit_code == 0
+    text = " ".join(run.output.split())
+    for needle in ("--force", "--only 'lstm.*'", "feedback.md", "feedback.html", "pass_rates.png",
+                   "scores_histogram.png", "grades only what has no result yet", ".grading.json"):
+        assert needle in text, needle

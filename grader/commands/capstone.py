@@ -1,14 +1,14 @@
+from __future__ import annotations
+
 import dataclasses
 import traceback
 from pathlib import Path
 
 import click
-import torch
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from grader import capstone, pictures
 from grader.cli import CourseContext, pass_course
 from grader.modules import ModuleNamespace
 
@@ -43,6 +43,10 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
     PNG files, and prints `accuracy: <fraction>` last: the share of held-out strings
     reversed exactly. The reference reaches 0.99 in well under a minute.
     """
+    import torch  # here, not at the top: every `course` command would pay for torch's import
+
+    from grader import capstone, pictures
+
     course = cc.course
     folder = _impl_folder(course.root, impl)
     config = capstone.GRADING if quick else capstone.CapstoneConfig()
@@ -115,7 +119,9 @@ def _guarded(folder: Path, doing: str, work):
         raise click.ClickException(f"{doing} failed: {type(exc).__name__}: {exc}{where}{advice}") from None
 
 
-def _heatmap(modules, run: capstone.TrainingRun, path: Path) -> Path | None:
+def _heatmap(modules, run, path: Path) -> Path | None:
+    from grader import capstone, pictures
+
     src = run.dataset.test[0][:1]
     length = int((src[0] != capstone.PAD).sum())
     src = src[:, :length]
@@ -130,5 +136,7 @@ def _heatmap(modules, run: capstone.TrainingRun, path: Path) -> Path | None:
 
 
 def _label(token: int) -> str:
+    from grader import capstone
+
     return {capstone.PAD: "pad", capstone.BOS: "bos", capstone.EOS: "eos"}.get(token, str(token - capstone.FIRST_DIGIT))
 

@@ -7,24 +7,31 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.cli import CourseContext, pass_course
+from grader.gradebook import Gradebook
 from grader.grading import GradingContext
-from grader.report import write_grades_csv, write_results
-from grader.submission import grade_submission, submission_name
+from grader.manifest import Course
+from grader.report import remove_leftovers, write_class_pictures, write_grades_csv, write_results
+from grader.submission import SubmissionResult, grade_submission, submission_name
 
 
 @click.command("grade")
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write <name>/results.json and grades.csv.")
+              help="The gradebook folder: <name>/results.json, feedback, grades.csv, charts. Grading "
+                   "again into the same folder grades only what is missing or changed.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
               help="How many submissions to grade at a time (one core each).")
 @click.option("--only", "only", default=None, metavar="PATTERN",
               help="Grade only exercises whose id matches this glob (e.g. 'rnn.*') or module name.")
+@click.option("--force", is_flag=True,
+              help="Grade the selected exercises of the given submissions again, even if OUT holds "
+                   "results for the same files.")
 @click.option("--time-limit", type=click.FloatRange(0.5, 3600), default=None,
-              help="Seconds of learner code per exercise (default: from course.toml).")
+              help="Seconds of learner code per exercise (default: from course.toml). An exercise "
+                   "with a limit of its own in course.toml (the capstone trains a model) keeps it.")
 @pass_course
 def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: int, only: str | None,
-            time_limit: float | None) -> None:
+            force: bool, time_limit: float | None) -> None:
     """Grade SUBMISSIONS (folders or .zip files) against the hidden suites.
 
     Each submission is a copy of exercises/ (or a folder or zip holding one). It is
@@ -32,13 +39,32 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     versions of the exercises each one builds on, so one bug costs one exercise.
 
     \b
-    Writes  OUT/<name>/results.json   Gradescope format, feedback per exercise
+    Writes  OUT/<name>/results.json   Gradescope format, Markdown feedback per exercise
+            OUT/<name>/feedback.md    the same feedback to hand out, with the first
+            OUT/<name>/feedback.html  hint of each failed exercise (never test code)
             OUT/grades.csv            one row per submission, one column per exercise
+            OUT/scores_histogram.png  total scores of the class
+            OUT/pass_rates.png        per exercise, the fraction of submissions that passed
+
+    OUT is a gradebook that nothing is lost from. Each result is saved (in
+    OUT/<name>/.grading.json) as soon as it is known, keyed by the submission's
+    files, the exercise, the course (course.toml, hidden suites, solutions), the
+    grader's version and --time-limit. Running the same command again, after a
+    crash, Ctrl-C or a kill, grades only what has no result yet; a submission
+    whose files changed is graded again (its old results are dropped); an
+    unchanged one is not. A submission's results.json and row of grades.csv hold
+    every exercise it has a valid result for in OUT, from any run.
 
     Exit status 0 when every submission was graded, whatever the scores.
 
     \b
-    Example:  course grade examples/* --out grades --jobs 2
+    Examples:
+      course grade examples/class/* --out grades --jobs 2   grade a class
+      course grade examples/class/* --out grades --jobs 2   again: resumes a killed
+                                                            run; a no-op if complete
+      course grade late/bob.zip --out grades                add or update one submission
+      course grade subs/* --out grades --only 'lstm.*'      some exercises (globs, commas)
+      course grade subs/ann --out grades --only rnn --force grade these again anyway
     """
     course = cc.course
     exercises = course.select(only)
@@ -49,17 +75,25 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     if duplicates:
         raise click.ClickException(f"two submissions share the name {duplicates[0]!r}; results would overwrite each other")
     ctx = GradingContext.for_course(course, kind="hidden", time_limit=time_limit)
+    book = Gradebook(out, course, time_limit=time_limit, force=force)
     console = Console(stderr=True)
-    results = []
+    results: list[SubmissionResult] = []
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("exercises"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("grade", total=len(submissions) * len(exercises))
 
-        def one(path: Path):
-            result = grade_submission(ctx, path, exercises, on_exercise=lambda *_: progress.advance(task))
-            write_results(out, result)
-            return result
+        def one(path: Path) -> SubmissionResult:
+            name = submission_name(path)
+            remove_leftovers(out / name)
+            record = book.submission(name, str(path))
+            run = grade_submission(ctx, path, exercises, on_exercise=lambda *_: progress.advance(task),
+                                   record=record)
+            stored = record.results()
+            full = SubmissionResult(name, stored, run.notes, seconds=sum(e.seconds for e in stored),
+                                    reused=run.reused)
+            write_results(out, full, course)
+            return full
 
         try:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -67,8 +101,25 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
                     results.append(result)
         finally:
             ctx.close()
-    write_grades_csv(out, exercises, results)
 
+    remove_leftovers(out)
+    records = book.records()
+    everyone = [SubmissionResult(r.name, r.results(), r.notes) for r in records]
+    everyone = [r for r in everyone if r.exercises]
+    write_grades_csv(out, course.exercises, everyone)
+    write_class_pictures(out, course, everyone)
+    _print_summary(course, results, everyone, len(exercises))
+    stale = [r for r in records if r.stale() and r.name not in set(names)]
+    if stale:
+        click.echo(f"note: {len(stale)} submission(s) in {out} hold results of another version of the course or "
+                   f"grader, left out of grades.csv (e.g. {stale[0].name}); grade them again into {out}", err=True)
+    click.echo(f"wrote {out / 'grades.csv'} ({len(everyone)} submissions), {len(results)} results.json, "
+               f"feedback.md and feedback.html files, scores_histogram.png and pass_rates.png under {out}")
+
+
+def _print_summary(course: Course, results: list[SubmissionResult], everyone: list[SubmissionResult],
+                   per_submission: int) -> None:
+    reused = sum(r.reused for r in results)
     table = Table(title=f"{len(results)} submissions graded", title_justify="left")
     table.add_column("submission")
     table.add_column("score", justify="right")
@@ -78,5 +129,21 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
         passed = sum(e.passed for e in result.exercises)
         table.add_row(result.name, f"{result.score:g}/{result.max_score:g}", f"{passed}/{len(result.exercises)}",
                       "; ".join(result.notes)[:80])
-    Console().print(table)
-    click.echo(f"wrote {out / 'grades.csv'} and {len(results)} results.json files under {out}")
+    console = Console()
+    console.print(table)
+    total = len(results) * per_submission
+    click.echo(f"exercise results: {total - reused} graded now, {reused} reused from earlier runs")
+    if everyone:
+        mean = sum(r.score for r in everyone) / len(everyone)
+        top = max(r.max_score for r in everyone)
+        click.echo(f"class mean: {mean:.2f}/{top:g} over {len(everyone)} submissions in the gradebook")
+        modules = Table(title="pass rate per module (whole gradebook)", title_justify="left")
+        modules.add_column("module")
+        modules.add_column("pass rate", justify="right")
+        modules.add_column("exercises passed", justify="right")
+        for module in course.modules:
+            ids = {ex.id for ex in module.exercises}
+            outcomes = [ex.passed for r in everyone for ex in r.exercises if ex.id in ids]
+            if outcomes:
+                modules.add_row(module.name, f"{sum(outcomes) / len(outcomes):.0%}", f"{sum(outcomes)}/{len(outcomes)}")
+        console.print(modules)
