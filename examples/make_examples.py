@@ -39,7 +39,8 @@ EXAMPLES = {
     "ada_complete": "every exercise right: full marks",
     "ben_typical_mistakes": "a typical mistake per concept: no tanh' in a backward pass, BPTT forgetting the upstream "
                             "gradient, LSTM gates out of order, softmax without the max shift, an off-by-one causal "
-                            "mask, heads split without a transpose, sin and cos concatenated",
+                            "mask, heads split without a transpose, sin and cos concatenated, layer norm with the unbiased "
+                            "variance, a loss that counts the padding, no padding after eos; his capstone fails with them",
     "cho_untouched": "the stubs as handed out: zero",
     "dev_infinite_loop": "clip_grad_norm never advances its index: that exercise times out, the rest is graded",
     "eun_syntax_error": "lstm.py does not parse: the lstm exercises get zero, rnn is graded",
@@ -68,6 +69,9 @@ BEN_MISTAKES = [
     ("masking.causal_mask", "strict_lower_triangle"),
     ("multihead.split_heads", "reshape_without_transpose"),
     ("positional.sinusoidal_positional_encoding", "concatenated_not_interleaved"),
+    ("transformer.LayerNorm", "unbiased_variance"),
+    ("training.cross_entropy", "no_padding_handling"),
+    ("decoding.greedy_decode", "no_pad_after_eos"),
 ]
 
 

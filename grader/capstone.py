@@ -38,20 +38,20 @@ class CapstoneConfig:
     max_digits: int = 8
     d_model: int = 64
     num_heads: int = 4
-    num_layers: int = 2
+    num_layers: int = 1            # encoder and decoder layers each; one is enough to reverse
     d_ff: int = 128
     dropout: float = 0.0
     batch_size: int = 64
-    steps: int = 1500
+    steps: int = 2500              # at most; the reference stops after about 1300
     warmup: int = 200
     lr_factor: float = 1.0
     label_smoothing: float = 0.0
     clip_norm: float = 1.0
     seed: int = 0
-    eval_every: int = 100          # steps between validation measurements
+    eval_every: int = 50           # steps between validation measurements
     val_size: int = 256
     test_size: int = 1000
-    stop_at: float = 1.0           # stop early once validation accuracy reaches this
+    stop_at: float = 1.0           # stop once every validation string comes out right
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -73,10 +73,10 @@ def test_a_folder_without_the_modules_is_refused(tmp_path):
 
 def test_a_broken_module_is_not_replaced_by_the_reference_in_the_capstone(hidden, course, tmp_path):
     folder = make_submission(tmp_path / "sub")
-    (folder / "decoding.py").write_text("def greedy_decode(:\n")
+    (folder / "multihead.py").write_text("def split_heads(:\n")
     capstone_result, = grade_submission(hidden, folder, [course.exercise(CAPSTONE)]).exercises
     assert capstone_result.score == 0
-    assert "SyntaxError" in capstone_result.feedback() and "decoding.py" in capstone_result.feedback()
+    assert "SyntaxError" in capstone_result.feedback() and "multihead.py" in capstone_result.feedback()
 
 
 @pytest.mark.parametrize("kind, extra", [("capstone", {"builds_on": ["rnn.rnn_forward"]}), ("lesson", {})])

@@ -42,7 +42,7 @@ def test_a_missing_manifest_says_so(tmp_path):
 
 
 def test_manifest_solutions_exercises_and_suites_name_the_same_exercises():
-    declared = {ex.id for ex in COURSE.exercises}
+    declared = {ex.id for ex in COURSE.exercises if not ex.own_code_only}  # a capstone has no file
     for folder in ("solutions", "exercises"):
         in_files = set()
         for module in COURSE.module_names:
@@ -55,7 +55,7 @@ def test_manifest_solutions_exercises_and_suites_name_the_same_exercises():
                              if f"def {ex.name}(" in path.read_text() or f"class {ex.name}" in path.read_text()}
         assert in_files == declared, folder
     for kind in ("hidden", "visible"):
-        assert Suites(ROOT / "suites" / kind).exercise_ids() == declared, kind
+        assert Suites(ROOT / "suites" / kind).exercise_ids() == {ex.id for ex in COURSE.exercises}, kind
 
 
 def test_every_check_has_a_title_and_hidden_suites_have_several_checks_per_exercise():
@@ -73,7 +73,7 @@ def test_hints_grow_more_specific():
 
 
 def test_hints_never_give_away_a_line_of_the_solution():
-    for module in COURSE.modules:
+    for module in (COURSE.module(name) for name in COURSE.module_names):
         source = (ROOT / "solutions" / f"{module.name}.py").read_text()
         lines = source.splitlines()
         for region in find_regions(source):

@@ -1,0 +1,199 @@
+"""Using the encoder's output: pooling, BERT's masking, ViT's patches (torch).
+
+An encoder turns a sequence of T tokens into T vectors, h of shape (B, T, D):
+one contextual vector per token. Many tasks need ONE vector per sequence
+instead (is this review positive? are these two sentences paraphrases?). A
+"head" is what sits on top of the encoder to turn its output into an answer,
+and the first step of a classification head is pooling: (B, T, D) -> (B, D).
+
+Mean pooling. Average the vectors of the real tokens. Padding must be left
+out: a pad position is not part of the text, and if it were averaged in, the
+same sentence would get a different vector depending on how much padding its
+batch needed. With mask (B, T), True at real tokens, the pooled vector of
+sequence b is
+
+    pooled[b] = sum over t with mask[b, t] of h[b, t]  /  (number of real tokens of b)
+
+A sequence with no real token at all (every position padding) has nothing to
+average: 0 / 0. The convention of this course: its pooled vector is all zeros,
+never NaN, and so are its gradients (count at least 1 in the division, or
+leave such rows out of the computation; replacing a NaN afterwards is too
+late for the gradients).
+
+Mean pooling forgets order. A mean is a sum, and a sum does not care about the
+order of its terms. Feed the embeddings of "I ate pizza" and of "pizza ate I"
+to mean_pool and you get exactly the same vector: the same three vectors,
+added in another order. Any permutation of the real tokens gives the same
+pooled vector. Pooling a Transformer's OUTPUT is fine, because the encoder,
+told where each token stands by a positional encoding, has already mixed the
+order into every token's vector. Pooling raw word embeddings (a "bag of
+words") is blind to word order: it cannot tell who ate whom.
+
+CLS pooling (BERT). Put a special token, [CLS], at the start of every sequence
+and use its output vector, h[:, 0], as the sequence's vector. [CLS] has no
+meaning of its own; through attention it can gather whatever the task needs
+from the whole sequence, and fine-tuning teaches it what to gather. It costs
+nothing (one slice) and padding is no concern (position 0 is never padding).
+Mean pooling is often the better sentence embedding without fine-tuning
+(Sentence-BERT uses it); CLS is BERT's own choice for classification.
+
+Masked language modelling (BERT's pre-training). Hide some tokens of the input
+and train the encoder to predict them from both sides of their context. In
+each sequence every ordinary token is chosen with probability mask_prob (15%
+in BERT; special tokens such as [CLS], [SEP] or padding are never chosen).
+The loss is computed at the chosen positions only: labels holds the original
+token there and -100 everywhere else, the ignore_index of cross-entropy. Then
+a chosen token is
+
+    replaced by [MASK]         80% of the time
+    replaced by a random token 10% of the time (uniform over the vocabulary)
+    left unchanged             10% of the time
+
+Why not always [MASK]? Because [MASK] never appears when the model is used
+(fine-tuning, inference). If it were the only kind of chosen token, the model
+could learn "only [MASK] positions need predicting; every other token is
+surely what it looks like" and put its effort in the wrong place. Random and
+unchanged tokens mean that ANY position might be one it is asked about, so it
+must build a good representation of every token; the random ones also teach
+it not to trust its input blindly, while the unchanged ones keep the
+representation of a real token close to what it will see in practice.
+
+Randomness that can be replayed. mlm_mask takes an optional torch.Generator:
+pass generator=generator to EVERY random call you make (torch.rand,
+torch.randint, torch.bernoulli all accept it). Then the same seed gives the
+same masking, whatever else the program draws from torch's global generator
+in between, which is what makes an experiment reproducible. With
+generator=None, torch's global generator is used (passing generator=None to
+those functions does exactly that).
+
+Vision Transformer (ViT; Dosovitskiy et al., 2020). A Transformer eats a
+sequence of vectors; an image is a grid of pixels. ViT cuts the image
+(C, H, W) into non-overlapping p x p patches, an (H/p) x (W/p) grid of them,
+flattens each patch into one vector of C*p*p numbers and reads the patches as
+a sequence of N = (H/p)(W/p) "tokens", in row-major order (left to right along
+the top row of patches, then the next row down, as you read a page). A linear
+layer embeds each patch vector, a [CLS] token and positional embeddings are
+added, and from there on it is the encoder you know: "an image is worth 16x16
+words". A 224 x 224 RGB image with p = 16 becomes 196 tokens of 768 numbers.
+(A convolution with kernel size p and stride p computes the same patch
+embedding in one call.)
+
+In this module you write:
+
+    mean_pool   average of the real tokens' vectors, (B, T, D) -> (B, D)
+    cls_pool    the vector of the first position, (B, T, D) -> (B, D)
+    mlm_mask    BERT's masking of a batch of token ids: (inputs, labels)
+    patchify    (B, C, H, W) images -> (B, N, C*p*p) sequences of patches
+                (without unfold, which does it for you)
+"""
+
+import torch
+
+
+def mean_pool(h, mask=None):
+    """The mean of each sequence's real token vectors.
+
+    Inputs:
+        h     float (B, T, D), float32 or float64: the encoder's output
+        mask  bool (B, T), True at real tokens, False at padding (anywhere in
+              the row, not only at its end); or None: every position is real
+    Returns:
+        pooled  (B, D), h's dtype: pooled[b] is the mean of h[b, t] over the
+                positions t where mask[b, t] is True. The values stored at
+                padding positions must not matter at all. A row with no real
+                token gives a vector of zeros (not NaN), and its gradients
+                are zeros too.
+    """
+    # BEGIN SOLUTION
+    if mask is None:
+        return h.mean(dim=1)
+    keep = mask.unsqueeze(-1)  # (B, T, 1)
+    total = h.masked_fill(~keep, 0.0).sum(dim=1)  # (B, D)
+    count = keep.sum(dim=1).clamp(min=1).to(h.dtype)  # (B, 1), at least 1: an empty row gives 0 / 1
+    return total / count
+    # END SOLUTION
+
+
+def cls_pool(h):
+    """The vector of the first position ([CLS]) of each sequence.
+
+    Inputs:
+        h  float (B, T, D)
+    Returns:
+        pooled  (B, D), h's dtype: pooled[b] = h[b, 0] (one vector per sequence,
+                without a leftover time axis of size 1)
+    """
+    # BEGIN SOLUTION
+    return h[:, 0]
+    # END SOLUTION
+
+
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    """BERT's masked-language-model masking of a batch of token ids.
+
+    Inputs:
+        tokens       long tensor of token ids, e.g. (B, T), each in [0, vocab_size)
+        mask_id      int, the id of the [MASK] token
+        vocab_size   int, random replacements are drawn uniformly from
+                     0 .. vocab_size - 1
+        mask_prob    float in [0, 1], the probability that a token is chosen
+        special_ids  a tuple or list of ints: tokens holding one of these ids
+                     ([CLS], [SEP], padding, ...) are never chosen
+        generator    a torch.Generator or None; use it for EVERY random draw
+                     (generator=generator), so that the same seed gives the
+                     same result
+    Each token that is not special is chosen independently with probability
+    mask_prob. A chosen token becomes mask_id with probability 0.8, a random
+    token with probability 0.1, and stays as it is with probability 0.1.
+    Returns (inputs, labels), both long tensors of tokens' shape:
+        inputs  the tokens after replacement (unchosen tokens unchanged)
+        labels  the ORIGINAL token at every chosen position (whatever it was
+                replaced by), -100 everywhere else
+    tokens itself must not be modified: work on a copy.
+    """
+    # BEGIN SOLUTION
+    special = torch.zeros_like(tokens, dtype=torch.bool)
+    for sid in special_ids:
+        special |= tokens == sid
+    draw = torch.rand(tokens.shape, generator=generator, device=tokens.device)
+    chosen = (draw < mask_prob) & ~special
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+
+    how = torch.rand(tokens.shape, generator=generator, device=tokens.device)  # which of the 80/10/10
+    random_ids = torch.randint(0, vocab_size, tokens.shape, generator=generator, device=tokens.device,
+                               dtype=tokens.dtype)
+    inputs = tokens.clone()
+    to_mask = chosen & (how < 0.8)
+    to_random = chosen & (how >= 0.8) & (how < 0.9)  # and how >= 0.9: left unchanged
+    inputs[to_mask] = mask_id
+    inputs[to_random] = random_ids[to_random]
+    return inputs, labels
+    # END SOLUTION
+
+
+def patchify(images, patch_size):
+    """Cut images into non-overlapping square patches, as the Vision Transformer does.
+
+    Inputs:
+        images      (B, C, H, W), any dtype; H and W are multiples of patch_size
+                    (you may raise a ValueError otherwise)
+        patch_size  int p
+    Returns:
+        patches  (B, N, C*p*p) with N = (H/p) * (W/p), images' dtype. Patch n
+                 covers rows  r*p .. r*p + p-1  and columns  c*p .. c*p + p-1
+                 with r = n // (W/p) and c = n % (W/p): row-major order, left
+                 to right, then top to bottom. Each patch is flattened in
+                 (C, p, p) order: all of channel 0 row by row, then channel 1, ...
+                 i.e. patches[b, n] = images[b, :, r*p:(r+1)*p, c*p:(c+1)*p].reshape(-1)
+    Gradients must flow back to images. torch.nn.functional.unfold and
+    Tensor.unfold are not allowed: reshape and permute are all you need.
+    """
+    # BEGIN SOLUTION
+    B, C, H, W = images.shape
+    p = patch_size
+    if H % p or W % p:
+        raise ValueError(f"image size {H}x{W} is not a multiple of the patch size {p}")
+    x = images.reshape(B, C, H // p, p, W // p, p)  # (B, C, rows, p, cols, p)
+    x = x.permute(0, 2, 4, 1, 3, 5)  # (B, rows, cols, C, p, p)
+    return x.reshape(B, (H // p) * (W // p), C * p * p)
+    # END SOLUTION
