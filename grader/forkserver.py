@@ -4,8 +4,9 @@ Starting Python and importing torch takes longer than most exercises' checks. Th
 server is started once per grading run (``python -m grader.forkserver``) with the same
 clean environment a worker gets; it imports numpy, torch and the worker code, and then
 forks one child per exercise. A child starts a new session (so the grader can kill its
-whole process group), takes the socket and output file the grader passed along, and
-becomes an ordinary worker (:mod:`grader.worker`): limits, imports of the learner's
+whole process group), takes the socket and output file the grader passed along, is
+isolated (:mod:`grader.sandbox`: as root it is forked straight into a new PID namespace)
+and becomes an ordinary worker (:mod:`grader.worker`): limits, imports of the learner's
 code and everything after that happen in the child, never in the server.
 
 Grader and server talk over a SOCK_SEQPACKET pair: one JSON request per packet, with
@@ -25,6 +26,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from grader import sandbox
 
 PACKET = 65536
 
@@ -127,6 +130,7 @@ class _Server:
         self.sock = sock
         self.finished: dict[int, int] = {}
         self.children: set[int] = set()
+        self.namespaces = sandbox.PidNamespaces()
 
     def reap(self, *_signal_args) -> None:
         while True:
@@ -163,7 +167,7 @@ class _Server:
 
     def spawn(self, request: dict, worker_fd: int, output_fd: int) -> dict:
         try:
-            pid = os.fork()
+            pid, contained = self.namespaces.fork()
         except OSError as exc:
             return {"error": f"fork failed: {exc}"}
         if pid:
@@ -178,9 +182,11 @@ class _Server:
             os.environ["HOME"] = request["cwd"]
             os.dup2(output_fd, 1)
             os.dup2(output_fd, 2)
+            os.close(output_fd)
+            host_pid, report = sandbox.enter(Path(request["cwd"]), contained)
             from grader import worker
 
-            worker.run(worker_fd)
+            worker.run(worker_fd, {"pid": host_pid, "sandbox": report})
         finally:
             os._exit(0)
 
@@ -191,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("preload", nargs="*", help="modules to import before forking")
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
+    sandbox.enter_user_namespace()  # as an ordinary user; before any import can start a thread
     for name in ["numpy", "grader.worker", "grader.vjp", *args.preload]:
         __import__(name)
     if "torch" in args.preload:
@@ -198,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+    sandbox.visible_paths()  # computed once here, not in every worker
     _Server(sock).serve()
 
 

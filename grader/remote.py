@@ -8,6 +8,7 @@ worker answers is decoded by :mod:`grader.wire` into plain values or
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -22,6 +23,9 @@ from grader.checks import describe
 
 GRADER_PARENT = str(Path(__file__).resolve().parent.parent)
 OUTPUT_TAIL_BYTES = 1500
+
+log = logging.getLogger(__name__)
+_reported: set[str] = set()    # sandbox reports already logged in this process
 
 
 FIXTURES_MODULE = "grader.fixtures"
@@ -57,7 +61,7 @@ class WorkerTimeout(WorkerGone):
 
 def worker_env(home: str | Path) -> dict:
     """The whole environment of a worker: nothing of the grader's own leaks into it."""
-    return {
+    env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "PYTHONPATH": GRADER_PARENT,
@@ -69,6 +73,11 @@ def worker_env(home: str | Path) -> dict:
         "OPENBLAS_NUM_THREADS": "1",
         "LANG": "C.UTF-8",
     }
+    from grader.sandbox import SKIP_ENV
+
+    if os.environ.get(SKIP_ENV):  # switching isolation steps off is the grader's choice, not the learner's
+        env[SKIP_ENV] = os.environ[SKIP_ENV]
+    return env
 
 
 class WorkerSession:
@@ -88,11 +97,17 @@ class WorkerSession:
         self.process: subprocess.Popen | None = None
         self.channel: wire.Channel | None = None
         self.import_notes: list[str] = []
+        self.sandbox: list = []            # [step, applied, detail] as the worker reported them
+        self.worker_pid: int | None = None
+        self._pidfd: int | None = None
 
     # lifecycle -----------------------------------------------------
     def start(self) -> StudentError | None:
         """Start the worker and import the graded module. Returns the learner's
         import error, if any."""
+        from grader.sandbox import share_with_worker
+
+        share_with_worker(self.folder)
         ours, theirs = socket.socketpair()
         with open(self.output_file, "wb") as out:
             if self.launcher is not None:
@@ -109,6 +124,7 @@ class WorkerSession:
                 )
         theirs.close()
         self.channel = wire.Channel(ours)
+        self._hello()
         self.channel.send(self.config)
         try:
             self._receive("importing the submission")
@@ -116,7 +132,40 @@ class WorkerSession:
             return exc
         return None
 
+    def _hello(self) -> None:
+        """The worker's first message, sent before it reads the config (so before any learner
+        code runs): its pid as seen from here, and which isolation steps it could apply."""
+        self.channel.settimeout(max(0.001, self.deadline - time.monotonic()))
+        try:
+            header, _ = self.channel.recv()
+        except socket.timeout:
+            self.close()
+            raise WorkerTimeout("the process for your code did not start within the time limit") from None
+        except (EOFError, ConnectionError, OSError, wire.WireError):
+            raise self._died("starting") from None
+        pid, report = header.get("pid"), header.get("sandbox")
+        if isinstance(report, list):
+            self.sandbox = [list(step) for step in report if isinstance(step, list) and len(step) == 3]
+            text = "; ".join(f"{n}: {'yes' if ok else 'NO'} ({d})" for n, ok, d in self.sandbox)
+            if text not in _reported:
+                _reported.add(text)
+                log.info("worker isolation: %s", text)
+        if isinstance(pid, int) and pid > 1 and pid != self.process.pid:
+            # a worker started from scratch made its own PID namespace one fork down
+            self.worker_pid = pid
+            try:
+                self._pidfd = os.pidfd_open(pid)
+            except (OSError, AttributeError):
+                self._pidfd = None
+
     def close(self) -> None:
+        if self._pidfd is not None:  # the init of the worker's PID namespace: everything in it dies
+            try:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            os.close(self._pidfd)
+            self._pidfd = None
         if self.process is not None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)

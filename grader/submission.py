@@ -108,6 +108,10 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
     result = SubmissionResult(submission_name(path))
     started = time.monotonic()
     selected = exercises if exercises is not None else ctx.course.exercises
+    # course order is dependency order: reference code for what an exercise builds on
+    # reaches a worker only after those exercises have been graded
+    order = {ex.id: index for index, ex in enumerate(ctx.course.exercises)}
+    selected = sorted(selected, key=lambda ex: order.get(ex.id, len(order)))
     with tempfile.TemporaryDirectory(prefix="course-submission-") as tmp:
         folder = None
         try:

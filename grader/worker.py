@@ -172,7 +172,8 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 # ---------------------------------------------------------------- serving requests
 
 class Worker:
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, hello: dict | None = None):
+        self.hello = hello or {"pid": os.getpid(), "sandbox": []}
         self.channel = wire.Channel(sock)
         self.handles: dict[int, Any] = {}
         self.next_handle = 1
@@ -319,6 +320,8 @@ class Worker:
         return True
 
     def serve(self) -> None:
+        # who this is and how it is isolated, told before any learner code runs
+        self.channel.send({"hello": True, **self.hello})
         config, _ = self.channel.recv()
         apply_limits(config)
         self.setup(config)
@@ -341,13 +344,14 @@ def apply_limits(config: dict) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def run(fd: int) -> None:
-    """Serve the grader on socket ``fd`` until it is done, then end the process."""
+def run(fd: int, hello: dict | None = None) -> None:
+    """Serve the grader on socket ``fd`` until it is done, then end the process.
+    ``hello``: the worker's pid as the grader sees it and the sandbox report."""
     sock = socket.socket(fileno=fd)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     try:
-        Worker(sock).serve()
+        Worker(sock, hello).serve()
     finally:
         sock.close()
     os._exit(0)
@@ -356,7 +360,11 @@ def run(fd: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="grader worker (started by the grader; not for direct use)")
     parser.add_argument("--fd", type=int, required=True)
-    run(parser.parse_args(argv).fd)
+    fd = parser.parse_args(argv).fd
+    from grader import sandbox
+
+    host_pid, report = sandbox.enter(Path.cwd())
+    run(fd, {"pid": host_pid, "sandbox": report})
 
 
 if __name__ == "__main__":

@@ -203,3 +203,11 @@ def test_an_empty_folder_gets_zero_with_a_note(hidden, tmp_path, course):
     (tmp_path / "empty").mkdir()
     result = grade_submission(hidden, tmp_path / "empty", [course.exercise(STEP)])
     assert result.score == 0 and "missing modules" in result.notes[0]
+
+
+def test_exercises_are_graded_in_course_order_whatever_order_they_are_asked_in(hidden, course):
+    """Course order is dependency order: an exercise's worker gets reference code for what it
+    builds on only after those exercises have been graded."""
+    wanted = [course.exercise("rnn.rnn_forward"), course.exercise("rnn.rnn_step_forward")]
+    graded = [e.id for e in grade_submission(hidden, EXERCISES, wanted).exercises]
+    assert graded == ["rnn.rnn_step_forward", "rnn.rnn_forward"]

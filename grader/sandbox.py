@@ -1,0 +1,484 @@
+"""Isolating a worker: what the learner's code can see, reach and leave behind.
+
+Each step is a small function that runs in the worker's process after the fork and
+before any learner code, and says whether it could be applied on this machine:
+
+``processes``   the worker is the first process (init) of a new PID namespace: when the
+                grader kills it, the kernel kills everything it started, including
+                processes that left its process group with ``setsid``; it cannot see or
+                signal any process outside.
+``network``     new network and IPC namespaces: only a loopback that is down, no abstract
+                Unix sockets or System V IPC shared with anyone.
+``filesystem``  a new mount namespace whose root holds only what a worker needs, read-only:
+                the system directories (``/usr``, ``/etc``, ...), the Python installation
+                and its site-packages, the ``grader`` package (not its siblings:
+                ``solutions/``, ``suites/`` ... are absent), and the private copy of the
+                submission; plus a fresh ``/proc``, a minimal ``/dev`` and private small
+                ``/tmp`` and ``/dev/shm``. The grader's output folder, other submissions
+                and everything else on the machine are simply not there.
+``privileges``  ``PR_SET_NO_NEW_PRIVS``; as root, the worker becomes uid/gid 65534 with no
+                supplementary groups (so no capabilities: it cannot undo the mounts), with
+                at most 512 processes; as an ordinary user (inside a user namespace), every
+                capability is dropped instead.
+
+As root all four apply. As an ordinary user they need unprivileged user namespaces
+(``unshare -U -r`` works); without them a step is reported as not available and
+grading goes on without it. ``python -m grader.sandbox`` prints what applies here.
+
+``GRADER_SANDBOX_SKIP=network,filesystem`` (names from above, or ``all``) switches
+steps off; the grader's tests use it to show that each step is what stops its attack.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import resource
+import signal
+import sys
+import sysconfig
+from pathlib import Path
+
+STEPS = ("processes", "network", "filesystem", "privileges")
+SKIP_ENV = "GRADER_SANDBOX_SKIP"
+SANDBOX_UID = 65534                  # "nobody"; every worker is in its own PID namespace
+MAX_PROCESSES = 512
+TMP_OPTIONS = "size=64m,nr_inodes=4096,mode=1777"
+SHM_OPTIONS = "size=16m,nr_inodes=256,mode=1777"
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+GRADER_DIR = Path(__file__).resolve().parent
+COURSE_ROOT = GRADER_DIR.parent
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+SYS_PIVOT_ROOT, SYS_CAPSET = 155, 126           # x86-64
+_ARCH_SYSCALLS = {"aarch64": (41, 91)}
+SYS_OPEN_TREE, SYS_MOVE_MOUNT = 428, 429        # the same on every architecture (Linux 5.2)
+OPEN_TREE_CLONE, AT_RECURSIVE, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 1, 0x8000, 4, -100
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+# set when this process (the fork server, or a scratch worker) entered a user namespace of its own
+_state = {"userns": False}
+
+
+# ---------------------------------------------------------------- system calls
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_libc.mount(enc(source), target.encode(), enc(fstype), flags, enc(data)), f"mount {target}")
+
+
+def _prctl(option: int, arg: int = 0) -> None:
+    _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl {option}")
+
+
+def _syscall_numbers() -> tuple[int, int]:
+    return _ARCH_SYSCALLS.get(os.uname().machine, (SYS_PIVOT_ROOT, SYS_CAPSET))
+
+
+def skipped() -> set[str]:
+    names = {n.strip() for n in os.environ.get(SKIP_ENV, "").split(",") if n.strip()}
+    return set(STEPS) if "all" in names else names
+
+
+def _step(name: str, applied: bool, detail: str) -> list:
+    return [name, applied, detail]
+
+
+# ---------------------------------------------------------------- the fork server's part
+
+def enter_user_namespace() -> list | None:
+    """As an ordinary user: become root of a user namespace of our own (no privilege
+    outside it), so that the steps below can create namespaces and mounts. Called once
+    by the fork server at start, and by a worker started from scratch."""
+    if os.geteuid() == 0 or skipped() >= {"processes", "network", "filesystem"}:
+        return None
+    uid, gid = os.geteuid(), os.getegid()
+    try:
+        _unshare(CLONE_NEWUSER)
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+    except OSError as exc:
+        return _step("user namespace", False, f"not available ({exc.strerror or exc}); steps that need root are skipped")
+    _state["userns"] = True
+    return _step("user namespace", True, f"uid {uid} is root only inside it")
+
+
+class PidNamespaces:
+    """Forks each worker as the init of a new PID namespace straight from the fork
+    server (one fork, as root). Where that is not allowed, ``usable`` is False and the
+    worker makes its own namespace with one more fork (:func:`contain_processes`)."""
+
+    def __init__(self):
+        self.own = -1
+        self.usable = False
+        if "processes" in skipped() or _state["userns"]:
+            return
+        try:
+            self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            _check(_libc.setns(self.own, CLONE_NEWPID), "setns")  # may we come back after an unshare?
+            self.usable = True
+        except OSError:
+            pass
+
+    def fork(self) -> tuple[int, bool]:
+        """``os.fork()``, the child in a new PID namespace if possible; returns (pid, contained)."""
+        contained = False
+        if self.usable:
+            try:
+                _unshare(CLONE_NEWPID)
+                contained = True
+            except OSError:
+                self.usable = False
+        try:
+            pid = os.fork()
+        finally:
+            if contained and os.getpid() != 1:  # the server, not the child: back to our own namespace
+                try:
+                    _check(_libc.setns(self.own, CLONE_NEWPID), "setns")
+                except OSError:
+                    self.usable = False
+        if pid == 0 and self.own >= 0:
+            os.close(self.own)
+        return pid, contained
+
+
+# ---------------------------------------------------------------- the worker's part
+
+def contain_processes(contained: bool) -> list:
+    """Make this process the init of a new PID namespace. If it is not one already, unshare
+    and fork: the parent stays outside, waits, and ends as its child ended (the grader
+    waits for it); this function returns only in the child."""
+    name = "processes"
+    if contained:
+        return _step(name, True, "the worker is the init of its own PID namespace")
+    if name in skipped():
+        return _step(name, False, "switched off")
+    try:
+        _unshare(CLONE_NEWPID)
+    except OSError as exc:
+        return _step(name, False, f"not available ({exc.strerror}); only the worker's process group is killed")
+    pid = os.fork()
+    if pid:
+        _relay(pid)
+    os.setsid()  # the grader kills this process group (and the namespace with it) by pid
+    return _step(name, True, "the worker is the init of its own PID namespace (one extra fork)")
+
+
+def _relay(child: int) -> None:
+    """Outside the namespace: hold nothing of the worker's, wait, end the same way."""
+    os.closerange(0, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+    except ChildProcessError:
+        code = 1
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code & 0xFF)
+
+
+def host_pid() -> int:
+    """This process's pid as the grader sees it (read before /proc is replaced)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.getpid()
+
+
+def isolate_network() -> list:
+    name = "network"
+    if name in skipped():
+        return _step(name, False, "switched off")
+    try:
+        _unshare(CLONE_NEWNET | CLONE_NEWIPC)
+    except OSError as exc:
+        return _step(name, False, f"not available ({exc.strerror})")
+    return _step(name, True, "new network namespace (loopback down) and IPC namespace")
+
+
+@functools.lru_cache(maxsize=None)
+def visible_paths() -> tuple[str, ...]:
+    """What the worker's root holds besides /dev, /proc, /tmp and its submission: system
+    directories, the Python installation, and the grader package alone. Never a folder
+    that holds the course root (its solutions and suites), and never the current
+    directory or other entries of sys.path (they may be the grader's working folder)."""
+    paths = sysconfig.get_paths()
+    python = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+    python += [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths]
+    try:
+        import site
+
+        python += site.getsitepackages()
+    except (AttributeError, ImportError):  # pragma: no cover - virtualenv's old site.py
+        pass
+    wanted = [p for p in SYSTEM_DIRS if os.path.lexists(p)] + [os.path.realpath(p) for p in python]
+    # the folder holding the grader package is the course root when grader/ is not installed
+    course = str(COURSE_ROOT) if (COURSE_ROOT / "course.toml").exists() else None
+    chosen: list[str] = []
+    for path in sorted({os.path.abspath(p) for p in wanted}, key=len):
+        if not os.path.lexists(path):
+            continue
+        if course and (course == path or course.startswith(path.rstrip("/") + "/")):
+            continue  # it would show the course root
+        if any(path == c or path.startswith(c.rstrip("/") + "/") for c in chosen if not os.path.islink(c)):
+            continue
+        chosen.append(path)
+    chosen.append(str(GRADER_DIR))
+    return tuple(chosen)
+
+
+def _flags_of(path: str) -> int:
+    """Mount flags a bind of ``path`` must keep (a user namespace may not clear them)."""
+    flags = os.statvfs(path).f_flag
+    kept = 0
+    for st, ms in ((1, MS_RDONLY), (2, MS_NOSUID), (4, MS_NODEV), (8, MS_NOEXEC),
+                   (1024, MS_NOATIME), (2048, MS_NODIRATIME), (4096, MS_RELATIME)):
+        if flags & st:
+            kept |= ms
+    return kept
+
+
+def _bind(source: str, target: str) -> None:
+    """A read-only bind (also of everything mounted below ``source``)."""
+    _mount(source, target, None, MS_BIND | MS_REC)
+    _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | _flags_of(target))
+
+
+def _make_root(folder: Path) -> None:
+    """Build the worker's root in a tmpfs mounted over its own submission folder (a private
+    place that exists in both ways of starting a worker), then pivot into it."""
+    new_root = str(folder)
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    # a detached copy of the submission's mount, taken before the new root covers it
+    original = _libc.syscall(SYS_OPEN_TREE, AT_FDCWD, new_root.encode(), OPEN_TREE_CLONE | AT_RECURSIVE)
+    if original < 0:
+        _check(-1, "open_tree")
+    _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=1024,mode=755")
+    try:
+        _populate(new_root, folder, original)
+    except OSError:
+        os.chdir("/")
+        _libc.umount2(new_root.encode(), MNT_DETACH)  # back to the machine's view, unchanged
+        os.chdir(new_root)
+        raise
+    finally:
+        os.close(original)
+    # pivot, drop the old root, and make the new one read-only
+    os.chdir(new_root)
+    try:
+        _check(_libc.syscall(_syscall_numbers()[0], b".", b"."), "pivot_root")
+    except OSError:
+        os.chdir("/")
+        _libc.umount2(new_root.encode(), MNT_DETACH)
+        os.chdir(str(folder))
+        raise
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+    _libc.mount(None, b"/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    os.chdir(str(folder))
+
+
+def _populate(new_root: str, folder: Path, original: int) -> None:
+
+    def inside(path: str) -> str:
+        return new_root + path
+
+    for path in visible_paths():
+        if os.path.islink(path):
+            os.makedirs(os.path.dirname(inside(path)), exist_ok=True)
+            os.symlink(os.readlink(path), inside(path))
+        elif os.path.isdir(path):
+            os.makedirs(inside(path), exist_ok=True)
+            _bind(path, inside(path))
+    # /dev: a few harmless devices, and a private /dev/shm
+    os.makedirs(inside("/dev/shm"), exist_ok=True)
+    _mount("tmpfs", inside("/dev"), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=755")
+    for device in DEVICES:
+        if os.path.exists(f"/dev/{device}"):
+            Path(inside(f"/dev/{device}")).touch()
+            _mount(f"/dev/{device}", inside(f"/dev/{device}"), None, MS_BIND)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, inside(f"/dev/{name}"))
+    os.makedirs(inside("/dev/shm"), exist_ok=True)
+    _mount("tmpfs", inside("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, SHM_OPTIONS)
+    os.makedirs(inside("/tmp"), exist_ok=True)
+    _mount("tmpfs", inside("/tmp"), "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTIONS)
+    # a /proc of the worker's own PID namespace (as an ordinary user this may be refused)
+    os.makedirs(inside("/proc"), exist_ok=True)
+    try:
+        _mount("proc", inside("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        pass  # no /proc at all rather than the machine's
+    # last, as it may lie below /tmp: the private copy of the submission, read-only
+    submission = inside(str(folder))
+    os.makedirs(submission, exist_ok=True)
+    _check(_libc.syscall(SYS_MOVE_MOUNT, original, b"", AT_FDCWD, submission.encode(), MOVE_MOUNT_F_EMPTY_PATH),
+           "move_mount")
+    _mount(None, submission, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | _flags_of(submission))
+
+
+def isolate_filesystem(folder: Path) -> list:
+    name = "filesystem"
+    if name in skipped():
+        return _step(name, False, "switched off")
+    try:
+        _unshare(CLONE_NEWNS)
+    except OSError as exc:
+        return _step(name, False, f"not available ({exc.strerror}); the worker sees the machine's files")
+    try:
+        _make_root(Path(folder))
+    except OSError as exc:
+        return _step(name, False, f"could not build the worker's root ({exc}); the worker sees the machine's files")
+    return _step(name, True, "only the system, Python, the grader package and the submission copy, read-only")
+
+
+def drop_privileges(folder: Path, filesystem: bool) -> list:
+    name = "privileges"
+    if name in skipped():
+        return _step(name, False, "switched off")
+    try:
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    except OSError as exc:
+        return _step(name, False, f"not available ({exc.strerror})")
+    if os.geteuid() == 0 and not _state["userns"]:
+        blocked = [str(p) for p in (folder, *folder.parents) if not p.stat().st_mode & 0o001]
+        if not filesystem and blocked:  # uid 65534 could not even reach the submission copy
+            return _step(name, False, f"not applied: without the filesystem step uid {SANDBOX_UID} "
+                                      f"cannot reach {blocked[0]}; no new privileges only")
+        try:
+            try:
+                os.setgroups([])
+            except PermissionError:  # a user namespace that denies setgroups
+                pass
+            resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+            os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+            os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+            return _step(name, True, f"uid and gid {SANDBOX_UID}, no capabilities, no new privileges")
+        except OSError:  # root of a user namespace where 65534 is not mapped
+            _state["userns"] = True
+    if _state["userns"]:
+        try:
+            _drop_capabilities()
+        except OSError as exc:
+            return _step(name, False, f"capabilities could not be dropped ({exc.strerror}); no new privileges only")
+        return _step(name, True, "every capability dropped, no new privileges")
+    return _step(name, True, "an ordinary user already; no new privileges")
+
+
+def _drop_capabilities() -> None:
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break  # past the last capability this kernel knows
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)    # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()                   # effective, permitted, inheritable: all empty
+    _check(_libc.syscall(_syscall_numbers()[1], header, data), "capset")
+
+
+def enter(folder: Path, contained: bool = False) -> tuple[int, list]:
+    """Every step, in order, in the worker before it runs learner code. ``contained``:
+    the fork server already made this process the init of a new PID namespace. Returns
+    this process's pid as the grader sees it and the report of each step."""
+    report = []
+    if not contained and not _state["userns"]:
+        userns = enter_user_namespace()      # a worker started from scratch by an ordinary user
+        if userns is not None:
+            report.append(userns)
+    report.append(contain_processes(contained))
+    pid = host_pid()
+    report.append(isolate_network())
+    report.append(isolate_filesystem(Path(folder)))
+    report.append(drop_privileges(Path(folder), report[-1][1]))
+    return pid, report
+
+
+def share_with_worker(folder: Path) -> None:
+    """The grader's side, as root: the worker runs as another user, so its private copy of
+    the submission (and nothing else) must be readable by others."""
+    if os.geteuid() != 0 or "privileges" in skipped():
+        return
+    folder = Path(folder)
+    for path in [folder, *folder.iterdir()]:
+        try:
+            mode = path.lstat().st_mode
+            wanted = mode | (0o055 if path.is_dir() else 0o044)
+            if wanted != mode and not path.is_symlink():
+                path.chmod(wanted & 0o7777)
+        except OSError:
+            pass
+
+
+def describe(report: list) -> str:
+    return "; ".join(f"{name}: {'yes' if applied else 'no'} ({detail})" for name, applied, detail in report)
+
+
+def main() -> None:
+    """Print which steps apply on this machine (a throwaway worker-like child tries them)."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            root = os.geteuid() == 0
+            try:
+                enter_user_namespace()
+                namespaces = PidNamespaces()
+                child, contained = namespaces.fork()
+                if child:
+                    os.waitpid(child, 0)
+                    os._exit(0)
+                os.chdir(tmp)
+                _, report = enter(Path(tmp), contained)
+                if not root:
+                    report.insert(0, _step("user namespace", _state["userns"], "needed as an ordinary user"))
+                os.write(write, json.dumps(report).encode())
+            except BaseException as exc:  # noqa: BLE001 - reported, not raised
+                os.write(write, json.dumps([["error", False, repr(exc)]]).encode())
+            os._exit(0)
+        os.close(write)
+        data = b""
+        while chunk := os.read(read, 65536):
+            data += chunk
+        os.waitpid(pid, 0)
+    for name, applied, detail in json.loads(data or b"[]"):
+        print(f"{'yes' if applied else 'NO ':3} {name:15} {detail}")
+
+
+if __name__ == "__main__":
+    main()
