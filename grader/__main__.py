@@ -1,3 +1,4 @@
 from grader.cli import main
 
-main(prog_name="course")
+if __name__ == "__main__":  # not when a grading process of `--jobs` imports this module again
+    main(prog_name="course")

@@ -116,10 +116,12 @@ class ForkedProcess:
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.0002  # a killed worker is usually gone within a millisecond: poll fast, then back off
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
-            time.sleep(0.005)
+            time.sleep(delay)
+            delay = min(2 * delay, 0.005)
         return self.returncode
 
 
@@ -191,6 +193,34 @@ class _Server:
             os._exit(0)
 
 
+def _warm_up(torch) -> None:
+    """Run, once, the kinds of operations the checks make workers run (forward and backward
+    of linear layers, embeddings, batched products, softmax, masks, dropout, an Adam step),
+    in both dtypes: the first call of an operation in a process costs far more than the
+    next, and every forked worker inherits what was paid here. The random state is left
+    as it was, so that workers draw what a cold process would."""
+    state = torch.get_rng_state()
+    try:
+        for dtype in (torch.float32, torch.float64):
+            layer = torch.nn.Linear(8, 8).to(dtype)
+            embed = torch.nn.Embedding(5, 8).to(dtype)
+            x = embed(torch.tensor([[1, 2, 3]])) + torch.linspace(-1, 1, 24, dtype=dtype).reshape(1, 3, 8)
+            y = torch.nn.functional.dropout(torch.relu(layer(x)), 0.1, training=True)
+            scores = y @ y.transpose(-2, -1) / 2.0
+            mask = torch.tril(torch.ones(3, 3, dtype=torch.bool))
+            scores = scores.masked_fill(~mask, torch.finfo(dtype).min)
+            weights = (scores - scores.amax(-1, keepdim=True)).exp()
+            weights = weights / weights.sum(-1, keepdim=True)
+            out = torch.tanh(weights @ y) + torch.nn.functional.gelu(y)
+            out = (out - out.mean(-1, keepdim=True)) * torch.rsqrt(out.var(-1, keepdim=True) + 1e-5)
+            loss = torch.nn.functional.cross_entropy(out.reshape(3, 8), torch.tensor([0, 1, 2]))
+            optimiser = torch.optim.Adam(list(layer.parameters()) + list(embed.parameters()), lr=1e-3)
+            loss.backward()
+            optimiser.step()
+    finally:
+        torch.set_rng_state(state)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="fork server for grader workers (started by the grader)")
     parser.add_argument("--fd", type=int, required=True)
@@ -205,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+        _warm_up(torch)
     sandbox.visible_paths()  # computed once here, not in every worker
     _Server(sock).serve()
 
