@@ -202,6 +202,7 @@ class GradingContext:
         root = course.root
         solutions = root / "solutions"
         has_reference = kind == "hidden" and solutions.is_dir()
+        one_thread_for_torch(course)
         return cls(
             course=course,
             suites=Suites(root / "suites" / kind),
@@ -214,6 +215,15 @@ class GradingContext:
     def close(self) -> None:
         if self.launcher is not None:
             self.launcher.close()
+
+
+def one_thread_for_torch(course: Course) -> None:
+    """Checks work on small tensors: torch's intra-op threads would only spin, on the
+    cores the workers need."""
+    if any(module.framework == "torch" for module in course.modules):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def warm_launcher(course: Course) -> ForkServer:

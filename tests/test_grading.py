@@ -211,3 +211,29 @@ def test_exercises_are_graded_in_course_order_whatever_order_they_are_asked_in(h
     wanted = [course.exercise("rnn.rnn_forward"), course.exercise("rnn.rnn_step_forward")]
     graded = [e.id for e in grade_submission(hidden, EXERCISES, wanted).exercises]
     assert graded == ["rnn.rnn_step_forward", "rnn.rnn_forward"]
+
+
+def _without_timing(value):
+    if isinstance(value, dict):
+        return {k: _without_timing(v) for k, v in value.items() if k != "execution_time"}
+    if isinstance(value, list):
+        return [_without_timing(v) for v in value]
+    return value
+
+
+def test_grading_in_two_processes_gives_what_one_process_gives(tmp_path):
+    """--jobs 2 shares the submissions out to two grading processes; nothing may differ."""
+    folders = [make_submission(tmp_path / "ann"), EXERCISES,
+               make_submission(tmp_path / "bob", {STEP: step_forward_body("return x, None")})]
+    outs = {}
+    for jobs in ("1", "2"):
+        out = outs[jobs] = tmp_path / f"out{jobs}"
+        run = CliRunner().invoke(main, ["grade", *map(str, folders), "--out", str(out), "--jobs", jobs,
+                                        "--only", "rnn.rnn_step_forward,rnn.rnn_forward"], catch_exceptions=False)
+        assert run.exit_code == 0, run.output
+    assert (outs["1"] / "grades.csv").read_text() == (outs["2"] / "grades.csv").read_text()
+    for name in ("ann", "exercises", "bob"):
+        one, two = (json.loads((outs[j] / name / "results.json").read_text()) for j in ("1", "2"))
+        assert _without_timing(one) == _without_timing(two)
+    totals = {line.split(",")[0]: line.split(",")[-1] for line in (outs["2"] / "grades.csv").read_text().splitlines()[1:]}
+    assert totals["ann"] == "4" and totals["exercises"] == "0" and 2 <= float(totals["bob"]) < 4

@@ -1,4 +1,3 @@
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -8,10 +7,10 @@ from rich.table import Table
 
 from grader.cli import CourseContext, pass_course
 from grader.gradebook import Gradebook
-from grader.grading import GradingContext
 from grader.manifest import Course
-from grader.report import remove_leftovers, write_class_pictures, write_grades_csv, write_results
-from grader.submission import SubmissionResult, grade_submission, submission_name
+from grader.parallel import grade_class
+from grader.report import remove_leftovers, write_class_pictures, write_grades_csv
+from grader.submission import SubmissionResult, submission_name
 
 
 @click.command("grade")
@@ -74,34 +73,15 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise click.ClickException(f"two submissions share the name {duplicates[0]!r}; results would overwrite each other")
-    ctx = GradingContext.for_course(course, kind="hidden", time_limit=time_limit)
-    book = Gradebook(out, course, time_limit=time_limit, force=force)
     console = Console(stderr=True)
-    results: list[SubmissionResult] = []
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("exercises"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("grade", total=len(submissions) * len(exercises))
+        results = grade_class(course, list(submissions), exercises, out, jobs, time_limit, force,
+                              on_exercise=lambda: progress.advance(task))
 
-        def one(path: Path) -> SubmissionResult:
-            name = submission_name(path)
-            remove_leftovers(out / name)
-            record = book.submission(name, str(path))
-            run = grade_submission(ctx, path, exercises, on_exercise=lambda *_: progress.advance(task),
-                                   record=record)
-            stored = record.results()
-            full = SubmissionResult(name, stored, run.notes, seconds=sum(e.seconds for e in stored),
-                                    reused=run.reused)
-            write_results(out, full, course)
-            return full
-
-        try:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                for result in pool.map(one, submissions):
-                    results.append(result)
-        finally:
-            ctx.close()
-
+    book = Gradebook(out, course, time_limit=time_limit, force=force)
     remove_leftovers(out)
     records = book.records()
     everyone = [SubmissionResult(r.name, r.results(), r.notes) for r in records]
