@@ -19,7 +19,7 @@ from grader.submission import SubmissionResult, submission_name
               help="The gradebook folder: <name>/results.json, feedback, grades.csv, charts. Grading "
                    "again into the same folder grades only what is missing or changed.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="How many submissions to grade at a time (one core each).")
+              help="How many submissions to grade at a time, each in a grading process of its own (one core each).")
 @click.option("--only", "only", default=None, metavar="PATTERN",
               help="Grade only exercises whose id matches this glob (e.g. 'rnn.*') or module name.")
 @click.option("--force", is_flag=True,
