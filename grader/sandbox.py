@@ -316,13 +316,6 @@ def _populate(new_root: str, folder: Path, original: int) -> None:
     def inside(path: str) -> str:
         return new_root + path
 
-    for path in visible_paths():
-        if os.path.islink(path):
-            os.makedirs(os.path.dirname(inside(path)), exist_ok=True)
-            os.symlink(os.readlink(path), inside(path))
-        elif os.path.isdir(path):
-            os.makedirs(inside(path), exist_ok=True)
-            _bind(path, inside(path))
     # /dev: a few harmless devices, and a private /dev/shm
     os.makedirs(inside("/dev/shm"), exist_ok=True)
     _mount("tmpfs", inside("/dev"), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=755")
@@ -343,6 +336,15 @@ def _populate(new_root: str, folder: Path, original: int) -> None:
         _mount("proc", inside("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except OSError:
         pass  # no /proc at all rather than the machine's
+    # after the private /tmp, /dev and /proc, since the grader or Python may lie below them
+    # (a clone in /tmp, a virtualenv in /tmp)
+    for path in visible_paths():
+        if os.path.islink(path):
+            os.makedirs(os.path.dirname(inside(path)), exist_ok=True)
+            os.symlink(os.readlink(path), inside(path))
+        elif os.path.isdir(path):
+            os.makedirs(inside(path), exist_ok=True)
+            _bind(path, inside(path))
     # last, as it may lie below /tmp: the private copy of the submission, read-only
     submission = inside(str(folder))
     os.makedirs(submission, exist_ok=True)

@@ -425,3 +425,27 @@ def test_bad_input_never_stops_the_batch(tmp_path):
     for name in names:
         feedback = (out / name / "feedback.md").read_text()
         assert any(word in feedback for word in ("zip", "missing", "could not be imported", "unsafe")), name
+
+
+def test_a_course_that_lives_below_tmp_still_grades(tmp_path):
+    """The worker's private /tmp must not hide the grader package when the course itself
+    was cloned under /tmp (as CI may do): grader modules a worker imports late
+    (grader.fixtures, for mlm_mask's generator) must still be there."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "course.toml", course / "course.toml")
+    for folder in ("grader", "solutions", "suites"):
+        shutil.copytree(ROOT / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    assert str(course).startswith("/tmp/") or not str(tmp_path).startswith("/tmp/")
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", "solutions", "--out", str(tmp_path / "out"),
+                           "--only", "rnn.rnn_step_forward,masking.causal_mask,heads.mlm_mask"],
+                          cwd=course, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    grades = (tmp_path / "out" / "grades.csv").read_text().splitlines()
+    assert grades[1].split(",")[-1] == "5", grades
