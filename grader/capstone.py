@@ -24,6 +24,9 @@ from typing import Callable
 
 import torch
 
+# the course modules the capstone assembles (and imports, directly or not)
+ASSEMBLED = ("masking", "self_attention", "multihead", "positional", "transformer", "training", "decoding")
+
 PAD, BOS, EOS = 0, 1, 2
 FIRST_DIGIT = 3
 VOCAB = FIRST_DIGIT + 10
@@ -115,21 +118,19 @@ def make_dataset(config: CapstoneConfig) -> Dataset:
     held_out = torch.Generator().manual_seed(10_000 + config.seed)
     digits, lengths = _draw(4 * (config.val_size + config.test_size), config, held_out)
     codes = _codes(digits, lengths)
-    _, first = _unique_first(codes)
-    first = first[: config.val_size + config.test_size]
+    first = _first_occurrences(codes)[: config.val_size + config.test_size]
     digits, lengths, codes = digits[first], lengths[first], codes[first]
     val = _encode(digits[: config.val_size], lengths[: config.val_size])
     test = _encode(digits[config.val_size:], lengths[config.val_size:])
     return Dataset(val, test, codes, torch.Generator().manual_seed(config.seed))
 
 
-def _unique_first(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unique values and the index of each one's first occurrence, in order of appearance."""
+def _first_occurrences(codes: torch.Tensor) -> torch.Tensor:
+    """The index of each distinct value's first occurrence, in order of appearance."""
     seen: dict[int, int] = {}
     for index, code in enumerate(codes.tolist()):
         seen.setdefault(code, index)
-    order = torch.tensor(sorted(seen.values()), dtype=torch.long)
-    return codes[order], order
+    return torch.tensor(sorted(seen.values()), dtype=torch.long)
 
 
 # ---------------------------------------------------------------- model, masks, loss

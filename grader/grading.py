@@ -220,7 +220,7 @@ class GradingContext:
 def one_thread_for_torch(course: Course) -> None:
     """Checks work on small tensors: torch's intra-op threads would only spin, on the
     cores the workers need."""
-    if any(module.framework == "torch" for module in course.modules):
+    if course.uses_torch:
         import torch
 
         torch.set_num_threads(1)
@@ -228,7 +228,7 @@ def one_thread_for_torch(course: Course) -> None:
 
 def warm_launcher(course: Course) -> ForkServer:
     """A fork server with the libraries the course's modules use already imported."""
-    preload = ["torch"] if any(module.framework == "torch" for module in course.modules) else []
+    preload = ["torch"] if course.uses_torch else []
     return ForkServer(worker_env(tempfile.gettempdir()), preload)
 
 

@@ -59,6 +59,10 @@ class Course:
         return [ex for module in self.modules for ex in module.exercises]
 
     @property
+    def uses_torch(self) -> bool:
+        return any(module.framework == "torch" for module in self.modules)
+
+    @property
     def module_names(self) -> list[str]:
         """The modules that are Python files (``rnn.py``, ...), in course order; a
         capstone, which only assembles them, is not one."""

@@ -40,10 +40,9 @@ def grade_and_write(ctx: GradingContext, book: Gradebook, path: Path, exercises,
     return full
 
 
-def grade_class(course: Course, submissions: list[Path], exercises, out: Path, jobs: int,
-                time_limit: float | None, force: bool, on_exercise: Callable[[], None]) -> list[SubmissionResult]:
-    """Every submission graded (what the gradebook lacks), in the order given."""
-    book = Gradebook(out, course, time_limit=time_limit, force=force)
+def grade_class(course: Course, submissions: list[Path], exercises, book: Gradebook, jobs: int,
+                time_limit: float | None, on_exercise: Callable[[], None]) -> list[SubmissionResult]:
+    """Every submission graded (what ``book`` lacks), in the order given."""
     if jobs <= 1 or len(submissions) <= 1:
         ctx = GradingContext.for_course(course, kind="hidden", time_limit=time_limit)
         try:
@@ -51,7 +50,7 @@ def grade_class(course: Course, submissions: list[Path], exercises, out: Path, j
         finally:
             ctx.close()
     return list(_in_processes(course, submissions, [ex.id for ex in exercises], book, min(jobs, len(submissions)),
-                              time_limit, force, on_exercise))
+                              time_limit, book.force, on_exercise))
 
 
 def _in_processes(course, submissions, exercise_ids, book, jobs, time_limit, force, on_exercise) -> Iterator[SubmissionResult]:

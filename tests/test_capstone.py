@@ -90,3 +90,9 @@ def test_the_manifest_rejects_a_capstone_that_borrows_and_unknown_kinds(kind, ex
         {"name": "e", "title": "t", "points": 1, "hints": ["a", "bb"], **extra}]})
     with pytest.raises(ManifestError, match="builds_on|kind"):
         parse_manifest(data)
+
+
+def test_the_command_checks_for_the_modules_the_capstone_assembles():
+    from grader.commands import capstone as command
+
+    assert command.NEEDED == capstone.ASSEMBLED

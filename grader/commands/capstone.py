@@ -12,6 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader.cli import CourseContext, pass_course
 from grader.modules import ModuleNamespace
 
+# the modules the capstone assembles; grader.capstone's ASSEMBLED, which this file does not
+# import at start (it would import torch for every `course` command)
 NEEDED = ("masking", "self_attention", "multihead", "positional", "transformer", "training", "decoding")
 
 

@@ -73,15 +73,15 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise click.ClickException(f"two submissions share the name {duplicates[0]!r}; results would overwrite each other")
+    book = Gradebook(out, course, time_limit=time_limit, force=force)
     console = Console(stderr=True)
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("exercises"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("grade", total=len(submissions) * len(exercises))
-        results = grade_class(course, list(submissions), exercises, out, jobs, time_limit, force,
+        results = grade_class(course, list(submissions), exercises, book, jobs, time_limit,
                               on_exercise=lambda: progress.advance(task))
 
-    book = Gradebook(out, course, time_limit=time_limit, force=force)
     remove_leftovers(out)
     records = book.records()
     everyone = [SubmissionResult(r.name, r.results(), r.notes) for r in records]
