@@ -67,10 +67,18 @@ def main(ctx: click.Context, course_root: Path | None) -> None:
 
 
 def _register() -> None:
-    from grader.commands import capstone, check, grade, hint, list_, progress, sync
+    """Every module of ``grader/commands`` that defines ``command`` is a subcommand, so a
+    command is added by adding its file (and the student release, which leaves out the
+    instructors' command files, simply has fewer)."""
+    import importlib
+    import pkgutil
 
-    for module in (list_, check, hint, progress, capstone, grade, sync):
-        main.add_command(module.command)
+    from grader import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"grader.commands.{info.name}")
+        if hasattr(module, "command"):
+            main.add_command(module.command)
 
 
 _register()
