@@ -29,7 +29,7 @@ def test_softmax_tiny_example(student):
 
 
 @check("attention.softmax", weight=2)
-def test_softmax_large_logits(student):
+def test_visible_softmax_large_logits(student):
     """large logits (1000, 1001) and (-1000, -1001) do not overflow"""
     x = torch.tensor([[1000.0, 1001.0], [-1000.0, -1001.0]], dtype=torch.float64)
     expect_close(student.attention.softmax(x), np.array([[0.26894142137, 0.73105857863],
@@ -61,7 +61,7 @@ def test_dot_tiny_example(student):
 
 
 @check("attention.dot_score")
-def test_dot_shape(student, rng):
+def test_visible_dot_shape(student, rng):
     """the scores are (B, S) with B, S and H all different"""
     expect_shape(student.attention.dot_score(_randn(rng, 2, 5), _randn(rng, 2, 3, 5)), (2, 3),
                  what="dot_score(query (2, 5), keys (2, 3, 5))")
@@ -100,7 +100,7 @@ def test_additive_tiny_example(student):
 
 
 @check("attention.additive_score")
-def test_additive_shape(student, rng):
+def test_visible_additive_shape(student, rng):
     """the scores are (B, S) when A differs from H"""
     got = student.attention.additive_score(_randn(rng, 2, 4), _randn(rng, 2, 3, 4), _randn(rng, 4, 7),
                                            _randn(rng, 4, 7), _randn(rng, 7))

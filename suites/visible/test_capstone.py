@@ -6,7 +6,7 @@ from grader.checks import check, expect
 
 
 @check("capstone.reverse_digits")
-def learns_to_reverse_held_out_strings(student):
+def learns_to_reverse_digits_in_a_quick_run(student):
     """Your Transformer, trained with your loss and schedule, reverses held-out strings (a quick run)"""
     config = capstone.GRADING
     run = student.fixtures.train_capstone(config.to_dict(), measure=True)

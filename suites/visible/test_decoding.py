@@ -86,7 +86,7 @@ def test_greedy_batch(student):
 
 
 @check("decoding.greedy_decode")
-def test_greedy_max_len(student):
+def test_visible_greedy_max_len(student):
     """max_len counts bos: rows without eos stop at max_len tokens"""
     model = _chain_model(student)
     src = torch.tensor([[1, 1], [5, 5]])
@@ -144,7 +144,7 @@ def test_beam_two_beats_greedy(student):
 
 
 @check("decoding.beam_search")
-def test_beam_logprobs_are_sums(student):
+def test_visible_beam_logprobs_are_sums(student):
     """each logprob is the sum of the model's log-probabilities of the tokens after bos"""
     table = _prefix_table()
     src = torch.tensor([[4, 7, 5, 0]])

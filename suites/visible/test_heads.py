@@ -89,7 +89,7 @@ def test_mlm_edges_and_specials(student, rng):
 
 
 @check("heads.mlm_mask")
-def test_mlm_reproducible(student, rng):
+def test_visible_mlm_reproducible(student, rng):
     """the same generator seed gives the same masking"""
     tokens = torch.from_numpy(rng.integers(0, 9, size=(4, 30)))
     student.fixtures.seed_everything(1)

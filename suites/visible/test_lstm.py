@@ -58,7 +58,7 @@ def test_step_forward_shapes(student, rng):
 
 
 @check("lstm.lstm_step_forward")
-def test_step_forward_keeps_memory(student, rng):
+def test_visible_step_forward_keeps_memory(student, rng):
     """forget gate open and input gate shut: the cell state is kept"""
     N, D, H = 2, 3, 2
     x, prev_h, prev_c = rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
@@ -154,13 +154,13 @@ def _seq_gradcheck(student, rng, which, names):
 
 
 @check("lstm.lstm_backward")
-def test_backward_gradcheck_inputs(student, rng):
+def test_visible_backward_gradcheck_inputs(student, rng):
     """gradient check for x and h0 (N=2, T=3, D=4, H=3; a gradient on every hidden state)"""
     _seq_gradcheck(student, rng, (0, 1), ("dx", "dh0"))
 
 
 @check("lstm.lstm_backward")
-def test_backward_gradcheck_weights(student, rng):
+def test_visible_backward_gradcheck_weights(student, rng):
     """gradient check for Wx, Wh and b (N=2, T=3, D=4, H=3; a gradient on every hidden state)"""
     _seq_gradcheck(student, rng, (2, 3, 4), ("dWx", "dWh", "db"))
 

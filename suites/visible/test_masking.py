@@ -79,7 +79,7 @@ def test_softmax_fully_masked_row(student):
 
 
 @check("masking.masked_softmax")
-def test_softmax_mask_none(student):
+def test_visible_softmax_mask_none(student):
     """mask=None is a plain softmax"""
     scores = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]], dtype=torch.float64)
     expect_close(student.masking.masked_softmax(scores, None), torch.softmax(scores, dim=-1), what="the weights")

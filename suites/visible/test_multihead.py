@@ -79,7 +79,7 @@ def test_merge_puts_head_j_in_its_columns(student, rng):
 # ---------------------------------------------------------------- MultiHeadAttention
 
 @check("multihead.MultiHeadAttention")
-def test_mha_parameters(student):
+def test_visible_mha_parameters(student):
     """the parameters are w_q, w_k, w_v, w_o, each nn.Linear(d_model, d_model)"""
     state = dict(student.multihead.MultiHeadAttention(6, 2).state_dict())
     wanted = sorted(f"{p}.{kind}" for p in PROJECTIONS for kind in ("weight", "bias"))
@@ -143,7 +143,7 @@ def test_mha_tiny_example(student):
 
 
 @check("multihead.MultiHeadAttention", weight=2)
-def test_mha_padding_mask(student, rng):
+def test_visible_mha_padding_mask(student, rng):
     """a padding mask (B, 1, T_k) gives the padded keys zero weight in every head"""
     module = _module(student, 8, 2, _state(rng, 8))
     q, k, v = _randn(rng, (2, 3, 8)), _randn(rng, (2, 4, 8)), _randn(rng, (2, 4, 8))

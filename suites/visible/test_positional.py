@@ -54,7 +54,7 @@ def test_pe_odd_width(student):
 
 
 @check("positional.sinusoidal_positional_encoding")
-def test_pe_default_dtype(student):
+def test_visible_pe_default_dtype(student):
     """dtype=None gives torch's default dtype (float32)"""
     got = student.positional.sinusoidal_positional_encoding(3, 4)
     expect(isinstance(got, torch.Tensor) and got.dtype == torch.float32,
@@ -74,7 +74,7 @@ def test_pe_module_adds(student, rng):
 
 
 @check("positional.PositionalEncoding")
-def test_pe_module_no_parameters(student):
+def test_visible_pe_module_no_parameters(student):
     """no parameters (the table is a buffer) and an empty state_dict (a non-persistent buffer)"""
     mod = student.positional.PositionalEncoding(6, max_len=10)
     state = mod.state_dict(keep_vars=True)
@@ -95,7 +95,7 @@ def test_pe_module_eval(student, rng):
 # ---------------------------------------------------------------- LearnedPositionalEmbedding
 
 @check("positional.LearnedPositionalEmbedding")
-def test_learned_state_dict(student):
+def test_visible_learned_state_dict(student):
     """state_dict holds embedding.weight of shape (max_len, d_model)"""
     mod = student.positional.LearnedPositionalEmbedding(10, 3)
     state = mod.state_dict()

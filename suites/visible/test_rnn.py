@@ -70,7 +70,7 @@ def test_step_forward_shape(student, rng):
 # ---------------------------------------------------------------- rnn_step_backward
 
 @check("rnn.rnn_step_backward", weight=2)
-def test_step_backward_gradient_check(student, rng):
+def test_visible_step_backward_gradient_check(student, rng):
     """gradient check: every gradient agrees with central differences of your forward step"""
     x, prev_h, Wx, Wh, b = _rnn_inputs(rng, 2, 1, 4, 3)
     args = (x[:, 0], prev_h, Wx, Wh, b)
@@ -117,7 +117,7 @@ def test_forward_shape(student, rng):
 # ---------------------------------------------------------------- rnn_backward
 
 @check("rnn.rnn_backward", weight=2)
-def test_backward_gradient_check(student, rng):
+def test_visible_backward_gradient_check(student, rng):
     """gradient check with T=3 and an upstream gradient on every hidden state"""
     args = _rnn_inputs(rng, 2, 3, 4, 5)
     dh = rng.standard_normal((2, 3, 5))
@@ -141,7 +141,7 @@ def test_backward_shapes(student, rng):
 # ---------------------------------------------------------------- hidden_grad_norms
 
 @check("rnn.hidden_grad_norms")
-def test_norms_last_entry(student, rng):
+def test_visible_norms_last_entry(student, rng):
     """one entry per step, and the last one is the norm of dh_last itself"""
     dh_last = rng.standard_normal((2, 4))
     norms = _norms(student, dh_last, *_rnn_inputs(rng, 2, 6, 3, 4))
@@ -150,7 +150,7 @@ def test_norms_last_entry(student, rng):
 
 
 @check("rnn.hidden_grad_norms", weight=2)
-def test_norms_vanish_small_weights(student, rng):
+def test_visible_norms_vanish_small_weights(student, rng):
     """small recurrent weights: the gradient shrinks going back in time"""
     x, h0, Wx, _, b = _rnn_inputs(rng, 2, 6, 3, 4)
     Wh = 0.1 * rng.standard_normal((4, 4))

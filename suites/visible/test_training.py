@@ -59,7 +59,7 @@ def test_ce_padding_and_smoothing(student, rng):
 
 
 @check("training.cross_entropy")
-def test_ce_huge_logits(student):
+def test_visible_ce_huge_logits(student):
     """huge logits (1e4) do not overflow"""
     logits = torch.tensor([[1e4, 0.0, -1e4], [0.0, 1e4, 1e4]], dtype=torch.float64)
     target = torch.tensor([2, 1])
@@ -83,7 +83,7 @@ def test_ce_gradient(student, rng):
 
 
 @check("training.cross_entropy")
-def test_ce_all_ignored(student):
+def test_visible_ce_all_ignored(student):
     """every target ignored: NaN, like F.cross_entropy"""
     got = student.training.cross_entropy(torch.zeros(2, 3, dtype=torch.float64), torch.tensor([-100, -100]))
     expect(isinstance(got, torch.Tensor) and tuple(got.shape) == () and bool(torch.isnan(got)),
@@ -106,7 +106,7 @@ def test_noam_values(student):
 
 
 @check("training.noam_lr")
-def test_noam_step_zero_and_factor(student):
+def test_visible_noam_step_zero_and_factor(student):
     """step 0 counts as step 1, and factor multiplies the rate"""
     one = student.training.noam_lr(1, 512, 4000)
     zero = student.training.noam_lr(0, 512, 4000)
@@ -118,7 +118,7 @@ def test_noam_step_zero_and_factor(student):
 
 
 @check("training.noam_lr")
-def test_noam_peak(student):
+def test_visible_noam_peak(student):
     """the rate peaks at step = warmup_steps"""
     rates = {s: student.training.noam_lr(s, 64, 20) for s in (10, 19, 20, 21, 40)}
     best = max(rates, key=rates.get)

@@ -62,7 +62,7 @@ def _normalised(what, out):
 # ---------------------------------------------------------------- LayerNorm
 
 @check("transformer.LayerNorm")
-def test_ln_parameters(student):
+def test_visible_ln_parameters(student):
     """the parameters are weight (ones) and bias (zeros), both of shape (d_model,)"""
     module = student.transformer.LayerNorm(5)
     _names(module, ["weight", "bias"], "LayerNorm(5)")
@@ -123,7 +123,7 @@ def test_ff_dropout_inside(student, rng):
 # ---------------------------------------------------------------- EncoderLayer
 
 @check("transformer.EncoderLayer")
-def test_enc_layer_parameters_and_shape(student, rng):
+def test_visible_enc_layer_parameters_and_shape(student, rng):
     """self_attn, ff, norm1, norm2; output (B, T, d_model) in the input's dtype"""
     module = _layer(student, "EncoderLayer", D, H, FF)
     _names(module, _enc_layer_names(), "EncoderLayer(8, 2, 16)")
@@ -157,7 +157,7 @@ def test_enc_layer_padding(student, rng):
 # ---------------------------------------------------------------- DecoderLayer
 
 @check("transformer.DecoderLayer")
-def test_dec_layer_parameters_and_shape(student, rng):
+def test_visible_dec_layer_parameters_and_shape(student, rng):
     """self_attn, cross_attn, ff, norm1-3; output (B, T, d_model) with a memory of another length"""
     module = _layer(student, "DecoderLayer", D, H, FF)
     _names(module, _dec_layer_names(), "DecoderLayer(8, 2, 16)")
@@ -166,7 +166,7 @@ def test_dec_layer_parameters_and_shape(student, rng):
 
 
 @check("transformer.DecoderLayer", weight=2)
-def test_dec_layer_causal(student, rng):
+def test_visible_dec_layer_causal(student, rng):
     """with a causal tgt_mask, the output at position t does not change when later positions change"""
     module = _layer(student, "DecoderLayer", D, H, FF)
     x, memory = _randn(rng, (2, 5, D)), _randn(rng, (2, 3, D))
@@ -178,7 +178,7 @@ def test_dec_layer_causal(student, rng):
 
 
 @check("transformer.DecoderLayer")
-def test_dec_layer_memory_padding(student, rng):
+def test_visible_dec_layer_memory_padding(student, rng):
     """with a memory_mask, changing the padded memory positions changes nothing"""
     module = _layer(student, "DecoderLayer", D, H, FF)
     x, memory = _randn(rng, (2, 3, D)), _randn(rng, (2, 4, D))
@@ -193,7 +193,7 @@ def test_dec_layer_memory_padding(student, rng):
 # ---------------------------------------------------------------- Encoder and Decoder
 
 @check("transformer.Encoder")
-def test_encoder_structure(student):
+def test_visible_encoder_structure(student):
     """layers.0 .. layers.N-1 (copies of the layer) and a final norm"""
     encoder = student.transformer.Encoder(student.transformer.EncoderLayer(D, H, FF), 2)
     want = [f"layers.{i}.{n}" for i in range(2) for n in _enc_layer_names()] + ["norm.weight", "norm.bias"]
@@ -212,7 +212,7 @@ def test_encoder_final_norm(student, rng):
 
 
 @check("transformer.Decoder")
-def test_decoder_structure_and_norm(student, rng):
+def test_visible_decoder_structure_and_norm(student, rng):
     """layers and a final norm; the output is normalised and keeps (B, T, d_model)"""
     decoder = student.transformer.Decoder(student.transformer.DecoderLayer(D, H, FF, norm_first=True), 2)
     want = [f"layers.{i}.{n}" for i in range(2) for n in _dec_layer_names()] + ["norm.weight", "norm.bias"]
@@ -245,7 +245,7 @@ def test_model_parts_and_shape(student, rng):
 
 
 @check("transformer.Transformer", weight=2)
-def test_model_causal(student, rng):
+def test_visible_model_causal(student, rng):
     """with a causal tgt_mask, the logits at position t do not change when later target tokens change"""
     model = student.transformer.Transformer(11, 13, d_model=8, num_heads=2, num_encoder_layers=1,
                                             num_decoder_layers=1, d_ff=16, max_len=20)
