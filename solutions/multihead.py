@@ -150,7 +150,7 @@ class MultiHeadAttention(nn.Module):
                The same mask serves every head: give a 3-dimensional mask a
                head axis, (B, 1, T_q or 1, T_k), before attending.
         Returns the output (B, T_q, d_model), in the inputs' dtype:
-            w_o(merge_heads(attention of split_heads(w_q(query)),
+            w_o(merge_heads(attention(split_heads(w_q(query)),
                                           split_heads(w_k(key)),
                                           split_heads(w_v(value)))))
         and keeps the per-head attention weights of this call, shape

@@ -22,7 +22,7 @@ NEEDED = ("masking", "self_attention", "multihead", "positional", "transformer",
               help="Whose modules to assemble: your exercises/, the reference solutions/, or any folder of modules.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/capstone"),
               show_default=True, help="Where the two PNG pictures go.")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps at most (default 1500).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps at most (default 2500; training stops earlier once every validation string is right).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run (the held-out strings too).")
 @click.option("--quick", is_flag=True, help="The small quick run that grading uses (3-6 digits, d_model 32).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,

@@ -52,9 +52,9 @@ ranked together with the finished ones, and the beam_size best of them all are r
 best first. With beam_size = 1 this is exactly greedy decoding; with a beam as large as the
 number of possible sequences it is an exhaustive search that finds the most probable one.
 
-    step 1 (beam_size 2):  bos a  (-0.6)   bos b  (-0.9)   | bos eos (-2.3) dropped
+    step 1 (beam_size 2):  bos a  (-0.6)   bos b  (-0.9)   | bos eos (-3.5) dropped
     step 2:                bos b eos (-1.0) finished        | bos a a (-1.7) alive
-                           (bos a b -2.1, bos b a -2.9, ... dropped: 2 kept of 2 * V)
+                           (bos a b -2.1, bos b a -3.5, ... dropped: 2 kept of 2 * V)
 
 Note what the sum of log-probabilities favours: every token adds a negative number, so
 short hypotheses score higher. Real systems divide by a length penalty; here there is no

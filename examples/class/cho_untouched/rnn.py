@@ -84,8 +84,8 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     where products are matrix products and b is broadcast over the batch.
 
     Returns (next_h, cache): cache holds whatever rnn_step_backward will need
-    (the inputs, the weights, and the output is worth keeping: the derivative
-    of tanh can be written with it).
+    (the inputs and the weights; the output is worth keeping too: the
+    derivative of tanh can be written with it).
     """
     raise NotImplementedError("rnn.rnn_step_forward is not written yet; `course hint rnn.rnn_step_forward` gives a hint")
 

@@ -57,8 +57,8 @@ In this module you write:
 
     scaled_dot_product_attention    returns the output and the weights
 
-It may (and should) use your masked_softmax: `from masking import
-masked_softmax` is at the top of this file. F.scaled_dot_product_attention and
+It may (and should) use your masked_softmax: the import
+`from masking import masked_softmax` is at the top of this file. F.scaled_dot_product_attention and
 nn.MultiheadAttention are not allowed (you are writing them).
 """
 

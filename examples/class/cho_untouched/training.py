@@ -128,7 +128,7 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
 
 
 def noam_lr(step, d_model, warmup_steps, factor=1.0):
-    """The learning rate of the Noam schedule ("Attention is all you need", 5.3).
+    """The learning rate of the Noam schedule ("Attention Is All You Need", 5.3).
 
     Inputs:
         step          int >= 0, the number of the optimiser step; step 0 counts

@@ -37,7 +37,7 @@ p. The table has no parameters, it is computed once, and it is defined for any
 position (the model may still do badly on lengths it never saw in training).
 The encoding is ADDED to the token embeddings (B, T, d) + (T, d), usually
 followed by dropout. If d is odd the last column is a sine whose cosine partner
-would fall outside the table: it is simply dropped.
+would fall outside the table: that cosine is simply dropped.
 
 Learned positional embeddings (BERT, GPT-2). Simpler still: a trainable table,
 nn.Embedding(max_len, d), whose row p is added to the token at position p. The
