@@ -26,7 +26,6 @@ class Exercise:
     uses_own: tuple[str, ...]
     forbidden: tuple[str, ...]
     hints: tuple[str, ...]
-    hints_ko: tuple[str, ...] = ()
     time_limit: float | None = None
     own_code_only: bool = False     # a capstone: graded on the learner's own modules, nothing substituted
 
@@ -112,7 +111,7 @@ _MODULE_KEYS = {"name": str, "title": str, "framework": str, "kind": str, "forbi
 _KINDS = ("exercises", "capstone")
 _EXERCISE_KEYS = {
     "name": str, "title": str, "points": (int, float), "builds_on": list, "uses_own": list, "forbidden": list,
-    "hints": list, "hints_ko": list, "time_limit": (int, float),
+    "hints": list, "time_limit": (int, float),
 }
 _FRAMEWORKS = ("numpy", "torch")
 
@@ -179,7 +178,6 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
             hints = _strings(ex["hints"], f"{ewhere}.hints")
             if len(hints) < 2:
                 raise ManifestError(f"{ewhere}.hints: give at least two levels of hints")
-            hints_ko = _strings(ex.get("hints_ko", []), f"{ewhere}.hints_ko")
             builds_on = _strings(ex.get("builds_on", []), f"{ewhere}.builds_on")
             uses_own = _strings(ex.get("uses_own", []), f"{ewhere}.uses_own")
             if kind == "capstone" and builds_on:
@@ -200,7 +198,6 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
                 uses_own=uses_own,
                 forbidden=module_forbidden + _strings(ex.get("forbidden", []), f"{ewhere}.forbidden"),
                 hints=hints,
-                hints_ko=hints_ko,
                 time_limit=float(ex["time_limit"]) if "time_limit" in ex else None,
                 own_code_only=kind == "capstone",
             )

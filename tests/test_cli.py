@@ -12,12 +12,18 @@ from grader.cli import main
 from tests.support import ROOT, make_submission
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """These tests read English output, whatever language the developer has chosen."""
+    monkeypatch.delenv("COURSE_LANG", raising=False)
+
+
 @pytest.fixture
 def course_copy(tmp_path):
     """A private copy of the course, so commands can write state and stubs freely."""
     for name in ("course.toml",):
         shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("solutions", "exercises", "suites"):
+    for folder in ("solutions", "exercises", "suites", "i18n"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 

@@ -3,8 +3,39 @@ from rich.console import Console
 from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
-from grader.grading import GradingContext, grade_exercise
-from grader.state import LearnerState
+from grader.grading import ExerciseResult, GradingContext, grade_exercise
+from grader.commands.progress import exercise_file, is_capstone
+from grader.i18n import exercise_text
+from grader.manifest import Exercise
+
+
+def print_result(console: Console, cc: CourseContext, result: ExerciseResult) -> None:
+    """One exercise's outcome, as `course check` and `course watch` show it.
+
+    The checks' own words (their titles, "got ... expected ...") come from suites/ and
+    stay English in every language; only the frame around them is translated."""
+    done = sum(c.passed for c in result.checks)
+    counts = cc.t("check_counts", passed=done, total=len(result.checks))
+    if result.passed:
+        console.print(f"[green]✓[/] {result.id}  [dim]{escape(counts)}[/]")
+        return
+    console.print(f"[red]✗[/] {result.id}  [dim]{escape(counts)}[/]")
+    if result.problem:
+        console.print(f"    [red]{escape(result.problem)}[/]")
+    for outcome in result.checks:
+        if outcome.passed:
+            console.print(f"    [green]✓[/] {escape(outcome.title)}")
+        else:
+            console.print(f"    [red]✗ {escape(outcome.title)}[/]")
+            for line in outcome.feedback.splitlines():
+                console.print(f"        {escape(line)}")
+
+
+def select_or_fail(cc: CourseContext, pattern: str | None) -> list[Exercise]:
+    selected = cc.course.select(pattern)
+    if not selected:
+        raise click.ClickException(cc.t("no_match", pattern=pattern))
+    return selected
 
 
 @click.command("check")
@@ -19,54 +50,43 @@ def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
     course check rnn.rnn_forward    one exercise
     course check rnn                one module
     course check 'lstm.*_backward'  a glob over exercise ids
+    course check --all              every exercise, failing or not
 
     Your code runs in a separate process with a time limit, as in grading. The
     hidden checks used for grades test more cases than these: passing here is a
-    good sign, not a promise.
+    good sign, not a promise. To check again on every save: `course watch`.
     """
     course = cc.course
-    selected = course.select(exercise)
-    if not selected:
-        raise click.ClickException(f"no exercise matches {exercise!r}; `course list` shows them all")
+    selected = select_or_fail(cc, exercise)
     folder = course.root / "exercises"
     if not folder.is_dir():
-        raise click.ClickException(f"{folder} does not exist; run `course sync` to create the stubs")
+        raise click.ClickException(cc.t("no_exercises_folder", folder=folder))
+    state = cc.state
     ctx = GradingContext.for_course(course, kind="visible")
-    state = LearnerState(course.root)
     console = Console(highlight=False)
     failing = []
-    for ex in selected:
-        with console.status(f"checking {ex.id} ..."):
-            result = grade_exercise(ctx, ex, folder)
-        state.record_check(ex.id, result.passed)
-        state.save()
-        done = sum(c.passed for c in result.checks)
-        if result.passed:
-            console.print(f"[green]✓[/] {ex.id}  [dim]{done}/{len(result.checks)} checks[/]")
-            continue
-        failing.append(ex)
-        console.print(f"[red]✗[/] {ex.id}  [dim]{done}/{len(result.checks)} checks[/]")
-        if result.problem:
-            console.print(f"    [red]{escape(result.problem)}[/]")
-        for outcome in result.checks:
-            if outcome.passed:
-                console.print(f"    [green]✓[/] {escape(outcome.title)}")
-            else:
-                console.print(f"    [red]✗ {escape(outcome.title)}[/]")
-                for line in outcome.feedback.splitlines():
-                    console.print(f"        {escape(line)}")
-        if not keep_going and len(selected) > 1:
-            break
-    ctx.close()
+    try:
+        for ex in selected:
+            with console.status(escape(cc.t("checking", id=ex.id))):
+                result = grade_exercise(ctx, ex, folder)
+            state.record_check(ex.id, result.passed)
+            state.save()
+            print_result(console, cc, result)
+            if not result.passed:
+                failing.append(ex)
+                if not keep_going and len(selected) > 1:
+                    break
+    finally:
+        ctx.close()
     console.print()
     if failing:
         first = failing[0]
-        console.print(f"Next: fix [bold]{first.name}[/] in exercises/{first.module}.py and run "
-                      f"`course check {first.id}`. Stuck? `course hint {first.id}`.")
+        key = "check_next_capstone" if is_capstone(cc, first) else "check_next_fix"
+        console.print(cc.t(key, name=first.name, file=exercise_file(cc, first), id=first.id))
         raise SystemExit(1)
     nxt = state.next_exercise(course)
     if nxt:
-        console.print(f"[green]All checked exercises pass.[/] Next: [bold]{nxt.id}[/] ({nxt.title}) "
-                      f"in exercises/{nxt.module}.py.")
+        title = exercise_text(course, nxt.id, cc.lang).title
+        console.print(cc.t("check_all_pass_next", id=nxt.id, title=escape(title), file=exercise_file(cc, nxt)))
     else:
-        console.print("[green]Every exercise of the course passes.[/]")
+        console.print(cc.t("check_course_done"))

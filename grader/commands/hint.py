@@ -1,49 +1,60 @@
-import difflib
-
 import click
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
 
 from grader.cli import CourseContext, pass_course
-from grader.state import LearnerState
+from grader.commands.progress import resolve_target
+from grader.i18n import exercise_text
+
+
+def show_hint(console: Console, cc: CourseContext, exercise_id: str, level: int | None = None) -> int:
+    """Show hint ``level`` of ``exercise_id`` (default: one more than last time), remember
+    it in the state, and return the level shown."""
+    hints = exercise_text(cc.course, exercise_id, cc.lang).hints
+    state = cc.state
+    shown = state.hints_shown.get(exercise_id, 0)
+    if level is None:
+        level = min(shown + 1, len(hints))
+    state.hints_shown[exercise_id] = max(shown, level)
+    state.save()
+    console.print(Panel(Markdown(hints[level - 1]), title=cc.t("hint_title", id=exercise_id, level=level,
+                                                                total=len(hints)),
+                        title_align="left"))
+    return level
 
 
 @click.command("hint")
-@click.argument("exercise")
+@click.argument("exercise", required=False)
 @click.option("--level", type=int, default=None, help="Show this hint level (1 = the gentlest).")
 @click.option("--reset", is_flag=True, help="Forget which hints were shown for this exercise.")
 @pass_course
-def command(cc: CourseContext, exercise: str, level: int | None, reset: bool) -> None:
-    """Show the next hint for EXERCISE, such as rnn.rnn_forward.
+def command(cc: CourseContext, exercise: str | None, level: int | None, reset: bool) -> None:
+    """Show the next hint for EXERCISE, such as rnn.rnn_forward (default: the one you are on).
 
     Each call shows one level more than the last; each level is more specific.
     The last one is close to pseudo-code. Try the exercise between hints.
+
+    \b
+    course hint rnn.rnn_forward             the next level
+    course hint rnn.rnn_forward --level 1   the first one again
+    course --lang ko hint rnn.rnn_forward   in Korean (or: export COURSE_LANG=ko)
     """
-    course = cc.course
-    ids = [ex.id for ex in course.exercises]
-    if exercise not in ids:
-        close = difflib.get_close_matches(exercise, ids, n=3, cutoff=0.5)
-        suggestion = f" Did you mean {', '.join(close)}?" if close else " `course list` shows them all."
-        raise click.ClickException(f"no exercise {exercise!r}.{suggestion}")
-    ex = course.exercise(exercise)
-    state = LearnerState(course.root)
+    ex = resolve_target(cc, exercise)
+    state = cc.state
     if reset:
-        state.hints_shown.pop(exercise, None)
+        state.hints_shown.pop(ex.id, None)
         state.save()
-        click.echo(f"hints for {exercise} reset")
+        click.echo(cc.t("hint_reset", id=ex.id))
         return
-    shown = state.hints_shown.get(exercise, 0)
-    if level is None:
-        level = min(shown + 1, len(ex.hints))
-    if not 1 <= level <= len(ex.hints):
-        raise click.BadParameter(f"{exercise} has hint levels 1 to {len(ex.hints)}", param_hint="--level")
-    state.hints_shown[exercise] = max(shown, level)
-    state.save()
-    console = Console()
-    console.print(Panel(Markdown(ex.hints[level - 1]), title=f"{exercise}: hint {level} of {len(ex.hints)}",
-                        title_align="left"))
-    if level < len(ex.hints):
-        console.print(f"Still stuck? `course hint {exercise}` again shows hint {level + 1}.")
+    total = len(ex.hints)
+    if level is not None and not 1 <= level <= total:
+        raise click.BadParameter(cc.t("hint_level_range", id=ex.id, total=total), param_hint="--level")
+    console = Console(highlight=False)
+    if exercise is None:
+        console.print(cc.t("hint_for_current", id=ex.id))
+    shown = show_hint(console, cc, ex.id, level)
+    if shown < total:
+        console.print(cc.t("hint_more", id=ex.id, next=shown + 1))
     else:
-        console.print("That was the last hint.")
+        console.print(cc.t("hint_last"))

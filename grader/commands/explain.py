@@ -1,0 +1,55 @@
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from grader.cli import CourseContext, pass_course
+from grader.commands.progress import exercise_file, is_capstone, resolve_target
+from grader.i18n import exercise_text, module_text
+
+
+@click.command("explain")
+@click.argument("target", metavar="[ID]", required=False)
+@pass_course
+def command(cc: CourseContext, target: str | None) -> None:
+    """Print the intro of a module or the instructions of an exercise, in your language.
+
+    The stubs' docstrings in exercises/ are English; this prints the same texts in
+    the language you chose (--lang, $COURSE_LANG or course.toml), with code,
+    shapes and formulas unchanged. Without ID: the exercise you are on.
+
+    \b
+    course explain rnn                      the rnn module: the idea, the shapes
+    course explain rnn.rnn_backward         what rnn_backward takes and returns
+    course --lang ko explain attention      in Korean
+    """
+    course = cc.course
+    found = resolve_target(cc, target, modules=True)
+    console = Console(highlight=False)
+    if isinstance(found, str):
+        text = module_text(course, found, cc.lang)
+        body = Text(text.intro) if text.intro else Text(cc.t("no_intro"), style="dim")
+        console.rule(f"[bold]{found}[/]: {escape(text.title)}", align="left")
+        console.print(body, soft_wrap=True)   # the terminal wraps: line structure and diagrams stay
+        console.print()
+        console.print(cc.t("explain_exercises"))
+        state = cc.state
+        exercises = course.module(found).exercises
+        width = max(len(ex.id) for ex in exercises)
+        for ex in exercises:
+            mark = "[green]✓[/]" if ex.id in state.passed else " "
+            console.print(f"  {mark} {ex.id:<{width}}  {escape(exercise_text(course, ex.id, cc.lang).title)}")
+        console.print(cc.t("explain_module_next", id=course.module(found).exercises[0].id))
+        return
+    ex = found
+    text = exercise_text(course, ex.id, cc.lang)
+    body = Text(text.instructions) if text.instructions else Text(cc.t("no_instructions"), style="dim")
+    where = cc.t("explain_where_capstone") if is_capstone(cc, ex) else cc.t(
+        "explain_where", file=exercise_file(cc, ex), name=ex.name)
+    points = escape(cc.t("explain_points", points=f"{ex.points:g}"))
+    console.rule(f"[bold]{ex.id}[/]: {escape(text.title)} [dim]({points})[/]", align="left")
+    console.print(where)
+    console.print()
+    console.print(body, soft_wrap=True)
+    console.print()
+    console.print(cc.t("explain_next", id=ex.id))
