@@ -101,6 +101,14 @@ class Course:
                 stack.extend(self.exercise(dep).builds_on)
         return [ex.id for ex in self.exercises if ex.id in seen]
 
+    def modules_needed(self, exercises) -> list[str]:
+        """The module files a learner must hand in for ``exercises``: their own modules, or
+        every module when one of them is graded on the learner's own code only (the capstone)."""
+        exercises = list(exercises)
+        if any(ex.own_code_only for ex in exercises):
+            return list(self.module_names)
+        return [m for m in dict.fromkeys(ex.module for ex in exercises) if m in self.module_names]
+
     @property
     def total_points(self) -> float:
         return sum(ex.points for ex in self.exercises)

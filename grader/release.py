@@ -199,7 +199,7 @@ name = "{project['name']}-student"
 version = "{course.version}"
 description = {json.dumps(course.title + ": the student release")}
 readme = "README.md"
-requires-python = {json.dumps(project.get('requires-python', '>=3.10'))}
+requires-python = {json.dumps(project.get('requires-python', '>=3.11'))}
 dependencies = [
 {dependencies},
 ]

@@ -127,7 +127,8 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
         except OSError as exc:
             result.notes.append(f"the submission could not be read: {exc}")
         if folder is not None:
-            missing = [m for m in ctx.course.module_names if not (folder / f"{m}.py").is_file()]
+            # a module the selected exercises do not need is not the learner's problem here
+            missing = [m for m in ctx.course.modules_needed(selected) if not (folder / f"{m}.py").is_file()]
             if missing:
                 result.notes.append("missing modules: " + ", ".join(f"{m}.py" for m in missing))
         if record is not None:

@@ -366,6 +366,15 @@ def test_junk_bytes_in_a_module_cost_only_that_module(hidden, course, tmp_path):
     assert by_id["lstm.lstm_step_forward"].passed
 
 
+def test_only_the_modules_the_selected_exercises_need_are_reported_missing(hidden, course, tmp_path):
+    folder = make_submission(tmp_path)
+    (folder / "lstm.py").unlink()
+    by_id, result = grade(hidden, course, folder, [STEP])
+    assert by_id[STEP].passed and not result.notes          # an rnn assignment needs no lstm.py
+    assert course.modules_needed([course.exercise("capstone.reverse_digits")]) == course.module_names
+    assert course.modules_needed([course.exercise(STEP), course.exercise("lstm.lstm_forward")]) == ["rnn", "lstm"]
+
+
 def test_non_utf8_file_names_and_extra_files_are_ignored(hidden, course, tmp_path):
     folder = make_submission(tmp_path / "sub")
     (folder / os.fsdecode(b"\xff\xfe junk.py")).write_text("raise SystemExit\n")
