@@ -101,3 +101,94 @@ def pass_rate_chart(exercise_ids: Sequence[str], rates: Sequence[float], path: P
         ax.set_title(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+# ---------------------------------------------------------------- `course show`'s pictures
+
+def gradient_norm_curves(curves: dict[str, Sequence[float]], path: Path, title: str = "") -> Path:
+    """``||dL/dh_t||`` against the time step t, one line per network, on a log scale
+    (``course show vanishing``): a straight falling line is a geometric decay."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for label, norms in curves.items():
+        ax.plot(range(len(norms)), list(norms), marker=".", markersize=4, linewidth=1.4, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("time step t (the loss sits on the last step)")
+    ax.set_ylabel("||dL/dh_t||  (log scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def positional_encoding_chart(encoding, path: Path, dims: Sequence[int] = (0, 8, 16, 24),
+                              title: str = "") -> Path:
+    """The encoding ``(max_len, d_model)`` as a heat map (positions down, dimensions across)
+    and a few of its dimensions as curves over the positions (``course show positional``)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.1, 1]})
+    image = left.imshow(encoding, aspect="auto", cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+    left.set_xlabel("dimension")
+    left.set_ylabel("position")
+    fig.colorbar(image, ax=left, shrink=0.85)
+    for dim in [d for d in dims if d < encoding.shape[1]]:
+        kind = "sin" if dim % 2 == 0 else "cos"
+        right.plot(encoding[:, dim], linewidth=1.3, label=f"dim {dim} ({kind})")
+    right.set_xlabel("position")
+    right.set_ylabel("value")
+    right.set_ylim(-1.1, 1.45)
+    right.grid(alpha=0.3)
+    right.legend(loc="upper center", fontsize=8, ncol=len(dims), handlelength=1.5)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def mask_grid(panels: Sequence[Sequence[tuple[str, object]]], row_titles: Sequence[str],
+              query_labels: Sequence[Sequence[str]], key_labels: Sequence[Sequence[str]], path: Path,
+              title: str = "") -> Path:
+    """Boolean masks ``(T_q, T_k)`` drawn as grids, True (may attend) filled: one row of
+    panels per sequence, ``panels[row] = [(name, mask), ...]`` (``course show masks``)."""
+    rows, columns = len(panels), max(len(row) for row in panels)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 3.0 * rows + 0.4), squeeze=False)
+    for r, row in enumerate(panels):
+        for c, (name, mask) in enumerate(row):
+            ax = axes[r][c]
+            ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.25, interpolation="nearest")
+            ax.set_xticks(range(len(key_labels[r])), key_labels[r], rotation=60, fontsize=7)
+            ax.set_yticks(range(len(query_labels[r])), query_labels[r], fontsize=7)
+            ax.set_xticks([x - 0.5 for x in range(len(key_labels[r]) + 1)], minor=True)
+            ax.set_yticks([y - 0.5 for y in range(len(query_labels[r]) + 1)], minor=True)
+            ax.grid(which="minor", color="white", linewidth=1.0)
+            ax.tick_params(which="minor", length=0)
+            ax.set_title(f"{name}", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(f"{row_titles[r]}\nquery", fontsize=8)
+            ax.set_xlabel("key", fontsize=8)
+        for c in range(len(row), columns):
+            axes[r][c].axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def self_attention_heads(weights, tokens: Sequence[str], head_titles: Sequence[str], path: Path,
+                         title: str = "") -> Path:
+    """One heat map per head of self-attention weights ``(h, T, T)`` over one sentence:
+    rows are the words that look (queries), columns the words they look at (keys)."""
+    heads = weights.shape[0]
+    fig, axes = plt.subplots(1, heads, figsize=(3.0 * heads + 1, 3.6), squeeze=False)
+    for head, ax in enumerate(axes[0]):
+        image = ax.imshow(weights[head], vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
+        ax.set_title(f"head {head}: {head_titles[head]}" if head < len(head_titles) else f"head {head}", fontsize=9)
+        ax.set_xticks(range(len(tokens)), tokens, rotation=70, fontsize=7)
+        ax.set_yticks(range(len(tokens)), tokens if head == 0 else [""] * len(tokens), fontsize=7)
+        ax.set_xlabel("looks at (key)", fontsize=8)
+        if head == 0:
+            ax.set_ylabel("word (query)", fontsize=8)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

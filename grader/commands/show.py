@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from grader.cli import CourseContext, pass_course
+from grader.i18n import LANGS, message
+from grader import show
+from grader.show import TOPICS
+
+_TOPIC_LINES = "\n".join(f"  {name:<11} {topic.summary}" for name, topic in TOPICS.items())
+
+
+@click.command("show", help=f"""Draw the ideas of the course as PNG pictures, with your own code.
+
+\b
+course show vanishing              one topic, into build/pictures/
+course show all --out pics         every topic, into pics/
+course show heads --lang ko        messages in Korean
+
+\b
+Topics:
+{_TOPIC_LINES}
+
+Each picture is computed with your exercises/ when the exercises it needs pass their
+visible checks (run as `course check` runs them), and with the reference otherwise;
+the output says which, and why. The capstone picture trains a small model (about 10 s).
+""")
+@click.argument("topic", type=click.Choice([*TOPICS, "all"]), metavar="TOPIC|all")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/pictures"),
+              show_default=True, help="Folder for the PNG files (<topic>.png).")
+@click.option("--lang", type=click.Choice(LANGS, case_sensitive=False), default=None,
+              help="Language of the messages (default: `course --lang`, $COURSE_LANG, else the course's default).")
+@pass_course
+def command(cc: CourseContext, topic: str, out_dir: Path, lang: str | None) -> None:
+    course = cc.course
+    lang = lang.lower() if lang else cc.lang      # this command's --lang, else `course --lang`, $COURSE_LANG, ...
+    show.one_thread()
+    console = Console(highlight=False)
+    chosen = list(TOPICS.values()) if topic == "all" else [TOPICS[topic]]
+    with console.status("") as status:
+        def on_start(stage: str, current) -> None:
+            key = "show_checking" if stage == "checking" else "show_drawing"
+            status.update(message(key, lang, topic=current.name))
+
+        pictures = show.show(course, chosen, out_dir, lang, on_start)
+    missing = []
+    for picture in pictures:
+        if picture.path is None:
+            missing.append(picture)
+            console.print("[red]✗[/] " + escape(message("show_missing", lang, topic=picture.topic,
+                                                           reason=picture.reason, shipped=show.SHIPPED)))
+            continue
+        mark = "[green]✓[/]" if picture.yours else "[yellow]•[/]"
+        console.print(f"{mark} " + escape(message("show_wrote", lang, topic=picture.topic, path=picture.path,
+                                                    source=picture.source(lang))))
+        console.print("    [dim]" + escape(message(TOPICS[picture.topic].caption, lang)) + "[/]")
+    if missing:
+        raise SystemExit(1)
