@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.checks import CheckFailed, check_title, checks_in, seeded_rng
+from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
 from grader.modules import ModuleNamespace
@@ -130,56 +131,9 @@ class Signatures:
 
 # ---------------------------------------------------------------- forbidden calls (static)
 
-def _import_aliases(tree: ast.AST) -> dict[str, str]:
-    aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    aliases[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".")[0]
-                    aliases[top] = top
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            for alias in node.names:
-                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return aliases
-
-
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def forbidden_in_source(source: str, definition: str, forbidden: tuple[str, ...]) -> set[str]:
     """Forbidden names that the top-level ``definition`` mentions, imports resolved."""
-    if not forbidden:
-        return set()
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    aliases = _import_aliases(tree)
-    targets = [n for n in tree.body if getattr(n, "name", None) == definition]
-    found = set()
-    for target in targets:
-        for node in ast.walk(target):
-            if isinstance(node, (ast.Attribute, ast.Name)):
-                name = _dotted(node)
-                if name is None:
-                    continue
-                head, _, rest = name.partition(".")
-                full = aliases.get(head, head) + ("." + rest if rest else "")
-                for banned in forbidden:
-                    if full == banned or full.startswith(banned + "."):
-                        found.add(banned)
-    return found
+    return forbidden_in_sources([source], definition, forbidden)
 
 
 # ---------------------------------------------------------------- one exercise
