@@ -304,6 +304,13 @@ TOPICS: dict[str, Topic] = {topic.name: topic for topic in (
 )}
 
 
+def course_topics(course: Course) -> list[Topic]:
+    """The topics this course can draw: those whose every exercise it has (a course made
+    of other modules, or a part of this one, draws fewer)."""
+    ids = {ex.id for ex in course.exercises}
+    return [topic for topic in TOPICS.values() if set(topic.needs) <= ids]
+
+
 def topics_for_module(module: str) -> list[Topic]:
     return [topic for topic in TOPICS.values() if module in topic.modules]
 
@@ -534,7 +541,7 @@ def write_reference_pictures(course: Course, out_dir: Path) -> list[Path]:
     if reference is None:
         raise FileNotFoundError(f"{course.root / 'solutions'} does not exist: the reference pictures need it")
     one_thread()
-    return [topic.draw(reference, Path(out_dir) / f"{topic.name}.png") for topic in TOPICS.values()]
+    return [topic.draw(reference, Path(out_dir) / f"{topic.name}.png") for topic in course_topics(course)]
 
 
 def one_thread() -> None:

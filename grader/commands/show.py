@@ -38,7 +38,10 @@ def command(cc: CourseContext, topic: str, out_dir: Path, lang: str | None) -> N
     lang = lang.lower() if lang else cc.lang      # this command's --lang, else `course --lang`, $COURSE_LANG, ...
     show.one_thread()
     console = Console(highlight=False)
-    chosen = list(TOPICS.values()) if topic == "all" else [TOPICS[topic]]
+    available = show.course_topics(course)
+    chosen = available if topic == "all" else [TOPICS[topic]]
+    if not set(chosen) <= set(available) or not chosen:
+        raise click.ClickException(f"this course has not the exercises {topic!r} is drawn from")
     with console.status("") as status:
         def on_start(stage: str, current) -> None:
             key = "show_checking" if stage == "checking" else "show_drawing"
