@@ -345,3 +345,9 @@ def test_the_summary_gives_the_class_mean_and_the_pass_rate_per_module(klass, tm
                  for r in (t["status"] for t in json.loads((out / name / "results.json").read_text())["tests"]))
     module_row = next(line for line in run.output.splitlines() if "│ rnn" in line)
     assert f"{passed / 36:.0%}" in module_row and f"{passed}/36" in module_row
+
+
+def test_every_file_said_not_to_change_a_result_exists():
+    from grader.gradebook import GRADER_ROOT, NOT_GRADING
+
+    assert {name for name in NOT_GRADING if not (GRADER_ROOT / name).is_file()} == set()
