@@ -61,9 +61,9 @@ class CapstoneConfig:
 
 
 GRADING = CapstoneConfig(min_digits=3, max_digits=6, d_model=32, num_heads=2, num_layers=1, d_ff=64,
-                         batch_size=64, steps=600, warmup=100, lr_factor=1.0, eval_every=100,
+                         batch_size=64, steps=1000, warmup=100, lr_factor=1.0, eval_every=100,
                          val_size=128, test_size=500, stop_at=1.0)
-GRADING_THRESHOLD = 0.9
+GRADING_THRESHOLD = 0.95      # the syllabus's bar; the reference gets 0.990-0.998 over five seeds
 
 
 # ---------------------------------------------------------------- data
