@@ -5,6 +5,13 @@ from grader.manifest import load_manifest
 from tests.support import ROOT
 
 
+@pytest.fixture(autouse=True)
+def no_settings_from_outside(monkeypatch):
+    """Tests read English output of the course they name, whatever the developer has set."""
+    monkeypatch.delenv("COURSE_LANG", raising=False)
+    monkeypatch.delenv("COURSE_ROOT", raising=False)
+
+
 @pytest.fixture(scope="session")
 def course():
     return load_manifest(ROOT / "course.toml")

@@ -12,6 +12,17 @@ SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 
 
+def copy_course(dest: Path, folders=("solutions", "exercises", "suites", "i18n")) -> Path:
+    """A private copy of the course: course.toml and these folders (``"suites/visible"``
+    for one part), caches left out, so that commands can write state and stubs freely."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "course.toml", dest / "course.toml")
+    for folder in folders:
+        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
 def make_submission(dest: Path, replacements: dict[str, str] | None = None, base: Path = SOLUTIONS) -> Path:
     """A copy of ``base`` (solutions/ by default) in ``dest``, with top-level definitions
     swapped: ``{"rnn.rnn_forward": "def rnn_forward(...):\\n    ..."}``."""

@@ -1,7 +1,6 @@
 """The learner's and developer's commands, through click's CliRunner."""
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -9,23 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from tests.support import ROOT, make_submission
-
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    """These tests read English output, whatever language the developer has chosen."""
-    monkeypatch.delenv("COURSE_LANG", raising=False)
+from tests.support import ROOT, copy_course, make_submission
 
 
 @pytest.fixture
 def course_copy(tmp_path):
-    """A private copy of the course, so commands can write state and stubs freely."""
-    for name in ("course.toml",):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("solutions", "exercises", "suites", "i18n"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return tmp_path
+    return copy_course(tmp_path)
 
 
 def invoke(root, *args):

@@ -13,25 +13,16 @@ from grader import i18n
 from grader.cli import main
 from grader.i18n import LANGS, exercise_text, message, module_text, resolve_lang
 from grader.manifest import load_manifest
-from tests.support import ROOT
+from tests.support import ROOT, copy_course
 
 COURSE = load_manifest(ROOT / "course.toml")
 MESSAGES = {lang: tomllib.loads((ROOT / "i18n" / lang / "messages.toml").read_text(encoding="utf-8"))
             for lang in LANGS}
 
 
-@pytest.fixture(autouse=True)
-def no_language_from_outside(monkeypatch):
-    monkeypatch.delenv("COURSE_LANG", raising=False)
-    monkeypatch.delenv("COURSE_ROOT", raising=False)
-
-
 @pytest.fixture
 def course_copy(tmp_path):
-    shutil.copy(ROOT / "course.toml", tmp_path / "course.toml")
-    for folder in ("solutions", "exercises", "i18n"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return tmp_path
+    return copy_course(tmp_path, ("solutions", "exercises", "i18n"))
 
 
 def set_default_lang(root, code):

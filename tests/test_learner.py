@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import tomllib
 
 import pytest
@@ -12,27 +11,16 @@ from grader.cli import CourseContext, main
 from grader.i18n import exercise_text
 from grader.manifest import load_manifest
 from grader.state import STATE_VERSION, LearnerState
-from tests.support import ROOT
+from tests.support import ROOT, copy_course
 
 COURSE = load_manifest(ROOT / "course.toml")
 EN = tomllib.loads((ROOT / "i18n" / "en" / "messages.toml").read_text(encoding="utf-8"))
 KO = tomllib.loads((ROOT / "i18n" / "ko" / "messages.toml").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(autouse=True)
-def no_settings_from_outside(monkeypatch):
-    monkeypatch.delenv("COURSE_LANG", raising=False)
-    monkeypatch.delenv("COURSE_ROOT", raising=False)
-
-
 @pytest.fixture
 def course_copy(tmp_path):
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(ROOT / "course.toml", root / "course.toml")
-    for folder in ("solutions", "exercises", "suites", "i18n"):
-        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return root
+    return copy_course(tmp_path / "course")
 
 
 def run(root, *args, env=None):

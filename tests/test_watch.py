@@ -5,7 +5,6 @@ import io
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,27 +23,15 @@ from grader.manifest import load_manifest
 from grader.source import make_stubs
 from grader.state import LearnerState
 from grader.watch import Command, FileChange, Watcher, _next_event, fd_line_reader, live_events, watch
-from tests.support import ROOT
+from tests.support import ROOT, copy_course
 
 COURSE = load_manifest(ROOT / "course.toml")
-
-
-@pytest.fixture(autouse=True)
-def no_settings_from_outside(monkeypatch):
-    monkeypatch.delenv("COURSE_LANG", raising=False)
-    monkeypatch.delenv("COURSE_ROOT", raising=False)
 
 
 @pytest.fixture
 def course_copy(tmp_path):
     """What a learner has: no solutions/, no hidden suites."""
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(ROOT / "course.toml", root / "course.toml")
-    shutil.copytree(ROOT / "exercises", root / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "suites" / "visible", root / "suites" / "visible", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "i18n", root / "i18n")
-    return root
+    return copy_course(tmp_path / "course", ("exercises", "suites/visible", "i18n"))
 
 
 class FakeChecks:
