@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 
 from grader.source import make_stubs, replace_definition
@@ -46,3 +47,96 @@ def make_partial_submission(dest: Path, solved: set[str]) -> Path:
         keep = frozenset(ex.split(".")[1] for ex in solved if ex.split(".")[0] == module)
         (dest / path.name).write_text(make_stubs(path.read_text(), module, keep=keep))
     return dest
+
+
+def write_toy_course(root: Path) -> Path:
+    """A course of its own in ``root``: module ``toy`` (``double``, and ``quadruple``, which
+    builds on it; code outside the exercises before, between and after them), its visible
+    and hidden suites, and a capstone module ``final`` with no file. What a new module
+    brings, for the tests that show the course's tools follow it with nothing by hand."""
+    root = Path(root)
+    (root / "solutions").mkdir()
+    (root / "suites" / "hidden").mkdir(parents=True)
+    (root / "suites" / "visible").mkdir(parents=True)
+    (root / "course.toml").write_text(textwrap.dedent("""
+        [course]
+        title = "Toy course"
+        version = "0.1.0"
+
+        [[modules]]
+        name = "toy"
+        title = "A toy module"
+        framework = "numpy"
+
+        [[modules.exercises]]
+        name = "double"
+        title = "Double it"
+        points = 2
+        hints = ["Multiply.", "By two."]
+
+        [[modules.exercises]]
+        name = "quadruple"
+        title = "Quadruple it"
+        points = 1
+        builds_on = ["toy.double"]
+        hints = ["Double twice.", "double(double(x))."]
+
+        [[modules]]
+        name = "final"
+        title = "The capstone"
+        framework = "numpy"
+        kind = "capstone"
+
+        [[modules.exercises]]
+        name = "everything"
+        title = "Everything"
+        points = 1
+        hints = ["All of it.", "Really."]
+    """))
+    (root / "solutions" / "toy.py").write_text(textwrap.dedent('''
+        """A toy module."""
+
+        FACTOR = 2
+
+
+        def double(x):
+            """Twice x."""
+            # BEGIN SOLUTION
+            return FACTOR * x
+            # END SOLUTION
+
+
+        def _helper(x):
+            return x
+
+
+        def quadruple(x):
+            """Four times x."""
+            # BEGIN SOLUTION
+            return double(double(_helper(x)))
+            # END SOLUTION
+
+        LATER = 3
+    ''').lstrip())
+    (root / "suites" / "hidden" / "test_toy.py").write_text(textwrap.dedent('''
+        from grader.checks import check, expect_equal
+
+        @check("toy.double")
+        def test_double(student, ref):
+            """double(3)"""
+            expect_equal(student.toy.double(3), ref.toy.double(3))
+
+        @check("toy.quadruple")
+        def test_quadruple(student):
+            """quadruple(3)"""
+            expect_equal(student.toy.quadruple(3), 12)
+    '''))
+    (root / "suites" / "visible" / "test_toy.py").write_text(textwrap.dedent('''
+        from grader.checks import check, expect_equal
+
+        @check("toy.double")
+        def test_visible_double(student):
+            """double(2) is 4"""
+            expect_equal(student.toy.double(2), 4)
+    '''))
+    return root

@@ -31,7 +31,7 @@ from grader.grading import GradingContext, grade_exercise
 from grader.manifest import load_manifest
 from grader.nbexport import NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal
 from grader.source import find_regions
-from tests.support import ROOT, SOLUTIONS, make_submission
+from tests.support import write_toy_course, ROOT, SOLUTIONS, make_submission
 from tests.variants.attention import WRONG
 
 nbgrader_installed = shutil.which("jupyter") is not None and subprocess.run(
@@ -431,82 +431,7 @@ def test_docstrings_become_markdown_with_their_layout_kept():
 
 
 def test_a_new_module_becomes_an_assignment_with_nothing_written_by_hand(tmp_path):
-    (tmp_path / "solutions").mkdir()
-    (tmp_path / "suites" / "hidden").mkdir(parents=True)
-    (tmp_path / "suites" / "visible").mkdir(parents=True)
-    (tmp_path / "course.toml").write_text(textwrap.dedent("""
-        [course]
-        title = "Toy course"
-        version = "0.1.0"
-
-        [[modules]]
-        name = "toy"
-        title = "A toy module"
-        framework = "numpy"
-
-        [[modules.exercises]]
-        name = "double"
-        title = "Double it"
-        points = 2
-        hints = ["Multiply.", "By two."]
-
-        [[modules.exercises]]
-        name = "quadruple"
-        title = "Quadruple it"
-        points = 1
-        builds_on = ["toy.double"]
-        hints = ["Double twice.", "double(double(x))."]
-
-        [[modules]]
-        name = "final"
-        title = "The capstone"
-        framework = "numpy"
-        kind = "capstone"
-
-        [[modules.exercises]]
-        name = "everything"
-        title = "Everything"
-        points = 1
-        hints = ["All of it.", "Really."]
-    """))
-    (tmp_path / "solutions" / "toy.py").write_text(textwrap.dedent('''
-        """A toy module."""
-
-        FACTOR = 2
-
-
-        def double(x):
-            """Twice x."""
-            # BEGIN SOLUTION
-            return FACTOR * x
-            # END SOLUTION
-
-
-        def _helper(x):
-            return x
-
-
-        def quadruple(x):
-            """Four times x."""
-            # BEGIN SOLUTION
-            return double(double(_helper(x)))
-            # END SOLUTION
-
-        LATER = 3
-    ''').lstrip())
-    (tmp_path / "suites" / "hidden" / "test_toy.py").write_text(textwrap.dedent('''
-        from grader.checks import check, expect_equal
-
-        @check("toy.double")
-        def test_double(student, ref):
-            """double(3)"""
-            expect_equal(student.toy.double(3), ref.toy.double(3))
-
-        @check("toy.quadruple")
-        def test_quadruple(student):
-            """quadruple(3)"""
-            expect_equal(student.toy.quadruple(3), 12)
-    '''))
+    write_toy_course(tmp_path)
     run = invoke("--out", str(tmp_path / "out"), root=tmp_path)
     assert run.exit_code == 0, run.output
     assert "left out: final" in run.output

@@ -19,7 +19,7 @@ from grader.manifest import load_manifest
 from grader.release import (PUBLIC_IDIOMS, ReleaseError, build_release, find_leaks, hidden_check_names,
                             secret_lines)
 from grader.source import find_regions
-from tests.support import ROOT, SOLUTIONS
+from tests.support import ROOT, SOLUTIONS, write_toy_course
 
 
 @pytest.fixture(scope="module")
@@ -196,49 +196,18 @@ def test_the_bundle_installs_in_a_fresh_venv_and_course_check_works(bundle, tmp_
 # ---------------------------------------------------------------- a new module follows by itself
 
 def test_a_new_module_is_released_with_nothing_written_by_hand(tmp_path):
-    import textwrap
-
+    write_toy_course(tmp_path)
     for name in ("pyproject.toml", "constraints.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "course.toml").write_text(textwrap.dedent("""
-        [course]
-        title = "Toy course"
-        version = "0.2.0"
-
-        [[modules]]
-        name = "toy"
-        title = "A toy module"
-        framework = "numpy"
-
-        [[modules.exercises]]
-        name = "double"
-        title = "Double it"
-        points = 2
-        hints = ["Multiply.", "By two."]
-    """))
-    (tmp_path / "solutions").mkdir()
-    (tmp_path / "solutions" / "toy.py").write_text(textwrap.dedent('''
-        """A toy module."""
-
-
-        def double(x):
-            """Twice x."""
-            # BEGIN SOLUTION
-            doubled_value = x + x
-            return doubled_value
-            # END SOLUTION
-    '''))
-    for kind, check_name in (("visible", "test_visible_double"), ("hidden", "test_double_of_many_numbers")):
-        (tmp_path / "suites" / kind).mkdir(parents=True)
-        (tmp_path / "suites" / kind / "test_toy.py").write_text(
-            f"from grader.checks import check, expect_equal\n\n\n@check('toy.double')\ndef {check_name}(student):\n"
-            f"    \"\"\"double(2) is 4\"\"\"\n    expect_equal(student.toy.double(2), 4)\n")
     course = load_manifest(tmp_path / "course.toml")
-    assert secret_lines(course) == {"doubled_value = x + x": "toy.double"}
+    assert secret_lines(course) == {"return FACTOR * x": "toy.double",
+                                    "return double(double(_helper(x)))": "toy.quadruple"}
+    assert hidden_check_names(course) == {"test_double", "test_quadruple"}
     bundle = build_release(course, tmp_path / "student")
     assert "raise NotImplementedError" in (bundle / "exercises" / "toy.py").read_text()
+    assert sorted(p.name for p in (bundle / "exercises").iterdir()) == ["toy.py"]   # the capstone has no file
     assert (bundle / "suites" / "visible" / "test_toy.py").is_file()
-    assert [ex.id for ex in load_manifest(bundle / "course.toml").exercises] == ["toy.double"]
-    assert "0.2.0" in (bundle / "pyproject.toml").read_text()
+    assert [ex.id for ex in load_manifest(bundle / "course.toml").exercises] == [
+        "toy.double", "toy.quadruple", "final.everything"]
     assert not (bundle / "pictures").exists()      # none of the pictures' exercises is in this course
     assert find_leaks(bundle, secret_lines(course), hidden_check_names(course)) == []
