@@ -18,6 +18,7 @@ because someone asked for instructions.
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 import sys
 import tomllib
@@ -77,21 +78,21 @@ _warned: set[Path] = set()
 
 
 def _read_toml(path: Path) -> dict:
-    """A TOML file's contents, parsed once per version of the file (the cache key holds
-    its mtime and size, so `course watch` sees a translation being written). Missing: {}.
+    """A TOML file's contents, parsed once per version of the file (the cache key is a
+    hash of its bytes, so `course watch` sees a translation being written). Missing: {}.
     Broken: {} and one note on stderr, because a learner should not lose the command
     over a typo in a translation (tests/test_i18n.py catches it before a release)."""
     try:
-        stat = path.stat()
+        raw = path.read_bytes()
     except OSError:
         return {}
-    stamp = (stat.st_mtime_ns, stat.st_size)
+    stamp = hashlib.blake2b(raw, digest_size=16).digest()   # mtimes can tie within a clock tick
     cached = _cache.get(path)
     if cached and cached[0] == stamp:
         return cached[1]
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         if path not in _warned:
             _warned.add(path)
             print(f"note: {path} could not be read ({exc}); showing English instead", file=sys.stderr)

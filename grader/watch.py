@@ -88,8 +88,7 @@ class Watcher:
     # ------------------------------------------------------------ steps
 
     def say(self, key: str, /, **fields) -> None:
-        self.console.print(self.cc.t(key, **fields))
-        self.console.file.flush()
+        _say(self.console, self.cc, key, **fields)
 
     def check_current(self) -> None:
         """Check the current exercise; while it passes, record it and move on to the next

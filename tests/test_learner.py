@@ -115,7 +115,8 @@ def test_progress_is_found_from_any_folder_of_the_course_by_a_new_context(course
         assert "5 of 99 points, 2 of 44 exercises, 2 hints used" in flat(out)
         assert "Next: rnn.rnn_forward" in flat(out)
     monkeypatch.chdir(course_copy / "exercises")
-    assert "rnn.py" in flat(CliRunner().invoke(main, []).output)  # paths as typed from here
+    out = flat(CliRunner().invoke(main, []).output)
+    assert "rnn.py" in out and "exercises/rnn.py" not in out      # paths as typed from here
 
 
 def test_the_state_file_has_a_version_and_an_old_file_is_migrated(course_copy):
@@ -213,3 +214,14 @@ def test_list_marks_done_and_failing_in_korean(course_copy):
     assert KO["status_done"] in out and KO["status_failing"] in out
     assert exercise_text(COURSE, "rnn.rnn_step_backward", "ko").title in out
     assert os.path.exists(course_copy / ".course" / "state.json")
+
+
+def test_hints_print_their_pseudo_code_as_written(course_copy):
+    """Hints are plain text: Markdown would turn f*prev_c + i*g into italics."""
+    out = flat(run(course_copy, "hint", "lstm.lstm_step_forward", "--level", "3").output)
+    assert "f*prev_c + i*g" in out
+
+
+def test_hint_for_a_module_is_the_hint_of_its_first_exercise_not_passed(course_copy):
+    out = flat(run(course_copy, "hint", "lstm").output)
+    assert "lstm.lstm_step_forward" in out and "hint 1 of 3" in out

@@ -61,7 +61,7 @@ def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
     folder = course.root / "exercises"
     if not folder.is_dir():
         raise click.ClickException(cc.t("no_exercises_folder", folder=folder))
-    state = cc.state
+    cc.state        # an unreadable state file is reported (and set aside) before any check runs
     ctx = GradingContext.for_course(course, kind="visible")
     console = Console(highlight=False)
     failing = []
@@ -69,6 +69,7 @@ def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
         for ex in selected:
             with console.status(escape(cc.t("checking", id=ex.id))):
                 result = grade_exercise(ctx, ex, folder)
+            state = cc.reload_state()       # as it is on disk now: another terminal may have shown a hint
             state.record_check(ex.id, result.passed)
             state.save()
             print_result(console, cc, result)

@@ -1,7 +1,7 @@
 import click
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
 from grader.commands.progress import resolve_target
@@ -18,7 +18,8 @@ def show_hint(console: Console, cc: CourseContext, exercise_id: str, level: int 
         level = min(shown + 1, len(hints))
     state.hints_shown[exercise_id] = max(shown, level)
     state.save()
-    console.print(Panel(Markdown(hints[level - 1]), title=cc.t("hint_title", id=exercise_id, level=level,
+    # plain text, not Markdown: the pseudo-code hints hold f*prev_c and __init__
+    console.print(Panel(Text(hints[level - 1]), title=cc.t("hint_title", id=exercise_id, level=level,
                                                                 total=len(hints)),
                         title_align="left"))
     return level

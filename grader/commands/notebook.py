@@ -3,7 +3,7 @@ from pathlib import Path
 import click
 
 from grader.cli import CourseContext, pass_course
-from grader.i18n import LANGS
+from grader.i18n import LANGS, message
 
 
 @click.command("notebook")
@@ -42,10 +42,9 @@ def command(cc: CourseContext, module: str, out_file: Path | None, lang: str | N
     if out_file is None:
         out_file = Path("notebooks") / (f"{module}.ipynb" if lang == "en" else f"{module}.{lang}.ipynb")
     if out_file.exists() and not force:
-        raise click.ClickException(f"{out_file} exists; pass --force to overwrite it (the edits in it would be "
-                                   "lost), or --out to write elsewhere")
+        raise click.ClickException(message("notebook_exists", lang, path=out_file))
     try:
         path = build_notebook(course, module, out_file, lang, reference)
     except NotebookError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {path}")
+    click.echo(message("notebook_wrote", lang, path=path))

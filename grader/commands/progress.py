@@ -133,8 +133,8 @@ def show_overview(cc: CourseContext) -> None:
 
 def resolve_target(cc: CourseContext, text: str | None, modules: bool = False) -> Exercise | str:
     """The exercise (or, with ``modules``, the module name) the learner means by ``text``;
-    nothing given: the exercise they are on. An unknown id is an error that suggests the
-    closest ones."""
+    nothing given: the exercise they are on; a module, without ``modules``: its first
+    exercise not passed yet. An unknown id is an error that suggests the closest ones."""
     import difflib
 
     course = cc.course
@@ -149,6 +149,9 @@ def resolve_target(cc: CourseContext, text: str | None, modules: bool = False) -
     names = [module.name for module in course.modules]
     if modules and text in names:
         return text
+    if text in names:
+        exercises = course.module(text).exercises
+        return next((ex for ex in exercises if ex.id not in cc.state.passed), exercises[0])
     candidates = ids + (names if modules else [])
     close = difflib.get_close_matches(text, candidates, n=3, cutoff=0.5)
     suggestion = cc.t("did_you_mean", ids=", ".join(close)) if close else cc.t("see_list")

@@ -41,7 +41,7 @@ def command(cc: CourseContext, topic: str, out_dir: Path, lang: str | None) -> N
     available = show.course_topics(course)
     chosen = available if topic == "all" else [TOPICS[topic]]
     if not set(chosen) <= set(available) or not chosen:
-        raise click.ClickException(f"this course has not the exercises {topic!r} is drawn from")
+        raise click.ClickException(message("show_not_in_course", lang, topic=topic))
     with console.status("") as status:
         def on_start(stage: str, current) -> None:
             key = "show_checking" if stage == "checking" else "show_drawing"
