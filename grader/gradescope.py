@@ -7,7 +7,8 @@ top level Gradescope's two scripts and the course source that grading needs, tak
 
 ``setup.sh``        run once while Gradescope builds the image: installs the course
                     (``pip install -c constraints.txt /autograder/source``), torch from its
-                    CPU wheel index, and checks that the selected exercises can be graded
+                    CPU wheel index, prints the isolation the image allows, and grades a
+                    copy of the reference, which must get full marks
 ``run_autograder``  run per submission: ``python -m grader.gradescope``, which grades
                     ``/autograder/submission`` with ``course grade`` and writes
                     ``/autograder/results/results.json``
@@ -41,7 +42,6 @@ from pathlib import Path
 from grader.manifest import Course, Exercise
 
 SETTINGS_FILE = "gradescope.json"
-PYTHON_RECORD = ".python"                 # setup.sh writes the interpreter it installed into
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 EXECUTABLES = ("setup.sh", "run_autograder")
 COURSE_FILES = ("course.toml", "pyproject.toml", "constraints.txt")
@@ -129,7 +129,11 @@ pip_install "$SOURCE"
 
 # run_autograder grades with the interpreter installed into here
 "$PYTHON" -c 'import sys; print(sys.executable)' > "$SOURCE/.python"
-# fail now, while the image is built, rather than on every submission
+# the reference and the hidden suites: for the grader (root) only; a worker receives the
+# reference pieces it needs over its pipe, never from this folder
+chmod -R go-rwx "$SOURCE"
+# fail now, while the image is built, rather than on every submission: the reference must
+# get full marks here, with the isolation this image allows (printed in the build log)
 "$PYTHON" -m grader.gradescope --check --root "$ROOT"
 """
 
@@ -305,6 +309,8 @@ def build_autograder(course: Course, out: Path, only: str | None = None, time_li
         raise AutograderError(f"visibility must be one of {', '.join(VISIBILITIES)}")
     if out.is_dir():
         raise AutograderError(f"{out} is a folder; give the path of the zip to write")
+    if course.overlaps_sources(out):
+        raise AutograderError(f"{out} is part of the course itself; choose another path (build/autograder.zip, say)")
     if out.exists() and not force:
         raise AutograderError(f"{out} exists; pass --force to replace it")
     exercises = select(course, only)
@@ -409,26 +415,33 @@ def _load_course(source: Path) -> Course:
         raise GradingFailed(str(exc)) from None
 
 
+def _course_grade(source: Path, settings: "Settings", submission: Path, work: Path) -> dict:
+    """``course grade`` on one submission, in a process of its own; its results.json."""
+    from grader.submission import submission_name
+
+    out = Path(work) / "grades"
+    command = [sys.executable, "-m", "grader", "--course", str(source), "grade", str(submission),
+               "--out", str(out), "--only", ",".join(settings.exercises)]
+    if settings.time_limit:
+        command += ["--time-limit", str(settings.time_limit)]
+    print("run_autograder: " + shlex.join(command), flush=True)
+    completed = subprocess.run(command, stdin=subprocess.DEVNULL)
+    if completed.returncode != 0:
+        raise GradingFailed(f"`course grade` exited with status {completed.returncode}")
+    graded_path = out / submission_name(submission) / "results.json"
+    try:
+        return json.loads(graded_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GradingFailed(f"`course grade` wrote no readable {graded_path.name}: {exc}") from None
+
+
 def _grade(root: Path, started: float) -> dict:
     source = root / "source"
     settings = _read_settings(source)
     course = _load_course(source)
     with tempfile.TemporaryDirectory(prefix="gradescope-") as work:
         submission = find_submission(root / "submission", Path(work) / "upload")
-        out = Path(work) / "grades"
-        command = [sys.executable, "-m", "grader", "--course", str(source), "grade", str(submission),
-                   "--out", str(out), "--only", ",".join(settings.exercises)]
-        if settings.time_limit:
-            command += ["--time-limit", str(settings.time_limit)]
-        print("run_autograder: " + shlex.join(command), flush=True)
-        completed = subprocess.run(command, stdin=subprocess.DEVNULL)
-        if completed.returncode != 0:
-            raise GradingFailed(f"`course grade` exited with status {completed.returncode}")
-        graded_path = out / "submission" / "results.json"
-        try:
-            graded = json.loads(graded_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GradingFailed(f"`course grade` wrote no readable {graded_path.name}: {exc}") from None
+        graded = _course_grade(source, settings, submission, Path(work))
     return gradescope_results(graded, course, settings, time.monotonic() - started)
 
 
@@ -458,8 +471,9 @@ def run_autograder(root: Path) -> int:
 
 
 def check_setup(root: Path) -> int:
-    """setup.sh's last step: the course loads, and every exercise this autograder grades
-    has hidden checks (which imports the suites, and torch with them)."""
+    """setup.sh's last step: the course loads, every exercise this autograder grades has
+    hidden checks, and grading a copy of the reference gives full marks, on this image
+    and with the isolation it allows (which is printed, for the build log)."""
     from grader.grading import Suites
 
     source = Path(root) / "source"
@@ -473,11 +487,23 @@ def check_setup(root: Path) -> int:
         unchecked = [i for i in settings.exercises if i not in with_checks]
         if unchecked:
             raise GradingFailed(f"no hidden checks for {', '.join(unchecked)}")
+        report = subprocess.run([sys.executable, "-m", "grader.sandbox"], capture_output=True, text=True)
+        print("setup.sh: how learner code is isolated on this image:\n" + report.stdout.rstrip(), flush=True)
+        if any(line.startswith("no") for line in report.stdout.splitlines()):
+            print("setup.sh: WARNING: some isolation steps are not available here (see the README, "
+                  "'Isolation of the worker'); grading goes on without them", flush=True)
+        with tempfile.TemporaryDirectory(prefix="gradescope-check-") as work:
+            graded = _course_grade(source, settings, source / "solutions", Path(work))
+        earned = sum(test["score"] for test in graded["tests"])
+        possible = sum(test["max_score"] for test in graded["tests"])
+        if earned != possible:
+            failed = [test["name"] for test in graded["tests"] if test["score"] != test["max_score"]]
+            raise GradingFailed(f"the reference gets {earned:g}/{possible:g} here; not full marks on {', '.join(failed)}")
     except GradingFailed as exc:
         print(f"setup.sh: the autograder cannot grade: {exc}", file=sys.stderr)
         return 1
     print(f"setup.sh: ready to grade {_count(len(settings.exercises), 'exercise')} of {course.title} "
-          f"{course.version} with Python {sys.version.split()[0]}")
+          f"{course.version} with Python {sys.version.split()[0]}; the reference gets full marks")
     return 0
 
 

@@ -109,6 +109,18 @@ class Course:
             return list(self.module_names)
         return [m for m in dict.fromkeys(ex.module for ex in exercises) if m in self.module_names]
 
+    def overlaps_sources(self, path: Path) -> bool:
+        """Whether writing (or replacing) ``path`` would touch what the course is made of:
+        the manifest, solutions/, exercises/, suites/, i18n/, the package files, or a
+        folder holding any of them (the course root itself, say)."""
+        target = Path(path).resolve()
+        sources = [self.root / name for name in ("course.toml", "solutions", "exercises", "suites", "i18n",
+                                                 "grader", "pyproject.toml", "constraints.txt")]
+        for source in (s.resolve() for s in sources):
+            if target == source or target.is_relative_to(source) or source.is_relative_to(target):
+                return True
+        return False
+
     @property
     def total_points(self) -> float:
         return sum(ex.points for ex in self.exercises)

@@ -31,7 +31,7 @@ import inspect
 import json
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.manifest import Course, Exercise, Module
@@ -66,7 +66,6 @@ class Assignment:
     exercises: int
     points: float
     earlier_modules: list[str]          # reference files shipped with it
-    files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -138,7 +137,7 @@ def export_course(course: Course, out: Path, *, course_id: str | None = None, on
             target.write_text(text, encoding="utf-8")
         module = course.module(name)
         assignments.append(Assignment(name, len(module.exercises), sum(e.points for e in module.exercises),
-                                      earlier_modules(course, name), [f"{name}.ipynb", *sorted(files)]))
+                                      earlier_modules(course, name)))
     present = [name for name in exportable_modules(course) if (out / "source" / name / f"{name}.ipynb").is_file()]
     (out / "nbgrader_config.py").write_text(config_text(course, course_id, present), encoding="utf-8")
     return ExportSummary(out, course_id, assignments, left_out_modules(course))
@@ -168,7 +167,6 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # The assignments, one per module, in course order (release them in this order: an
 # assignment ships the reference solutions of the earlier modules it imports):
 {listing}
-ASSIGNMENTS = {assignments!r}
 
 # A test cell runs every check of one exercise in the notebook's kernel: about a second
 # at most; the limit stops a student's endless loop.

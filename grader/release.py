@@ -27,14 +27,14 @@ from grader.manifest import Course
 from grader.source import find_regions
 from grader.sync import expected_stubs
 
-# Parts of the grader package that only instructors and course developers run. The
-# learner's commands (list, check, hint, progress, capstone, and the self-study ones) do
-# not import them; a test installs the bundle and runs every command it offers.
+# Parts of the grader package that only instructors and course developers run. No module
+# the bundle ships imports them (tests/test_release.py reads every import, those inside
+# functions too), and a test installs the bundle and runs the learner's main commands.
 INSTRUCTOR_ONLY = (
     "commands/grade.py", "commands/sync.py", "commands/release.py",
     "commands/nbgrader_.py", "commands/gradescope.py",
     "gradebook.py", "parallel.py", "report.py", "feedback.py", "submission.py", "sync.py",
-    "release.py", "nbexport.py", "gradescope.py", "nbgrader_support", "templates/gradescope",
+    "release.py", "nbexport.py", "gradescope.py", "nbgrader_support",
 )
 
 # Keys of course.toml that only grading uses: which reference pieces stand in for the
@@ -304,8 +304,9 @@ def build_release(course: Course, out: Path, force: bool = False,
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise ReleaseError(f"{out} exists and is not empty; pass --force to replace it")
-    if out.resolve() in (course.root.resolve(), *course.root.resolve().parents):
-        raise ReleaseError(f"{out} holds the course itself; choose another folder")
+    if course.overlaps_sources(out):
+        raise ReleaseError(f"{out} is, or holds, part of the course itself; choose another folder "
+                           "(build/student, say)")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".release-", dir=out.parent) as tmp:
         bundle = Path(tmp) / "bundle"

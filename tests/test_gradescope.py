@@ -175,11 +175,27 @@ def test_setup_check_fails_when_an_exercise_has_no_hidden_checks(tmp_path, capsy
     (source / "suites" / "hidden").mkdir(parents=True)
     shutil.copy(ROOT / "course.toml", source)
     shutil.copy(ROOT / "suites" / "hidden" / "test_rnn.py", source / "suites" / "hidden")
+    shutil.copytree(ROOT / "solutions", source / "solutions")
     (source / "gradescope.json").write_text(Settings(("rnn.rnn_forward",)).to_json())
     assert check_setup(tmp_path / "autograder") == 0
     (source / "gradescope.json").write_text(Settings(("rnn.rnn_forward", "lstm.lstm_forward")).to_json())
     assert check_setup(tmp_path / "autograder") == 1
     assert "lstm.lstm_forward" in capsys.readouterr().err
+
+
+def test_setup_check_fails_when_the_reference_does_not_get_full_marks_here(tmp_path, capsys):
+    source = tmp_path / "autograder" / "source"
+    (source / "suites" / "hidden").mkdir(parents=True)
+    shutil.copy(ROOT / "course.toml", source)
+    shutil.copy(ROOT / "suites" / "hidden" / "test_rnn.py", source / "suites" / "hidden")
+    shutil.copytree(ROOT / "solutions", source / "solutions")
+    rnn = source / "solutions" / "rnn.py"
+    rnn.write_text(rnn.read_text().replace("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)", "next_h = x @ Wx + prev_h @ Wh + b"))
+    (source / "gradescope.json").write_text(Settings(("rnn.rnn_step_forward",)).to_json())
+    assert check_setup(tmp_path / "autograder") == 1
+    captured = capsys.readouterr()
+    assert "not full marks on rnn.rnn_step_forward" in captured.err
+    assert "isolated on this image" in captured.out
 
 
 # ---------------------------------------------------------------- the scripts, for real
@@ -312,3 +328,13 @@ def test_a_grader_that_cannot_start_still_gives_a_results_json(gradescope, tmp_p
     assert_gradescope_format(results)
     assert results["score"] == 0 and "contact the course staff" in results["output"]
     assert results["extra_data"]["grading_failed"]
+
+
+def test_gradescope_refuses_to_write_over_the_course(tmp_path):
+    from tests.support import copy_course
+
+    root = copy_course(tmp_path / "course")       # a copy: were the guard broken, this is what it would overwrite
+    before = (root / "course.toml").read_bytes()
+    run = CliRunner().invoke(main, ["--course", str(root), "gradescope", "--out", str(root / "course.toml"), "--force"])
+    assert run.exit_code != 0 and "course itself" in run.output
+    assert (root / "course.toml").read_bytes() == before

@@ -447,7 +447,7 @@ def test_a_new_module_becomes_an_assignment_with_nothing_written_by_hand(tmp_pat
     assert given["toy-given-3"] == "LATER = 3"
     assert given["toy-double-solution"].endswith("    ### BEGIN SOLUTION\n    return FACTOR * x\n    ### END SOLUTION")
     assert "stand_ins=['double']" in given["toy-quadruple-tests"]
-    assert "ASSIGNMENTS = ['toy']" in (tmp_path / "out" / "nbgrader_config.py").read_text()
+    assert "#   toy " in (tmp_path / "out" / "nbgrader_config.py").read_text()
 
 
 # ---------------------------------------------------------------- the command
@@ -463,7 +463,7 @@ def test_refuses_a_non_empty_folder_without_force(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in (tmp_path / "source").iterdir()) == ["masking"]
     config = (tmp_path / "nbgrader_config.py").read_text()
-    assert "c.CourseDirectory.course_id = 'seq101'" in config and "ASSIGNMENTS = ['masking']" in config
+    assert "c.CourseDirectory.course_id = 'seq101'" in config and "#   masking " in config and "#   rnn " not in config
     assert "ships the reference of attention" in run.output
 
 

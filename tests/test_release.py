@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from grader.cli import main
 from grader.manifest import load_manifest
-from grader.release import (PUBLIC_IDIOMS, ReleaseError, build_release, find_leaks, hidden_check_names,
+from grader.release import (INSTRUCTOR_ONLY, PUBLIC_IDIOMS, ReleaseError, build_release, find_leaks, hidden_check_names,
                             secret_lines)
 from grader.source import find_regions
-from tests.support import ROOT, SOLUTIONS, write_toy_course
+from tests.support import ROOT, SOLUTIONS, copy_course, write_toy_course
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +96,25 @@ def test_the_bundle_leaves_out_the_instructors_commands(bundle):
     assert not list(bundle.rglob("__pycache__"))
 
 
+def test_no_shipped_module_imports_what_the_bundle_leaves_out(bundle):
+    """Every import of every shipped grader module, those inside functions too (a command
+    that imports grader.report late would break only when run)."""
+    left_out = {part.removesuffix(".py").replace("/", ".") for part in INSTRUCTOR_ONLY}
+    broken = []
+    for path in (bundle / "grader").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in names:
+                inside = name.removeprefix("grader.") if name.startswith("grader.") else None
+                if inside is not None and any(inside == gone or inside.startswith(gone + ".") for gone in left_out):
+                    broken.append((str(path.relative_to(bundle)), name))
+    assert not broken
+
+
 def test_hidden_and_visible_checks_have_different_names(course):
     visible = set()
     for path in (ROOT / "suites" / "visible").glob("test_*.py"):
@@ -150,9 +169,13 @@ def test_release_refuses_a_folder_that_is_not_empty(tmp_path):
     assert not (out / "precious.txt").exists() and (out / "course.toml").is_file()
 
 
-def test_release_refuses_to_write_over_the_course(tmp_path):
-    run = CliRunner().invoke(main, ["--course", str(ROOT), "release", "--out", str(ROOT), "--force"])
+@pytest.mark.parametrize("inside", ["", "solutions", "suites/hidden", "i18n"])
+def test_release_refuses_to_write_over_the_course(inside, tmp_path):
+    root = copy_course(tmp_path / "course")       # a copy: were the guard broken, this is what it would delete
+    before = sorted(p.name for p in (root / inside).iterdir())
+    run = CliRunner().invoke(main, ["--course", str(root), "release", "--out", str(root / inside), "--force"])
     assert run.exit_code != 0 and "course itself" in run.output
+    assert sorted(p.name for p in (root / inside).iterdir()) == before
 
 
 # ---------------------------------------------------------------- a fresh virtual environment

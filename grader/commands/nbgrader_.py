@@ -21,7 +21,7 @@ def command(cc: CourseContext, out: Path, course_id: str | None, only: str | Non
     """Write the course as an nbgrader course root: one assignment per module.
 
     \b
-    OUT/nbgrader_config.py           course id, root, assignments, feedback settings
+    OUT/nbgrader_config.py           course id, root, timeout, feedback settings, the assignments (a comment)
     OUT/source/<module>/<module>.ipynb
         the module's intro; a read-only cell with its imports and helpers; per
         exercise its instructions, a solution cell (### BEGIN SOLUTION) and a

@@ -27,7 +27,8 @@ of what it builds on (in this module) replace the notebook's, so one bug costs o
 exercise. Earlier modules are the reference files next to the notebook anyway.
 What is not: the student's code runs in this very process, next to the checks, with no
 time limit of its own (nbgrader's cell timeout applies) and no isolation, so it could
-tamper with the checks; forbidden calls are found statically only (no tripwires).
+tamper with the checks. Forbidden calls are found by a static scan of the cells the kernel
+ran and by tripwires on the forbidden library calls while the checks run.
 """
 
 from __future__ import annotations
@@ -83,8 +84,11 @@ def _module_from_source(name: str, source: str, filename: str) -> types.ModuleTy
 def load_hidden(module: str, suite: str, reference: str) -> None:
     """Load the hidden checks of ``module`` and its reference solution, given as source
     text (they sit in the hidden region of the notebook's first test cell)."""
-    ref = _module_from_source(f"_course_reference_{module}", reference, f"<reference of {module}>")
-    checks = _module_from_source(f"_course_hidden_{module}", suite, f"<hidden checks of {module}>")
+    # nbgrader gives 0 to a test cell that writes anything to stderr: a warning while
+    # loading must not cost the first exercise its points
+    with contextlib.redirect_stderr(sys.stdout):
+        ref = _module_from_source(f"_course_reference_{module}", reference, f"<reference of {module}>")
+        checks = _module_from_source(f"_course_hidden_{module}", suite, f"<hidden checks of {module}>")
     _HIDDEN[module] = _HiddenModule(checks, ref)
 
 
