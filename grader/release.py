@@ -34,7 +34,7 @@ INSTRUCTOR_ONLY = (
     "commands/grade.py", "commands/sync.py", "commands/release.py",
     "commands/nbgrader_.py", "commands/gradescope.py",
     "gradebook.py", "parallel.py", "report.py", "feedback.py", "submission.py", "sync.py",
-    "release.py", "nbexport.py", "gradescope.py", "nbgrader_support",
+    "release.py", "nbexport.py", "gradescope.py", "nbgrader_support", "translations.py",
 )
 
 # Keys of course.toml that only grading uses: which reference pieces stand in for the

@@ -13,6 +13,7 @@ from grader import i18n
 from grader.cli import main
 from grader.i18n import LANGS, exercise_text, message, module_text, resolve_lang
 from grader.manifest import load_manifest
+from grader.translations import stale, stamp
 from tests.support import ROOT, copy_course
 
 COURSE = load_manifest(ROOT / "course.toml")
@@ -211,3 +212,28 @@ def test_the_cli_rejects_an_unknown_language_clearly(course_copy):
     by_toml = run(course_copy, "progress")
     assert by_toml.exit_code == 1 and "unknown language 'fr' (from default_lang in course.toml)" in by_toml.output
     assert "Traceback" not in by_option.output + by_env.output + by_toml.output
+
+
+# ---------------------------------------------------------------- translations in step with their English
+
+def test_every_korean_text_was_translated_from_the_english_of_today():
+    out_of_step = {module.name: stale(COURSE, "ko", module.name) for module in COURSE.modules}
+    out_of_step = {module: keys for module, keys in out_of_step.items() if keys}
+    assert not out_of_step, (
+        f"the English changed since these Korean texts were translated: {out_of_step}; update them in "
+        "i18n/ko/<module>.toml, then run `python -m grader.translations stamp ko <module>`")
+
+
+def test_a_changed_english_hint_makes_its_translation_stale_until_stamped(course_copy):
+    manifest = course_copy / "course.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "One step is an affine map of the input", "One step is an affine map of the inputs", 1), encoding="utf-8")
+    course = load_manifest(manifest)
+    assert stale(course, "ko", "rnn") == ["rnn_step_forward"]
+    assert stale(course, "ko", "lstm") == []
+    stamp(course, "ko", "rnn")
+    stamped = (course_copy / "i18n" / "ko" / "rnn.toml").read_text(encoding="utf-8")
+    assert stale(course, "ko", "rnn") == []
+    stamp(course, "ko", "rnn")
+    assert (course_copy / "i18n" / "ko" / "rnn.toml").read_text(encoding="utf-8") == stamped
+    assert module_text(course, "rnn", "ko").title == module_text(COURSE, "rnn", "ko").title
