@@ -123,6 +123,7 @@ def main(ctx: click.Context, course_root: Path | None, lang: str | None) -> None
     Instructors:  course grade SUBMISSION... --out DIR
                   course release / gradescope / nbgrader --out ...
     Developers:   course sync [--check]
+    (The student release has the learners' commands only.)
 
     \b
     In Korean (한국어):  course --lang ko ...   or   export COURSE_LANG=ko
