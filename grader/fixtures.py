@@ -158,6 +158,29 @@ def MarkovLM(table, bias=None):
     return MarkovLM(table, bias)
 
 
+def counting_chain(V: int = 10):
+    """The (table, bias) of a :func:`MarkovLM` that counts, for the decoding suites: bos
+    -> a start word chosen by the source, then w -> w+1 up to the last word V-1, then eos
+    (pad 0, bos 1, eos 2; words 3 .. V-1). With a source row of tokens s (no padding) the
+    context is 2 (s + 1) and the start word is s + 2 (the vertex of -0.5 (w-1)^2 + (s+1) w)."""
+    import torch
+
+    PAD, BOS, EOS = 0, 1, 2
+    table = torch.full((V, V), -60.0, dtype=torch.float64)
+    bias = torch.zeros(V, dtype=torch.float64)
+    words = torch.arange(3, V)
+    bias[words] = 0.5 * words.to(torch.float64)
+    table[BOS, words] = -0.5 * (words.to(torch.float64) - 1) ** 2
+    for w in range(3, V - 1):
+        table[w, w + 1] = 100.0
+    table[V - 1, EOS] = 100.0
+    table[EOS, 3] = 100.0          # what the model says after eos: must be replaced by pad
+    table[PAD, 4] = 100.0          # and after pad
+    # small distinct values elsewhere, so that no argmax is a tie
+    table += 1e-3 * torch.arange(V * V, dtype=torch.float64).reshape(V, V) / (V * V)
+    return table, bias
+
+
 def PrefixLM(table):
     """A model whose next token depends on the whole prefix, through two rounds of masked
     "attention" over the target (so the causal mask matters, and so does feeding the whole

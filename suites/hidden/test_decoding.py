@@ -11,7 +11,6 @@ Every toy model takes src_mask into account (encode and decode), and logs its ca
 
 import math
 
-import numpy as np
 import torch
 
 from grader import fixtures
@@ -26,25 +25,6 @@ LOGP_TOL = dict(rtol=1e-7, atol=1e-9)
 def _pair(student, kind, *args):
     """The same toy model twice: (here, for the expected values; in the learner's worker)."""
     return getattr(fixtures, kind)(*args), getattr(student.fixtures, kind)(*args)
-
-
-def _chain_table(V=10):
-    """The counting chain: bos -> a start word chosen by the source, then w -> w+1 up to the
-    last word, then eos. Words are 3 .. V-1. With a source row of tokens s (no padding) the
-    context is 2 (s + 1) and the start word is s + 2 (the vertex of -0.5 (w-1)^2 + (s+1) w)."""
-    table = torch.full((V, V), -60.0, dtype=torch.float64)
-    bias = torch.zeros(V, dtype=torch.float64)
-    words = torch.arange(3, V)
-    bias[words] = 0.5 * words.to(torch.float64)
-    table[BOS, words] = -0.5 * (words.to(torch.float64) - 1) ** 2
-    for w in range(3, V - 1):
-        table[w, w + 1] = 100.0
-    table[V - 1, EOS] = 100.0
-    table[EOS, 3] = 100.0          # what the model says after eos: must be replaced by pad
-    table[PAD, 4] = 100.0          # and after pad
-    # small distinct values elsewhere, so that no argmax is a tie
-    table += 1e-3 * torch.arange(V * V, dtype=torch.float64).reshape(V, V) / (V * V)
-    return table, bias
 
 
 def _relabel(table, bias, perm):
@@ -169,7 +149,7 @@ def _finish_steps(tokens, eos):
 @check("decoding.greedy_decode", weight=3)
 def test_greedy_fixed_chain(student):
     """fixed values: a batch of 3 whose rows finish at different steps, pad after eos, early stop"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
     src = torch.tensor([[1, 1, 1], [5, 5, 5], [3, 3, 3]])
     got = _greedy(student, model, src, 12)
@@ -183,7 +163,7 @@ def test_greedy_fixed_chain(student):
 @check("decoding.greedy_decode", weight=2)
 def test_greedy_pad_after_eos(student):
     """after its eos a row holds pad_id, whatever the model predicts there"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
     src = torch.tensor([[6, 6], [7, 7], [1, 1]])
     got = _greedy(student, model, src, 10)
@@ -197,7 +177,7 @@ def test_greedy_pad_after_eos(student):
 @check("decoding.greedy_decode", weight=2)
 def test_greedy_early_stop(student):
     """the loop stops as soon as every row has emitted eos (L < max_len)"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
     src = torch.tensor([[4, 4, 4], [6, 6, 6]])
     got = _greedy(student, model, src, 40)
@@ -214,7 +194,7 @@ def test_greedy_early_stop(student):
 @check("decoding.greedy_decode", weight=2)
 def test_greedy_max_len(student):
     """max_len counts bos: rows without eos stop at max_len tokens; max_len = 1 gives bos only"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
     src = torch.tensor([[1, 1], [5, 5], [3, 3]])
     got = _greedy(student, model, src, 4)
@@ -230,7 +210,7 @@ def test_greedy_max_len(student):
 @check("decoding.greedy_decode", weight=2)
 def test_greedy_other_special_ids(student):
     """bos_id, eos_id and pad_id are arguments: bos 0, eos 4 and pad 7 work too"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     perm = [7, 0, 4, 3, 1, 5, 6, 2, 8, 9]            # old id i is called perm[i]
     table, bias = _relabel(table, bias, perm)
     _, model = _pair(student, "MarkovLM", table, bias)
@@ -296,7 +276,7 @@ def test_greedy_markov_vs_reference(student, ref, rng):
 @check("decoding.greedy_decode", weight=2)
 def test_greedy_src_mask(student, ref):
     """src_mask reaches model.encode and every model.decode (padded sources decode as if unpadded)"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     local, model = _pair(student, "MarkovLM", table, bias)
     src = torch.tensor([[7, 7, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0], [4, 0, 0, 0, 0, 0]])
     mask = (src != PAD)[:, None, :]
@@ -311,7 +291,7 @@ def test_greedy_src_mask(student, ref):
 @check("decoding.greedy_decode")
 def test_greedy_dtype_long(student):
     """the result is a LongTensor (int64), on the source's device"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
     got = _greedy(student, model, torch.tensor([[5, 5], [6, 6]]), 8)
     expect(isinstance(got, torch.Tensor), f"greedy_decode should return a tensor, but it returned {describe(got)}.")
@@ -324,7 +304,7 @@ def test_greedy_dtype_long(student):
 @check("decoding.greedy_decode")
 def test_greedy_keeps_mode(student):
     """the model's mode (train or eval) is the same after decoding as before"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
     src = torch.tensor([[5, 5], [6, 6]])
     for mode in ("train", "eval"):
@@ -339,7 +319,7 @@ def test_greedy_keeps_mode(student):
 @check("decoding.greedy_decode")
 def test_greedy_no_grad(student):
     """no gradient is recorded: the model runs under torch.no_grad()"""
-    table, bias = _chain_table()
+    table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
     _greedy(student, model, torch.tensor([[5, 5], [6, 6]]), 8)
     calls = _calls(model)
