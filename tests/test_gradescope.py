@@ -170,12 +170,18 @@ def test_visibility_holds_for_the_results_and_every_test():
     assert results["visibility"] == results["tests"][0]["visibility"] == "after_due_date"
 
 
-def test_setup_check_fails_when_an_exercise_has_no_hidden_checks(tmp_path, capsys):
+def _installed_source(tmp_path: Path) -> Path:
+    """An autograder's source/ as setup.sh leaves it, holding the rnn module's hidden suite only."""
     source = tmp_path / "autograder" / "source"
     (source / "suites" / "hidden").mkdir(parents=True)
     shutil.copy(ROOT / "course.toml", source)
     shutil.copy(ROOT / "suites" / "hidden" / "test_rnn.py", source / "suites" / "hidden")
     shutil.copytree(ROOT / "solutions", source / "solutions")
+    return source
+
+
+def test_setup_check_fails_when_an_exercise_has_no_hidden_checks(tmp_path, capsys):
+    source = _installed_source(tmp_path)
     (source / "gradescope.json").write_text(Settings(("rnn.rnn_forward",)).to_json())
     assert check_setup(tmp_path / "autograder") == 0
     (source / "gradescope.json").write_text(Settings(("rnn.rnn_forward", "lstm.lstm_forward")).to_json())
@@ -184,11 +190,7 @@ def test_setup_check_fails_when_an_exercise_has_no_hidden_checks(tmp_path, capsy
 
 
 def test_setup_check_fails_when_the_reference_does_not_get_full_marks_here(tmp_path, capsys):
-    source = tmp_path / "autograder" / "source"
-    (source / "suites" / "hidden").mkdir(parents=True)
-    shutil.copy(ROOT / "course.toml", source)
-    shutil.copy(ROOT / "suites" / "hidden" / "test_rnn.py", source / "suites" / "hidden")
-    shutil.copytree(ROOT / "solutions", source / "solutions")
+    source = _installed_source(tmp_path)
     rnn = source / "solutions" / "rnn.py"
     rnn.write_text(rnn.read_text().replace("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)", "next_h = x @ Wx + prev_h @ Wh + b"))
     (source / "gradescope.json").write_text(Settings(("rnn.rnn_step_forward",)).to_json())
