@@ -73,32 +73,43 @@ def resolve_lang(course, explicit: str | None = None) -> str:
 
 # ---------------------------------------------------------------- cached TOML files
 
-_cache: dict[Path, tuple[tuple[int, int], dict]] = {}
+_cache: dict[Path, tuple[bytes, object]] = {}
 _warned: set[Path] = set()
+_MISSING = object()
 
 
-def _read_toml(path: Path) -> dict:
-    """A TOML file's contents, parsed once per version of the file (the cache key is a
-    hash of its bytes, so `course watch` sees a translation being written). Missing: {}.
-    Broken: {} and one note on stderr, because a learner should not lose the command
-    over a typo in a translation (tests/test_i18n.py catches it before a release)."""
+def _cached(path: Path, parse):
+    """``parse(raw bytes)`` of the file, done once per version of its contents (the key is
+    a hash of the bytes: mtimes can tie within a clock tick, and `course watch` must see a
+    file being written). A file that cannot be read gives ``_MISSING``."""
     try:
         raw = path.read_bytes()
     except OSError:
-        return {}
-    stamp = hashlib.blake2b(raw, digest_size=16).digest()   # mtimes can tie within a clock tick
+        return _MISSING
+    stamp = hashlib.blake2b(raw, digest_size=16).digest()
     cached = _cache.get(path)
     if cached and cached[0] == stamp:
         return cached[1]
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        if path not in _warned:
-            _warned.add(path)
-            print(f"note: {path} could not be read ({exc}); showing English instead", file=sys.stderr)
-        data = {}
-    _cache[path] = (stamp, data)
-    return data
+    value = parse(raw)
+    _cache[path] = (stamp, value)
+    return value
+
+
+def _read_toml(path: Path) -> dict:
+    """A TOML file's contents. Missing: {}. Broken: {} and one note on stderr, because a
+    learner should not lose the command over a typo in a translation (tests/test_i18n.py
+    catches it before a release)."""
+    def parse(raw: bytes) -> dict:
+        try:
+            return tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            if path not in _warned:
+                _warned.add(path)
+                print(f"note: {path} could not be read ({exc}); showing English instead", file=sys.stderr)
+            return {}
+
+    data = _cached(path, parse)
+    return {} if data is _MISSING else data
 
 
 def _text(value) -> str:
@@ -108,29 +119,19 @@ def _text(value) -> str:
 
 # ---------------------------------------------------------------- English from the sources
 
-_trees: dict[Path, tuple[tuple[int, int], ast.Module | None]] = {}
+def _parse_source(raw: bytes) -> ast.Module | None:
+    try:
+        return ast.parse(raw.decode("utf-8"))
+    except (UnicodeDecodeError, SyntaxError, ValueError):
+        return None  # a learner's half-edited file
 
 
 def _parsed(root: Path, module: str) -> ast.Module | None:
     """The module's syntax tree from solutions/ or, when there is none, exercises/
-    (docstrings are identical in both), cached per version of the file."""
+    (docstrings are identical in both), parsed once per version of the file."""
     for folder in ("solutions", "exercises"):
-        path = root / folder / f"{module}.py"
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        cached = _trees.get(path)
-        if cached and cached[0] == stamp:
-            tree = cached[1]
-        else:
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
-                tree = None  # a learner's half-edited file
-            _trees[path] = (stamp, tree)
-        if tree is not None:
+        tree = _cached(root / folder / f"{module}.py", _parse_source)
+        if tree is not _MISSING and tree is not None:
             return tree
     return None
 
