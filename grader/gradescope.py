@@ -415,7 +415,7 @@ def _load_course(source: Path) -> Course:
         raise GradingFailed(str(exc)) from None
 
 
-def _course_grade(source: Path, settings: "Settings", submission: Path, work: Path) -> dict:
+def _course_grade(source: Path, settings: "Settings", submission: Path, work: Path, caller: str) -> dict:
     """``course grade`` on one submission, in a process of its own; its results.json."""
     from grader.submission import submission_name
 
@@ -424,7 +424,7 @@ def _course_grade(source: Path, settings: "Settings", submission: Path, work: Pa
                "--out", str(out), "--only", ",".join(settings.exercises)]
     if settings.time_limit:
         command += ["--time-limit", str(settings.time_limit)]
-    print("run_autograder: " + shlex.join(command), flush=True)
+    print(f"{caller}: " + shlex.join(command), flush=True)
     completed = subprocess.run(command, stdin=subprocess.DEVNULL)
     if completed.returncode != 0:
         raise GradingFailed(f"`course grade` exited with status {completed.returncode}")
@@ -441,7 +441,7 @@ def _grade(root: Path, started: float) -> dict:
     course = _load_course(source)
     with tempfile.TemporaryDirectory(prefix="gradescope-") as work:
         submission = find_submission(root / "submission", Path(work) / "upload")
-        graded = _course_grade(source, settings, submission, Path(work))
+        graded = _course_grade(source, settings, submission, Path(work), "run_autograder")
     return gradescope_results(graded, course, settings, time.monotonic() - started)
 
 
@@ -493,7 +493,7 @@ def check_setup(root: Path) -> int:
             print("setup.sh: WARNING: some isolation steps are not available here (see the README, "
                   "'Isolation of the worker'); grading goes on without them", flush=True)
         with tempfile.TemporaryDirectory(prefix="gradescope-check-") as work:
-            graded = _course_grade(source, settings, source / "solutions", Path(work))
+            graded = _course_grade(source, settings, source / "solutions", Path(work), "setup.sh")
         earned = sum(test["score"] for test in graded["tests"])
         possible = sum(test["max_score"] for test in graded["tests"])
         if earned != possible:
