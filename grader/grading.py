@@ -149,7 +149,7 @@ class GradingContext:
     substitute: bool = True                 # reference versions of what an exercise builds on
     time_limit: float | None = None         # replaces the course's default limit
     launcher: ForkServer | None = None      # forks warm workers; None: start each from scratch
-    partials_by_exercise: dict = field(default_factory=dict, repr=False)  # see _partials
+    partials_by_exercise: dict = field(default_factory=dict, repr=False)  # see stand_in_plan
 
     @classmethod
     def for_course(cls, course: Course, kind: str = "hidden", **kwargs) -> "GradingContext":
@@ -186,30 +186,53 @@ def warm_launcher(course: Course) -> ForkServer:
     return ForkServer(worker_env(tempfile.gettempdir()), preload)
 
 
-def _partials(ctx: GradingContext, exercise: Exercise) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Reference source each worker may receive: every module with only the regions of
-    what ``exercise`` builds on filled in (never the exercise itself). The same for every
-    submission, so it is made once per exercise and grading run."""
-    if not ctx.substitute:
-        return {}, {}
+@dataclass(frozen=True)
+class StandInPlan:
+    """What an exercise may need of the reference, the same for every submission: the
+    reference host's sources (every module with only the regions of what the exercise
+    builds on filled in, never the exercise itself), the stubs learners are handed, and
+    the kind of each piece it builds on (``"function"`` or ``"class"``)."""
+
+    host_sources: dict[str, str]
+    stubs: dict[str, str]
+    builds_on: dict[str, dict[str, str]]       # module -> name -> kind
+
+    def stand_ins(self, passed: set[str]) -> dict[str, dict[str, str]]:
+        """The pieces that stand in: those the learner's own version did not pass."""
+        chosen: dict[str, dict[str, str]] = {}
+        for module, kinds in self.builds_on.items():
+            failed = {name: kind for name, kind in kinds.items() if f"{module}.{name}" not in passed}
+            if failed:
+                chosen[module] = failed
+        return chosen
+
+
+NO_STAND_INS = StandInPlan({}, {}, {})
+
+
+def stand_in_plan(ctx: GradingContext, exercise: Exercise) -> StandInPlan:
+    """Made once per exercise and grading run, not per submission."""
+    if not ctx.substitute or exercise.own_code_only:
+        return NO_STAND_INS
     if exercise.id not in ctx.partials_by_exercise:
-        ctx.partials_by_exercise[exercise.id] = _make_partials(ctx, exercise)
+        ctx.partials_by_exercise[exercise.id] = _make_plan(ctx, exercise)
     return ctx.partials_by_exercise[exercise.id]
 
 
-def _make_partials(ctx: GradingContext, exercise: Exercise) -> tuple[dict[str, str], dict[str, list[str]]]:
-    deps = ctx.course.dependencies(exercise.id)
-    by_module: dict[str, list[str]] = {}
-    for dep in deps:
+def _make_plan(ctx: GradingContext, exercise: Exercise) -> StandInPlan:
+    by_module: dict[str, dict[str, str]] = {}
+    for dep in ctx.course.dependencies(exercise.id):
         module, name = dep.split(".")
-        by_module.setdefault(module, []).append(name)
-    partials = {}
+        kind = "class" if inspect.isclass(getattr(getattr(ctx.reference, module), name)) else "function"
+        by_module.setdefault(module, {})[name] = kind
+    host_sources, stubs = {}, {}
     for module in ctx.course.module_names:
         path = ctx.course.root / "solutions" / f"{module}.py"
         if path.exists():
-            keep = frozenset(by_module.get(module, []))
-            partials[module] = make_stubs(path.read_text(encoding="utf-8"), module, keep=keep)
-    return partials, by_module
+            source = path.read_text(encoding="utf-8")
+            host_sources[module] = make_stubs(source, module, keep=frozenset(by_module.get(module, {})))
+            stubs[module] = make_stubs(source, module)
+    return StandInPlan(host_sources, stubs, by_module)
 
 
 def _private_copy(folder: Path, into: Path) -> None:
@@ -238,7 +261,11 @@ def _explain_failure(session: WorkerSession, message: str) -> str:
     return "\n".join(lines)
 
 
-def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path) -> ExerciseResult:
+def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
+                   passed: set[str] | frozenset[str] = frozenset()) -> ExerciseResult:
+    """Grade one exercise of the submission in ``folder``. ``passed``: the exercises whose
+    learner version passed every check in this grading; what the exercise builds on is the
+    learner's own where it passed, and the reference's (standing in) where it did not."""
     started = time.monotonic()
     result = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0)
     checks = ctx.suites.checks_for(exercise.id)
@@ -252,16 +279,24 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path) -> Exe
         source = learner_file.read_text(encoding="utf-8", errors="replace")
         banned_static = forbidden_in_source(source, exercise.name, exercise.forbidden)
 
-    partials, dependencies = ({}, {}) if exercise.own_code_only else _partials(ctx, exercise)
+    plan = stand_in_plan(ctx, exercise)
     config = {
         "folder": "",
         "modules": ctx.course.module_names,
         "graded_module": None if exercise.own_code_only else exercise.module,
-        "partials": partials,
-        "dependencies": dependencies,
+        "graded": exercise.id,
+        "exercises": {m.name: [ex.name for ex in m.exercises] for m in ctx.course.modules},
+        "stubs": plan.stubs,
+        "stand_ins": plan.stand_ins(set(passed)),
+        "builds_on": plan.builds_on,
         "forbidden": list(exercise.forbidden),
         "memory_limit_mb": ctx.course.memory_limit_mb,
     }
+    reference = None
+    if plan.builds_on:
+        reference = {"role": "reference", "folder": "", "sources": plan.host_sources,
+                     "allowed": [f"{m}.{n}" for m, kinds in plan.builds_on.items() for n in kinds],
+                     "memory_limit_mb": ctx.course.memory_limit_mb}
     # an exercise's own limit (the capstone trains a model) outranks a run-wide one
     time_limit = exercise.time_limit or ctx.time_limit or ctx.course.time_limit
     with tempfile.TemporaryDirectory(prefix="course-worker-") as tmp:
@@ -269,7 +304,8 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path) -> Exe
         work.mkdir()
         _private_copy(folder, work)
         config["folder"] = str(work)
-        with WorkerSession(work, config, time_limit, Path(tmp) / "output.txt", ctx.launcher) as session:
+        with WorkerSession(work, config, time_limit, Path(tmp) / "output.txt", ctx.launcher,
+                           reference=reference) as session:
             _run_checks(ctx, exercise, checks, session, result)
             banned = banned_static | session.forbidden_used
 

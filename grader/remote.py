@@ -14,15 +14,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from grader import wire
 from grader.checks import describe
+from grader.reference_host import CALLBACK_KEY
+from grader.standins import REQUEST_KEY
 
 GRADER_PARENT = str(Path(__file__).resolve().parent.parent)
 OUTPUT_TAIL_BYTES = 1500
+KEPT_RESULT_BYTES = 2**20          # a call's result larger than this is kept as its description
+MAX_NOTES = 20
 
 log = logging.getLogger(__name__)
 _reported: set[str] = set()    # sandbox reports already logged in this process
@@ -45,6 +50,10 @@ class StudentError(Exception):
         for file, line, func, code in self.frames[-3:]:
             text += f"\n  at {file} line {line}, in {func}" + (f": {code}" if code else "")
         return text
+
+
+class _HostFailed(Exception):
+    """The reference host could not answer a stand-in (the worker is told, and goes on)."""
 
 
 class WorkerGone(Exception):
@@ -85,14 +94,18 @@ class WorkerSession:
     :class:`grader.forkserver.ForkServer`) the worker is forked from a warm process;
     without one, or when the launcher fails, it is started from scratch."""
 
-    def __init__(self, folder: Path, config: dict, time_limit: float, output_file: Path, launcher=None):
+    def __init__(self, folder: Path, config: dict, time_limit: float, output_file: Path, launcher=None,
+                 reference: dict | None = None):
         self.launcher = launcher
         self.folder = folder
         self.config = config
+        self.reference = reference          # the reference host's config, for the worker's stand-ins
+        self.reference_host: WorkerSession | None = None
         self.time_limit = time_limit
         self.deadline = time.monotonic() + time_limit
         self.output_file = output_file
         self.forbidden_used: set[str] = set()
+        self._reportable = set(config.get("forbidden", []))
         self.calls: list[CallRecord] = []
         self.process: subprocess.Popen | None = None
         self.channel: wire.Channel | None = None
@@ -100,6 +113,10 @@ class WorkerSession:
         self.sandbox: list = []            # [step, applied, detail] as the worker reported them
         self.worker_pid: int | None = None
         self._pidfd: int | None = None
+        self._kill_lock = threading.Lock()
+        self._watchdog: threading.Timer | None = None
+        self.expired = False                # the watchdog ended the worker at the deadline
+        self.last_reply_bytes = 0
 
     # lifecycle -----------------------------------------------------
     def start(self) -> StudentError | None:
@@ -124,6 +141,7 @@ class WorkerSession:
                 )
         theirs.close()
         self.channel = wire.Channel(ours)
+        self._start_watchdog()
         self._hello()
         self.channel.send(self.config)
         try:
@@ -158,22 +176,44 @@ class WorkerSession:
             except (OSError, AttributeError):
                 self._pidfd = None
 
-    def close(self) -> None:
-        if self._pidfd is not None:  # the init of the worker's PID namespace: everything in it dies
-            try:
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            except OSError:
-                pass
-            os.close(self._pidfd)
-            self._pidfd = None
-        if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                try:  # a forked worker killed before it made its own process group
-                    os.kill(self.process.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
+    def _start_watchdog(self) -> None:
+        """The deadline holds whatever the worker sends: a worker that trickles a message
+        one byte at a time is killed when its time is up, not when a read times out."""
+        self._watchdog = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _expire(self) -> None:
+        self.expired = True
+        self._kill()
+
+    def _kill(self) -> None:
+        """Kill the worker and everything it started; safe from the watchdog's thread."""
+        with self._kill_lock:
+            if self._pidfd is not None:  # the init of the worker's PID namespace: everything in it dies
+                try:
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                except OSError:
                     pass
+                os.close(self._pidfd)
+                self._pidfd = None
+            if self.process is not None and self.process.poll() is None:
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    try:  # a forked worker killed before it made its own process group
+                        os.kill(self.process.pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+
+    def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.reference_host is not None:
+            self.reference_host.close()
+            self.reference_host = None
+        self._kill()
+        if self.process is not None:
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
@@ -217,14 +257,15 @@ class WorkerSession:
         self.close()
         return WorkerDied(f"the process running your code {how} while {doing}")
 
-    def _receive(self, doing: str) -> Any:
+    def _message(self, doing: str) -> tuple[dict, list[bytes]]:
+        """The worker's next message, within the deadline."""
         remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or self.expired:
             self.close()
             raise WorkerTimeout(f"the time limit of {self.time_limit:g} s for this exercise ran out while {doing}")
         self.channel.settimeout(remaining)
         try:
-            header, blobs = self.channel.recv()
+            return self.channel.recv()
         except socket.timeout:
             self.close()
             raise WorkerTimeout(
@@ -232,13 +273,24 @@ class WorkerSession:
                 "(an infinite loop?)"
             ) from None
         except (EOFError, ConnectionError, OSError):
+            if self.expired:
+                self.close()
+                raise WorkerTimeout(f"the time limit of {self.time_limit:g} s for this exercise ran out "
+                                    f"while {doing}") from None
             raise self._died(doing) from None
         except wire.WireError as exc:
             self.close()
             raise WorkerDied(f"the process running your code sent a malformed answer while {doing}: {exc}") from None
-        self.forbidden_used.update(n for n in header.get("forbidden", []) if isinstance(n, str))
+
+    def _receive(self, doing: str) -> Any:
+        header, blobs = self._message(doing)
+        while REQUEST_KEY in header:  # a stand-in asks the reference; the answer comes after
+            self._relay(header[REQUEST_KEY], blobs, doing)
+            header, blobs = self._message(doing)
+        self.last_reply_bytes = sum(len(blob) for blob in blobs)
+        self.forbidden_used.update(n for n in header.get("forbidden", []) if n in self._reportable)
         if isinstance(header.get("notes"), list):
-            self.import_notes = [str(n)[:300] for n in header["notes"]]
+            self.import_notes = [str(n)[:300] for n in header["notes"][:MAX_NOTES]]
         if header.get("ok") is True:
             try:
                 return wire.decode(header.get("value"), blobs, self._handle)
@@ -247,6 +299,64 @@ class WorkerSession:
         error = header.get("error") if isinstance(header.get("error"), dict) else {}
         frames = [f for f in error.get("frames", []) if isinstance(f, list) and len(f) == 4][:8]
         raise StudentError(str(error.get("type", "Exception"))[:100], str(error.get("message", ""))[:2000], frames)
+
+    # the reference host --------------------------------------------
+    def _relay(self, body: Any, blobs: list[bytes], doing: str) -> None:
+        """Hand a stand-in's request to the reference host and its answer back, unread:
+        both are plain data, and the grader trusts neither (the checks decide). While it
+        works, the host may call back into the learner's objects: those requests go to the
+        worker, whose answers go back to the host (and so on, nested)."""
+        try:
+            reply, reply_blobs = self._ask_host(body, blobs, doing)
+            while CALLBACK_KEY in reply:
+                answer, answer_blobs = self._call_back(reply, reply_blobs, doing)
+                reply, reply_blobs = self._ask_host(answer, answer_blobs, doing)
+        except _HostFailed as exc:
+            reply, reply_blobs = {"ok": False, "error": {"type": "StandInError", "message": str(exc)}}, []
+        try:
+            self.channel.send(reply, reply_blobs)
+        except OSError:
+            raise self._died(doing) from None
+
+    def _call_back(self, request: dict, blobs: list[bytes], doing: str) -> tuple[dict, list[bytes]]:
+        body = request[CALLBACK_KEY]
+        if not isinstance(body, dict):
+            return {"ok": False, "error": {"type": "WireError", "message": "malformed call back"}}, []
+        try:
+            self.channel.send(body, blobs)
+        except OSError:
+            raise self._died(doing) from None
+        answer, answer_blobs = self._message(doing)
+        while REQUEST_KEY in answer:  # the learner's code, called back, uses a stand-in itself
+            self._relay(answer[REQUEST_KEY], answer_blobs, doing)
+            answer, answer_blobs = self._message(doing)
+        return answer, answer_blobs
+
+    def _ask_host(self, body: Any, blobs: list[bytes], doing: str) -> tuple[dict, list[bytes]]:
+        if not isinstance(body, dict) or self.reference is None:
+            raise _HostFailed("nothing stands in for this exercise")
+        try:
+            host = self._reference_host()
+            host.channel.send(body, blobs)
+            return host._message(f"answering a stand-in while {doing}")
+        except (WorkerGone, OSError) as exc:
+            if self.reference_host is not None:
+                self.reference_host.close()
+                self.reference_host = None
+            raise _HostFailed(f"the reference standing in stopped answering ({exc})") from None
+
+    def _reference_host(self) -> "WorkerSession":
+        if self.reference_host is None:
+            folder = self.folder.parent / "reference"
+            folder.mkdir(exist_ok=True)
+            host = WorkerSession(folder, self.reference, self.deadline - time.monotonic(),
+                                 self.output_file.with_name("reference-output.txt"), self.launcher)
+            host.deadline = self.deadline
+            self.reference_host = host
+            error = host.start()
+            if error is not None:
+                raise WorkerDied(f"the reference could not start ({error.type_name})")
+        return self.reference_host
 
     def _handle(self, handle_id: int, type_name: str) -> "RemoteObject":
         return RemoteObject(self, handle_id, type_name)
@@ -273,13 +383,17 @@ class WorkerSession:
         self.calls.append(record)
         del self.calls[:-20]
         try:
-            record.result = self.request({"op": "call", "target": target, "name": name,
-                                          "args": list(args), "kwargs": dict(kwargs), **extra}, label)
+            result = self.request({"op": "call", "target": target, "name": name,
+                                   "args": list(args), "kwargs": dict(kwargs), **extra}, label)
         except StudentError as exc:
             record.error = exc
             raise
         record.returned = True
-        return record.result
+        if self.last_reply_bytes > KEPT_RESULT_BYTES:  # feedback needs its description, not its value
+            record.result_text = describe(result)
+        else:
+            record.result = result
+        return result
 
 
 class CallRecord:
@@ -288,6 +402,7 @@ class CallRecord:
     def __init__(self, label: str, params: list[str], args: tuple, kwargs: dict):
         self.label, self.params, self.args, self.kwargs = label, params, args, kwargs
         self.result: Any = None
+        self.result_text: str | None = None
         self.returned = False
         self.error: StudentError | None = None
 
@@ -297,7 +412,9 @@ class CallRecord:
     def outcome_text(self) -> str:
         if self.error is not None:
             return self.error.explain()
-        return "returned " + describe(self.result) if self.returned else ""
+        if not self.returned:
+            return ""
+        return "returned " + (self.result_text if self.result_text is not None else describe(self.result))
 
 
 def describe_call(label: str, params: list[str], args: tuple, kwargs: dict) -> str:

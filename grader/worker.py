@@ -28,7 +28,9 @@ import types
 from pathlib import Path
 from typing import Any
 
-from grader import wire
+from grader import standins, wire
+from grader.reference_host import ReferenceHost
+from grader.vjp import vector_jacobian_product  # bound before any learner code runs
 
 ERROR_TEXT_LIMIT = 2000
 FIXTURES_MODULE = "grader.fixtures"    # the one grader module a check may call into here
@@ -39,19 +41,24 @@ FIXTURES_MODULE = "grader.fixtures"    # the one grader module a check may call 
 class CourseImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Loads course modules by plain name (``import rnn``) from the submission.
 
-    For every module, the reference pieces the graded exercise builds on replace the
-    learner's (``dependencies``). A module other than the graded one that is missing
-    or fails to import is replaced by its reference partial (stubs plus dependencies),
-    so a broken earlier module does not sink a later exercise.
+    Names in ``stand_ins`` (``{module: {name: "function" | "class"}}``: what the graded
+    exercise builds on and the learner's version failed) are bound to stand-ins that call
+    the reference in another process (:mod:`grader.standins`). A module other than the
+    graded one that is missing or fails to import becomes its stub (``stubs``: the text
+    learners are handed) with every name it holds of ``builds_on`` standing in, so a broken
+    earlier module does not sink a later exercise. No reference code is ever loaded here.
     """
 
-    def __init__(self, folder: Path, graded_module: str, partials: dict[str, str],
-                 dependencies: dict[str, list[str]], module_names: list[str]):
+    def __init__(self, folder: Path, graded_module: str | None, stubs: dict[str, str],
+                 stand_ins: dict[str, dict[str, str]], builds_on: dict[str, dict[str, str]],
+                 module_names: list[str], link: standins.Link):
         self.folder = folder
         self.graded_module = graded_module
-        self.partials = partials
-        self.dependencies = dependencies
+        self.stubs = stubs
+        self.stand_ins = stand_ins
+        self.builds_on = builds_on
         self.module_names = set(module_names)
+        self.link = link
         self.notes: list[str] = []
 
     def find_spec(self, fullname, path=None, target=None):
@@ -73,32 +80,39 @@ class CourseImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             code = compile(path.read_bytes(), str(path), "exec")
             exec(code, module.__dict__)
         except BaseException as exc:  # SystemExit at import too: it costs only this module
-            if name == self.graded_module or name not in self.partials:
+            if name == self.graded_module or name not in self.stubs:
                 raise
-            self.notes.append(f"{name}.py could not be used ({type(exc).__name__}); the reference stood in for it")
+            self.notes.append(f"{name}.py could not be used ({type(exc).__name__}); its stub stood in for it, "
+                              "with the reference for what this exercise builds on")
             for key in [k for k in module.__dict__ if not k.startswith("__")]:
                 del module.__dict__[key]
-            exec(compile(self.partials[name], f"<reference {name}>", "exec"), module.__dict__)
+            exec(compile(self.stubs[name], f"<stub {name}>", "exec"), module.__dict__)
+            self._stand_in(module, self.builds_on.get(name, {}))
             return
-        wanted = self.dependencies.get(name, [])
-        if wanted:
-            reference = types.ModuleType(f"_reference_{name}")
-            reference.__file__ = f"<reference {name}>"
-            sys.modules[reference.__name__] = reference
-            exec(compile(self.partials[name], reference.__file__, "exec"), reference.__dict__)
-            for attr in wanted:
-                setattr(module, attr, getattr(reference, attr))
+        self._stand_in(module, self.stand_ins.get(name, {}))
+
+    def _stand_in(self, module: types.ModuleType, kinds: dict[str, str]) -> None:
+        for attr, kind in kinds.items():
+            make = standins.make_module_class if kind == "class" else standins.make_function
+            setattr(module, attr, make(self.link, module.__name__, attr))
 
 
 # ---------------------------------------------------------------- forbidden calls
 
-class Tripwires:
-    """Replaces forbidden library callables with wrappers that note a call made
-    directly from the learner's files (reference code and the library itself may
-    still use them)."""
+class ForbiddenCall(Exception):
+    """A forbidden library callable was called from the learner's code."""
 
-    def __init__(self, names: list[str], learner_files: set[str]):
-        self.learner_files = learner_files
+
+class Tripwires:
+    """Replaces forbidden library callables with wrappers that refuse a call made directly
+    from the learner's files, outside the definitions of the module's other exercises
+    (the library itself may still use them, and so may the learner's own, already graded
+    earlier pieces). A refused call raises :class:`ForbiddenCall` in the learner's code, so
+    the verdict never rests on the note kept in ``used``, which learner code could edit."""
+
+    def __init__(self, names: list[str], learner_files: dict[str, str], others: dict[str, set[str]]):
+        self.learner_files = learner_files      # file name -> module name
+        self.others = others                    # module name -> its exercises other than the graded one
         self.used: set[str] = set()
         self.pending: dict[str, list[str]] = {}
         for name in names:
@@ -113,6 +127,12 @@ class Tripwires:
         for dotted in self.pending.pop(package, []):
             self._patch(dotted)
 
+    def _refuses(self, code: types.CodeType) -> bool:
+        module = self.learner_files.get(code.co_filename)
+        if module is None:
+            return False
+        return code.co_qualname.split(".")[0] not in self.others.get(module, ())
+
     def _patch(self, dotted: str) -> None:
         parts = dotted.split(".")
         owner, obj = None, sys.modules[parts[0]]
@@ -120,22 +140,28 @@ class Tripwires:
             owner, obj = obj, getattr(obj, part, None)
             if obj is None:
                 return
-        record, learner_files = self.used.add, self.learner_files
+        refuses, record = self._refuses, self.used.add
+        message = f"{dotted} is one of the calls this exercise asks you to write yourself"
+
+        def trip() -> None:
+            record(dotted)
+            raise ForbiddenCall(message)
+
         if isinstance(obj, type):
             original_init = obj.__init__
 
             @functools.wraps(original_init)
             def init(self_, *args, **kwargs):
-                if sys._getframe(1).f_code.co_filename in learner_files:
-                    record(dotted)
+                if refuses(sys._getframe(1).f_code):
+                    trip()
                 return original_init(self_, *args, **kwargs)
 
             obj.__init__ = init
         else:
             @functools.wraps(obj)
             def wrapper(*args, **kwargs):
-                if sys._getframe(1).f_code.co_filename in learner_files:
-                    record(dotted)
+                if refuses(sys._getframe(1).f_code):
+                    trip()
                 return obj(*args, **kwargs)
 
             setattr(owner, parts[-1], wrapper)
@@ -178,7 +204,8 @@ class Worker:
         self.handles: dict[int, Any] = {}
         self.next_handle = 1
         self.tripwires: Tripwires | None = None
-        self.learner_files: set[str] = set()
+        self.learner_files: dict[str, str] = {}
+        self.link = standins.Link(self)         # to the reference, for the stand-ins
 
     # values --------------------------------------------------------
     def _keep(self, value: Any) -> dict:
@@ -187,25 +214,8 @@ class Worker:
         self.handles[handle_id] = value
         return {"$handle": handle_id, "type": type(value).__name__[:100]}
 
-    def _encode_value(self, value: Any, blobs: list[bytes], depth: int = 0) -> Any:
-        """Like wire.encode, but lenient with the learner's subclasses of plain types."""
-        import numpy as np
-
-        if depth > wire.MAX_DEPTH:
-            raise wire.WireError("the value is nested too deeply")
-        if isinstance(value, tuple):
-            return {"$tuple": [self._encode_value(v, blobs, depth + 1) for v in value]}
-        if isinstance(value, list):
-            return [self._encode_value(v, blobs, depth + 1) for v in value]
-        if isinstance(value, dict) and type(value) is not dict:  # OrderedDict from state_dict()
-            return {"$dict": [[self._encode_value(k, blobs, depth + 1), self._encode_value(v, blobs, depth + 1)]
-                              for k, v in value.items()]}
-        if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
-            value = np.asarray(value)
-        torch = sys.modules.get("torch")
-        if torch is not None and isinstance(value, torch.Tensor) and type(value) not in (torch.Tensor, torch.nn.Parameter):
-            value = torch.Tensor._make_subclass(torch.Tensor, value.detach(), value.requires_grad)
-        return wire.encode(value, blobs, self._keep)
+    def _encode_value(self, value: Any, blobs: list[bytes]) -> Any:
+        return standins.encode_lenient(value, blobs, self._keep)
 
     def _decode(self, data: Any, blobs: list[bytes]) -> Any:
         def resolve(handle_id: int, _type: str):
@@ -248,13 +258,18 @@ class Worker:
     # setup ---------------------------------------------------------
     def setup(self, config: dict) -> None:
         folder = Path(config["folder"])
-        self.learner_files = {str(folder / f"{name}.py") for name in config["modules"]}
-        self.learner_files |= {str(p) for p in folder.glob("*.py")}
+        self.learner_files = {str(p): p.stem for p in folder.glob("*.py")}
+        self.learner_files.update({str(folder / f"{name}.py"): name for name in config["modules"]})
         sys.path.insert(0, str(folder))
-        self.tripwires = Tripwires(config.get("forbidden", []), self.learner_files)
+        exercises = {module: set(names) for module, names in config.get("exercises", {}).items()}
+        graded = config.get("graded") or ""
+        graded_module, _, graded_name = graded.partition(".")
+        others = {module: names - ({graded_name} if module == graded_module else set())
+                  for module, names in exercises.items()}
+        self.tripwires = Tripwires(config.get("forbidden", []), self.learner_files, others)
         self.importer = CourseImporter(
-            folder, config["graded_module"], config.get("partials", {}),
-            config.get("dependencies", {}), config["modules"],
+            folder, config["graded_module"], config.get("stubs", {}), config.get("stand_ins", {}),
+            config.get("builds_on", {}), config["modules"], self.link,
         )
         sys.meta_path.insert(0, self.importer)
         try:
@@ -291,6 +306,12 @@ class Worker:
             self.reply(None)
             return True
         try:
+            if op in standins.CALLBACK_OPS:  # the reference host, running a stand-in, calls back
+                target = self.target(header["target"]) if "target" in header else None
+                fields = {key: self._decode(header[key], blobs) for key in ("args", "kwargs", "grads") if key in header}
+                fields["graph"] = header.get("graph")
+                self.reply(standins.serve_callback(self.link, op, target, fields))
+                return True
             obj = self.target(header.get("target", {}))
             name = header.get("name")
             if op == "get":
@@ -302,8 +323,6 @@ class Worker:
                 if op == "call":
                     result = fn(*args, **kwargs)
                 else:  # the call and a backward pass from its output
-                    from grader.vjp import vector_jacobian_product
-
                     upstream = self._decode(header.get("upstream"), blobs)
                     result = vector_jacobian_product(fn, args, kwargs, upstream, header.get("wrt"), header.get("output"))
             elif op == "set":
@@ -324,6 +343,9 @@ class Worker:
         self.channel.send({"hello": True, **self.hello})
         config, _ = self.channel.recv()
         apply_limits(config)
+        if config.get("role") == "reference":  # reference code only, for another worker's stand-ins
+            ReferenceHost(self.channel, config).serve()
+            return
         self.setup(config)
         while True:
             try:
