@@ -25,6 +25,7 @@ from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
 from grader.modules import ModuleNamespace
+from grader.screening import RefusalCache, screen
 from grader.remote import StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
 from grader.source import make_stubs
 
@@ -150,6 +151,11 @@ class GradingContext:
     time_limit: float | None = None         # replaces the course's default limit
     launcher: ForkServer | None = None      # forks warm workers; None: start each from scratch
     partials_by_exercise: dict = field(default_factory=dict, repr=False)  # see stand_in_plan
+    refusals: RefusalCache | None = field(default=None, repr=False)        # see grader/screening.py
+
+    def __post_init__(self) -> None:
+        if self.refusals is None:
+            self.refusals = RefusalCache(self.course.module_names)
 
     @classmethod
     def for_course(cls, course: Course, kind: str = "hidden", **kwargs) -> "GradingContext":
@@ -303,6 +309,14 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
         work = Path(tmp) / "submission"
         work.mkdir()
         _private_copy(folder, work)
+        screening = screen(work, plan.stubs, ctx.refusals)
+        refused = screening.against(exercise.module, exercise.name)
+        if refused:  # it never runs: the checks would only run what is left of it
+            result.problem = "\n".join([r.message() for r in refused[:5]]
+                                       + ["no points for this exercise until that is gone"])
+            result.checks = [CheckOutcome(check_title(fn), fn.__check_weight__, False, "not run") for fn in checks]
+            result.seconds = time.monotonic() - started
+            return result
         config["folder"] = str(work)
         with WorkerSession(work, config, time_limit, Path(tmp) / "output.txt", ctx.launcher,
                            reference=reference) as session:

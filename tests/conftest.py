@@ -26,3 +26,12 @@ def hidden(course):
 @pytest.fixture(scope="session")
 def visible(course):
     return GradingContext.for_course(course, "visible", time_limit=10)
+
+
+@pytest.fixture()
+def without_screening(monkeypatch):
+    """The static layer (grader/screening.py) switched off, for tests that show what the
+    layers behind it do on their own: the worker, its isolation and the grader's checks."""
+    from grader.screening import Screening
+
+    monkeypatch.setattr("grader.grading.screen", lambda *_args: Screening())

@@ -7,7 +7,10 @@ comparison helpers, reading the caller's frames, an infinite loop, allocating te
 printing fake success lines, exiting at import) are not repeated here.
 
 The attacks that isolation stops (``grader/sandbox.py``) say which step stops them; run
-them with ``GRADER_SANDBOX_SKIP=<step>`` to see them succeed without it.
+them with ``GRADER_SANDBOX_SKIP=<step>`` to see them succeed without it. Most of them would
+be refused before they run by the static layer (``grader/screening.py``, tested in
+``tests/test_tamper_static.py``): it is switched off here, so that each test shows the
+layer behind it holding on its own.
 """
 
 import json
@@ -31,6 +34,7 @@ from tests.test_grading import STEP, prepend, step_forward_body
 
 WRONG = "return np.full((x.shape[0], Wh.shape[0]), 7.0, dtype=np.float32), None"
 OTHERS = ["rnn.clip_grad_norm", "lstm.lstm_step_forward"]
+pytestmark = pytest.mark.usefixtures("without_screening")
 ISOLATED = os.geteuid() == 0  # where every step applies; as an ordinary user, see grader/sandbox.py
 
 
@@ -74,7 +78,7 @@ def test_a_tensor_subclass_whose_comparisons_always_succeed(hidden, course, tmp_
     assert_only_step_lost(course, by_id)
 
 
-def test_pytest_skip_and_patched_pytest_reports(hidden, course, tmp_path):
+def test_pytest_skip_and_patched_pytest_reports(hidden, course, tmp_path, without_screening):
     """The checks do not run under pytest, and never in the learner's process."""
     folder = make_submission(tmp_path, {STEP: step_forward_body("import pytest\npytest.skip('nothing to grade')")})
     prepend(folder, "rnn", """

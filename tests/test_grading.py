@@ -141,7 +141,7 @@ def test_attacks_cost_only_what_they_touch_and_the_batch_goes_on(tmp_path, cours
     assert honest["score"] == sum(course.exercise(i).points for i in [STEP] + OTHERS)
 
 
-def test_a_function_that_kills_its_worker_costs_only_its_exercise(hidden, tmp_path, course):
+def test_a_function_that_kills_its_worker_costs_only_its_exercise(hidden, tmp_path, course, without_screening):
     folder = make_submission(tmp_path, {STEP: step_forward_body("import os\nos._exit(0)")})
     result = grade_submission(hidden, folder, [course.exercise(STEP), course.exercise("rnn.clip_grad_norm"),
                                                course.exercise("rnn.rnn_forward")])

@@ -46,7 +46,8 @@ def rnn_forward(x, h0, Wx, Wh, b):
 '''
 
 
-def test_the_worker_holds_no_reference_code_while_the_reference_stands_in(hidden, course, tmp_path):
+def test_the_worker_holds_no_reference_code_while_the_reference_stands_in(hidden, course, tmp_path,
+                                                                           without_screening):
     """rnn_step_forward is a stub, so the reference stands in for it while rnn_forward is graded:
     the worker grading rnn_forward holds neither its source nor its code (it used to hold both)."""
     folder = make_partial_submission(tmp_path, set())
@@ -91,7 +92,8 @@ def patchify(images, patch_size):
 '''
 
 
-def test_clearing_the_record_of_forbidden_calls_does_not_hide_them(hidden, course, tmp_path, monkeypatch):
+def test_clearing_the_record_of_forbidden_calls_does_not_hide_them(hidden, course, tmp_path, monkeypatch,
+                                                                    without_screening):
     """The forbidden call itself fails in the learner's code: the verdict never rested on the
     record alone (which learner code could clear, and once did, for full marks)."""
     monkeypatch.setattr("grader.grading.forbidden_in_source", lambda *_: set())   # the static names off too
