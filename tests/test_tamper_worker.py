@@ -11,7 +11,10 @@ import textwrap
 import time
 
 import pytest
+import torch
 
+from grader import capstone
+from grader.checks import CheckFailed
 from grader.grading import grade_exercise
 from grader.remote import StudentProxy, WorkerSession, WorkerTimeout
 from tests.support import ROOT, make_partial_submission, make_submission
@@ -101,6 +104,35 @@ def test_clearing_the_record_of_forbidden_calls_does_not_hide_them(hidden, cours
     result = grade_exercise(hidden, course.exercise("heads.patchify"), folder)
     assert result.score == 0, result.feedback()
     assert "ForbiddenCall: torch.Tensor.unfold is one of the calls" in result.feedback()
+
+
+# ---------------------------------------------------------------- a training run's report is not trusted
+
+class _Fixtures:
+    def __init__(self, run):
+        self.run = run
+
+    def train_capstone(self, _config):
+        return self.run
+
+
+class _Student:
+    def __init__(self, run):
+        self.fixtures = _Fixtures(run)
+
+
+def test_a_fabricated_falling_loss_curve_earns_nothing(hidden):
+    """The loss is measured here, from the returned weights: a run that reports a perfect
+    curve but returns untrained weights fails (it used to pass on the curve alone)."""
+    from grader.grading import _call_check
+
+    suite = hidden.suites.checks_for("capstone.reverse_digits")
+    lowers = next(fn for fn in suite if fn.__name__ == "training_lowers_the_loss")
+    torch.manual_seed(3)
+    untrained = capstone.build_model(hidden.reference, capstone.GRADING).state_dict()
+    run = {"losses": [3.0 - 2.99 * i / 999 for i in range(1000)], "state": dict(untrained), "steps": 1000}
+    with pytest.raises(CheckFailed, match="below a quarter"):
+        _call_check(lowers, {"student": _Student(run), "ref": hidden.reference})
 
 
 # ---------------------------------------------------------------- the deadline holds
