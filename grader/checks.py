@@ -94,24 +94,64 @@ def to_numpy(value: Any) -> Any:
     return value
 
 
-def _kind(value: Any) -> str:
+def _torch_tensor(value: Any):
+    """``value`` if it is a torch tensor, else None."""
     try:
         import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return None
+    return value if isinstance(value, torch.Tensor) else None
 
-        if isinstance(value, torch.Tensor):
-            return f"tensor {str(value.dtype).replace('torch.', '')} {tuple(value.shape)}"
-    except ImportError:  # pragma: no cover
-        pass
+
+def _kind(value: Any) -> str:
+    tensor = _torch_tensor(value)
+    if tensor is not None:
+        device = "" if tensor.device.type == "cpu" else f" on {tensor.device.type}"
+        return f"tensor {str(tensor.dtype).replace('torch.', '')} {tuple(tensor.shape)}{device}"
     if isinstance(value, np.ndarray):
         return f"array {value.dtype} {value.shape}"
     return type(value).__name__
 
 
+def _as_numpy_for_display(tensor) -> np.ndarray:
+    """A tensor's values as numpy; a dtype numpy lacks (bfloat16, float8, complex32) as
+    float32 or complex64, for display only."""
+    tensor = tensor.detach()
+    try:
+        return tensor.cpu().numpy()
+    except (TypeError, RuntimeError):
+        import torch
+
+        return tensor.to("cpu", torch.complex64 if tensor.is_complex() else torch.float32).numpy()
+
+
+def _with_values(kind: str, arr: np.ndarray, most: int) -> str:
+    if arr.size > most:
+        return kind
+    body = np.array2string(arr, precision=4, separator=", ", suppress_small=False)
+    return f"{kind} = {' '.join(body.split())}"
+
+
+def _describe_tensor(tensor, kind: str, most: int) -> str:
+    if tensor.device.type == "meta":
+        return f"{kind} (no values)"
+    if tensor.numel() > most:
+        return kind
+    try:
+        return _with_values(kind, _as_numpy_for_display(tensor), most)
+    except Exception:  # values that cannot be read here (a sparse or quantized tensor, ...)
+        return kind
+
+
 def describe(value: Any, *, small: int = 12, limit: int = 300) -> str:
     """A short, learner-friendly description of a value: its kind and shape, and
     its numbers when there are few of them. Inside tuples and lists only tiny
-    arrays show their numbers, and the whole text stays under ``limit`` characters."""
-    text = _describe(value, small, 0)
+    arrays show their numbers, and the whole text stays under ``limit`` characters.
+    It never fails: a value it cannot look into is described by its type."""
+    try:
+        text = _describe(value, small, 0)
+    except Exception:  # a learner's odd value must cost a check, never the grader's report of it
+        text = f"<{type(value).__name__} object>"
     return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
@@ -119,12 +159,12 @@ def _describe(value: Any, small: int, depth: int) -> str:
     if isinstance(value, Handle):
         return repr(value)
     kind = _kind(value)
-    arr = to_numpy(value)
-    if isinstance(arr, np.ndarray):
-        if arr.size <= (small if depth == 0 else 4):
-            body = np.array2string(arr, precision=4, separator=", ", suppress_small=False)
-            return f"{kind} = {' '.join(body.split())}"
-        return kind
+    most = small if depth == 0 else 4      # how many numbers are shown
+    tensor = _torch_tensor(value)
+    if tensor is not None:
+        return _describe_tensor(tensor, kind, most)
+    if isinstance(value, np.ndarray):
+        return _with_values(kind, value, most)
     if isinstance(value, (tuple, list)):
         shown = 6 if depth == 0 else 3
         if depth >= 2:
