@@ -5,15 +5,157 @@ Per exercise: the score, each hidden check by its title with what was called, re
 expected when it failed, the reason that applies to the whole exercise (a forbidden call, a
 module that does not import), and for a failed exercise the first level of its hints from
 ``course.toml``. Never the hidden checks' code: only their titles and the messages they raise.
+
+Text that comes from a submission (its notes, a check's message, an exercise's problem) is
+*learner text*: the learner's code chose some of it. Before it is stored or written it is made
+valid UTF-8, bounded (per check, per exercise and per submission, with a visible marker where
+it was cut), and any line of a reference solution in it is withheld (:class:`SolutionLines`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
 from grader.grading import ExerciseResult
 from grader.manifest import Course
+
+CHECK_LIMIT = 2_000           # characters of learner text per check (and per note)
+EXERCISE_LIMIT = 10_000       # per exercise: its problem and every check's message
+SUBMISSION_LIMIT = 100_000    # per submission: its notes and every exercise
+WITHHELD = "(a line of the reference solution was withheld)"
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CUT_MARK = re.compile(r" … \((\d+) more characters? cut\)$")
+
+
+# ---------------------------------------------------------------- learner text
+
+def clean_text(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (from undecodable bytes or learner strings)
+    become U+FFFD. Every writer of files or terminal output passes text through this."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def _cut_marker(count: int) -> str:
+    return f" … ({count} more character{'' if count == 1 else 's'} cut)"
+
+
+def _split_marker(text: str) -> tuple[str, int]:
+    """``text`` without a marker left by an earlier cut, and how much that cut dropped
+    (so cutting again counts from the original text)."""
+    if not text.endswith(" cut)"):
+        return text, 0
+    found = _CUT_MARK.search(text, max(0, len(text) - 60))
+    return (text[:found.start()], int(found.group(1))) if found else (text, 0)
+
+
+class SolutionLines:
+    """The lines of the course's solution regions, to keep out of feedback.
+
+    They come from :func:`grader.release.secret_lines`, the scan that keeps them out of the
+    student release (with its exemptions: lines the stubs show anyway, bare syntax). A line of
+    feedback is withheld when it holds one of them, or its code without the comment,
+    compared without whitespace so that re-spacing does not hide it, or when it was cut
+    short just inside one."""
+
+    MIN_PREFIX = 8          # shorter fragments of a solution line are too common to withhold
+
+    def __init__(self, lines):
+        forms = {_squeeze(line) for line in lines}
+        forms |= {_squeeze(line.split(" #")[0]) for line in lines if " #" in line}
+        self.lines = sorted(form for form in forms if len(form) >= self.MIN_PREFIX)
+
+    @classmethod
+    def of(cls, course: Course | None) -> "SolutionLines":
+        if course is None:
+            return cls(())
+        from grader.release import secret_lines
+
+        return cls(secret_lines(course))
+
+    def within(self, line: str) -> bool:
+        squeezed = _squeeze(line)
+        return any(secret in squeezed for secret in self.lines)
+
+    def begun(self, line: str) -> bool:
+        """Whether ``line`` (cut short) ends inside one of the lines."""
+        squeezed = _squeeze(line)
+        for secret in self.lines:
+            for size in range(len(secret) - 1, self.MIN_PREFIX - 1, -1):
+                if squeezed.endswith(secret[:size]):
+                    return True
+        return False
+
+    def withhold(self, text: str, cut_short: bool = False) -> str:
+        """``text`` with each line that holds a solution line replaced by :data:`WITHHELD`;
+        with ``cut_short``, the last line was cut and is also withheld if it ends in one."""
+        if not self.lines:
+            return text
+        lines = text.split("\n")
+        for index, line in enumerate(lines):
+            last = cut_short and index == len(lines) - 1
+            if self.within(line) or (last and self.begun(line)):
+                lines[index] = WITHHELD
+        return "\n".join(lines)
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+class Budget:
+    """Characters of learner text still allowed; each piece also has a limit of its own."""
+
+    def __init__(self, limit: int, solution_lines: SolutionLines):
+        self.left = limit
+        self.solution_lines = solution_lines
+
+    def take(self, text: str, limit: int = CHECK_LIMIT) -> str:
+        """``text`` made valid, cut to what is allowed (with a marker saying how much was
+        cut), with solution lines withheld; what it shows is spent."""
+        if not text:
+            return text
+        body, earlier = _split_marker(text)
+        allowed = max(0, min(limit, self.left))
+        shown = body[:allowed]
+        self.left -= len(shown)
+        dropped = len(body) - len(shown) + earlier
+        shown = self.solution_lines.withhold(clean_text(shown), cut_short=len(shown) < len(body))
+        return shown + _cut_marker(dropped) if dropped else shown
+
+
+def bounded_exercise(result: ExerciseResult, budget: Budget) -> ExerciseResult:
+    """A copy of ``result`` whose learner text fits one exercise's share of ``budget``."""
+    own = Budget(min(EXERCISE_LIMIT, budget.left), budget.solution_lines)
+    problem = own.take(result.problem)
+    checks = [dataclasses.replace(check, feedback=own.take(check.feedback)) for check in result.checks]
+    budget.left -= min(EXERCISE_LIMIT, budget.left) - own.left
+    return dataclasses.replace(result, problem=problem, checks=checks)
+
+
+def bounded_notes(notes: list[str], budget: Budget) -> list[str]:
+    """The notes of a submission, each and all together bounded by ``budget``; once it is
+    spent, one last note says how many more there were."""
+    kept = []
+    for index, note in enumerate(notes):
+        if budget.left <= 0:
+            more = len(notes) - index
+            kept.append(f"… ({more} more note{'' if more == 1 else 's'} cut)")
+            break
+        kept.append(budget.take(note))
+    return kept
+
+
+def bounded_submission(results: list[ExerciseResult], notes: list[str],
+                       solution_lines: SolutionLines) -> tuple[list[ExerciseResult], list[str]]:
+    """A submission's notes and results, bounded as a whole (and each exercise and check)."""
+    budget = Budget(SUBMISSION_LIMIT, solution_lines)
+    notes = bounded_notes(notes, budget)
+    return [bounded_exercise(result, budget) for result in results], notes
+
+
+# ---------------------------------------------------------------- Markdown
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 _MD_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.MULTILINE)

@@ -3,8 +3,9 @@
 Every submission has a record, ``OUT/<name>/.grading.json``, rewritten atomically after each
 exercise is graded. It holds each graded exercise's result under a *key*: a fingerprint of
 
-- the submission's contents (every top-level ``.py`` file of its module folder, by name and
-  bytes, after unpacking a zip, and any note about it, such as a zip that cannot be opened),
+- the submission's contents (every top-level ``.py`` file of the private copy of its module
+  folder that grading uses, by name and bytes, after unpacking a zip and leaving out links and
+  files too large, and any note about it, such as a zip that cannot be opened),
 - the exercise id,
 - the course (``course.toml``, ``suites/hidden/`` and ``solutions/``), the grader (its version and
   the source of its grading modules, ``grader/*.py`` but the commands and what only renders
@@ -64,8 +65,9 @@ def course_fingerprint(course: Course, time_limit: float | None = None) -> str:
 
 
 def submission_fingerprint(folder: Path | None, notes: list[str]) -> str:
-    """The submission as grading sees it: every top-level ``.py`` file of its module folder
-    (grading copies exactly those into the worker) and the notes made while opening it."""
+    """The submission as grading sees it: every top-level ``.py`` file of ``folder`` (the
+    private copy of its module files that grading uses, see ``grader.submission``) and the
+    notes made while opening it."""
     digest = hashlib.sha256(b"submission\0")
     for note in notes:
         digest.update(note.encode("utf-8", "replace") + b"\0")

@@ -11,6 +11,7 @@ records on disk, so no Python object crosses between processes.
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -21,15 +22,30 @@ from grader.gradebook import Gradebook
 from grader.grading import GradingContext
 from grader.manifest import Course, load_manifest
 from grader.report import remove_leftovers, write_results
-from grader.submission import SubmissionResult, grade_submission, submission_name
+from grader.submission import SubmissionResult, grade_submission, not_graded, submission_name
+
+log = logging.getLogger(__name__)
 
 _DONE = "done"  # the end of the progress events
+GRADER_FAILED = ("grading this submission failed (the grader's bug, not yours); your instructor will see "
+                 "the error: {error}")
 
 
 def grade_and_write(ctx: GradingContext, book: Gradebook, path: Path, exercises,
                     on_exercise: Callable[[], None]) -> SubmissionResult:
     """Grade what is missing of one submission, keep each result in its record as it
-    comes, and write its results.json and feedback from the record."""
+    comes, and write its results.json and feedback from the record. Whatever goes wrong
+    with this one submission becomes a note in its results; the batch goes on."""
+    name = submission_name(path)
+    try:
+        return _grade_and_write(ctx, book, path, exercises, on_exercise)
+    except Exception as exc:
+        log.exception("grading %s failed", path)
+        return _failed(book, name, exercises, f"{type(exc).__name__}: {exc}")
+
+
+def _grade_and_write(ctx: GradingContext, book: Gradebook, path: Path, exercises,
+                     on_exercise: Callable[[], None]) -> SubmissionResult:
     name = submission_name(path)
     remove_leftovers(book.out / name)
     record = book.submission(name, str(path))
@@ -38,6 +54,25 @@ def grade_and_write(ctx: GradingContext, book: Gradebook, path: Path, exercises,
     full = SubmissionResult(name, stored, run.notes, seconds=sum(e.seconds for e in stored), reused=run.reused)
     write_results(book.out, full, ctx.course)
     return full
+
+
+def _failed(book: Gradebook, name: str, exercises, error: str) -> SubmissionResult:
+    """A submission whose grading failed: what its record holds, zero for the rest, and a
+    note; its feedback is written if it can be (never stored, so the next run grades it)."""
+    try:
+        stored = book.submission(name).results()
+    except Exception:           # an unreadable record is as good as none here
+        stored = []
+    note = GRADER_FAILED.format(error=error)
+    have = {result.id for result in stored}
+    zeros = [not_graded(ex, note) for ex in exercises if ex.id not in have]
+    order = {ex.id: index for index, ex in enumerate(book.course.exercises)}
+    result = SubmissionResult(name, sorted(stored + zeros, key=lambda r: order.get(r.id, len(order))), [note])
+    try:
+        write_results(book.out, result, book.course)
+    except Exception:
+        log.exception("the feedback of %s could not be written either", name)
+    return result
 
 
 def grade_class(course: Course, submissions: list[Path], exercises, book: Gradebook, jobs: int,
@@ -49,25 +84,40 @@ def grade_class(course: Course, submissions: list[Path], exercises, book: Gradeb
             return [grade_and_write(ctx, book, path, exercises, on_exercise) for path in submissions]
         finally:
             ctx.close()
-    return list(_in_processes(course, submissions, [ex.id for ex in exercises], book, min(jobs, len(submissions)),
+    return list(_in_processes(course, submissions, exercises, book, min(jobs, len(submissions)),
                               time_limit, book.force, on_exercise))
 
 
-def _in_processes(course, submissions, exercise_ids, book, jobs, time_limit, force, on_exercise) -> Iterator[SubmissionResult]:
+def _in_processes(course, submissions, exercises, book, jobs, time_limit, force,
+                  on_exercise) -> Iterator[SubmissionResult]:
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or fork server inherited
     events = spawn.Queue()
     relay = threading.Thread(target=_relay, args=(events, on_exercise), daemon=True)
     relay.start()
     setup = (str(course.root), str(book.out), time_limit, force, events)
+    exercise_ids = [ex.id for ex in exercises]
     try:
         with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_start, initargs=setup) as pool:
-            for name, notes, reused in pool.map(_grade_one, [str(p) for p in submissions],
-                                                [exercise_ids] * len(submissions)):
-                stored = book.submission(name).results()
-                yield SubmissionResult(name, stored, notes, seconds=sum(e.seconds for e in stored), reused=reused)
+            futures = [pool.submit(_grade_one, str(path), exercise_ids) for path in submissions]
+            for path, future in zip(submissions, futures):
+                yield _collect(book, path, exercises, future)
     finally:
         events.put(_DONE)
         relay.join(timeout=5)
+
+
+def _collect(book: Gradebook, path: Path, exercises, future) -> SubmissionResult:
+    """One submission's result, read back from its record; a grading process that died
+    (or failed) costs that submission, with a note, not the batch."""
+    try:
+        name, notes, reused, failed = future.result()
+        if failed is not None:
+            return _failed(book, name, exercises, failed)
+        stored = book.submission(name).results()
+        return SubmissionResult(name, stored, notes, seconds=sum(e.seconds for e in stored), reused=reused)
+    except Exception as exc:
+        log.exception("grading %s failed", path)
+        return _failed(book, submission_name(path), exercises, f"{type(exc).__name__}: {exc}")
 
 
 def _relay(events, on_exercise) -> None:
@@ -88,9 +138,14 @@ def _start(course_root: str, out: str, time_limit, force: bool, events) -> None:
                     events=events, course=course)
 
 
-def _grade_one(path: str, exercise_ids: list[str]) -> tuple[str, list[str], int]:
+def _grade_one(path: str, exercise_ids: list[str]) -> tuple[str, list[str], int, str | None]:
+    """Grade one submission here; its name, notes, reused count, and what failed (or None)."""
     course = _process["course"]
     exercises = [course.exercise(i) for i in exercise_ids]
     events = _process["events"]
-    result = grade_and_write(_process["ctx"], _process["book"], Path(path), exercises, lambda: events.put(1))
-    return result.name, list(result.notes), int(result.reused)
+    try:
+        result = _grade_and_write(_process["ctx"], _process["book"], Path(path), exercises, lambda: events.put(1))
+    except Exception as exc:     # the parent writes the failure, as it does for a process that died
+        log.exception("grading %s failed", path)
+        return submission_name(Path(path)), [], 0, f"{type(exc).__name__}: {exc}"
+    return result.name, list(result.notes), int(result.reused), None

@@ -5,21 +5,37 @@ Per submission (``OUT/<name>/``): Gradescope ``results.json`` (feedback in Markd
 ``scores_histogram.png`` and ``pass_rates.png``. Everything but the timing fields
 (``execution_time``) depends only on the results, in a fixed order, so a resumed run
 writes the same bytes as an uninterrupted one.
+
+Whatever a submission put in its results is made safe where it is written: every text file
+is valid UTF-8 (:func:`grader.feedback.clean_text`), feedback is bounded and keeps no line of a
+reference solution (:func:`grader.feedback.bounded_submission`), and no cell of ``grades.csv``
+can be read as a formula (:func:`csv_cell`).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grader.feedback import exercise_markdown, md_text, submission_html, submission_markdown
+from grader.feedback import (SolutionLines, bounded_submission, clean_text, exercise_markdown, md_text,
+                             submission_html, submission_markdown)
 from grader.manifest import Course, Exercise
-from grader.submission import SubmissionResult
 
+if TYPE_CHECKING:  # grader.submission imports this module
+    from grader.submission import SubmissionResult
+
+GRADES_CSV = "grades.csv"
+SCORES_HISTOGRAM = "scores_histogram.png"
+PASS_RATES = "pass_rates.png"
+# what the gradebook writes in OUT beside the submissions' folders: no submission may take these names
+CLASS_FILES = (GRADES_CSV, SCORES_HISTOGRAM, PASS_RATES)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TMP_SUFFIX = ".tmp"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -53,13 +69,14 @@ def results_json(result: SubmissionResult, course: Course | None = None) -> dict
 
 
 def write_atomically(path: Path, text: str | bytes) -> None:
-    """Readers see the old file or the new one, never half of one, even if we are killed."""
+    """Readers see the old file or the new one, never half of one, even if we are killed.
+    Text is written as valid UTF-8, whatever a submission put in it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+            fh.write(clean_text(text).encode("utf-8") if isinstance(text, str) else text)
         os.chmod(tmp, 0o666 & ~_UMASK)     # mkstemp makes it private; these files are for sharing
         os.replace(tmp, path)
     except BaseException:
@@ -74,11 +91,15 @@ def remove_leftovers(folder: Path) -> None:
     """Half-written files of a run that was killed while writing."""
     if Path(folder).is_dir():
         for path in Path(folder).glob(f".*{TMP_SUFFIX}"):
-            path.unlink(missing_ok=True)
+            if path.is_file() and not path.is_symlink():   # only what write_atomically leaves
+                path.unlink(missing_ok=True)
 
 
 def write_results(out: Path, result: SubmissionResult, course: Course | None = None) -> Path:
-    """``OUT/<name>/results.json``, ``feedback.md`` and ``feedback.html``."""
+    """``OUT/<name>/results.json``, ``feedback.md`` and ``feedback.html``, from the
+    submission's results bounded as a whole (see :func:`grader.feedback.bounded_submission`)."""
+    exercises, notes = bounded_submission(result.exercises, result.notes, SolutionLines.of(course))
+    result = dataclasses.replace(result, exercises=exercises, notes=notes)
     folder = Path(out) / result.name
     path = folder / "results.json"
     write_atomically(path, json.dumps(results_json(result, course), indent=2, ensure_ascii=False) + "\n")
@@ -93,19 +114,26 @@ def grades_columns(exercises: list[Exercise], results: list[SubmissionResult]) -
     return [ex.id for ex in exercises if ex.id in graded]
 
 
+def csv_cell(text: str) -> str:
+    """``text`` as a cell no spreadsheet reads as a formula (OWASP's rule: a leading ``=``,
+    ``+``, ``-``, ``@``, tab or carriage return gets a ``'`` before it), in valid UTF-8."""
+    text = clean_text(text)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def write_grades_csv(out: Path, exercises: list[Exercise], results: list[SubmissionResult]) -> Path:
     """One row per submission (by name), one column per exercise that has a result
     (course order, among ``exercises``), and the total of the row."""
     ids = grades_columns(exercises, results)
-    path = Path(out) / "grades.csv"
+    path = Path(out) / GRADES_CSV
     rows = []
     for result in sorted(results, key=lambda r: r.name):
         scores = {ex.id: ex.score for ex in result.exercises}
         rows.append([result.name] + [f"{scores[i]:g}" if i in scores else "" for i in ids] + [f"{result.score:g}"])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission"] + ids + ["total"])
-    writer.writerows(rows)
+    writer.writerow([csv_cell(cell) for cell in ["submission"] + ids + ["total"]])
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     write_atomically(path, buffer.getvalue())
     return path
 
@@ -130,8 +158,8 @@ def write_class_pictures(out: Path, course: Course, results: list[SubmissionResu
     max_score = max(r.max_score for r in results)
     rates = pass_rates(course.exercises, results)
     return [
-        score_histogram([r.score for r in results], max_score, Path(out) / "scores_histogram.png",
+        score_histogram([r.score for r in results], max_score, Path(out) / SCORES_HISTOGRAM,
                         title=f"{course.title}: total scores of {len(results)} submissions"),
-        pass_rate_chart([i for i, _, _ in rates], [rate for _, rate, _ in rates], Path(out) / "pass_rates.png",
+        pass_rate_chart([i for i, _, _ in rates], [rate for _, rate, _ in rates], Path(out) / PASS_RATES,
                         title="Fraction of submissions that passed each exercise"),
     ]

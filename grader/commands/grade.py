@@ -1,16 +1,21 @@
+import re
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from grader.cli import CourseContext, pass_course
+from grader.feedback import clean_text
 from grader.gradebook import Gradebook
 from grader.manifest import Course
 from grader.parallel import grade_class
 from grader.report import remove_leftovers, write_class_pictures, write_grades_csv
-from grader.submission import SubmissionResult, submission_name
+from grader.submission import SubmissionResult, given_name, name_refusal, submission_name
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 @click.command("grade")
@@ -54,6 +59,12 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     unchanged one is not. A submission's results.json and row of grades.csv hold
     every exercise it has a valid result for in OUT, from any run.
 
+    A submission is never graded over the gradebook's own files: one whose name is
+    empty, starts with a dot, or is grades.csv, scores_histogram.png or
+    pass_rates.png is not graded; it gets a note and zeros under refused_<name>.
+    Whatever one submission holds, and whatever goes wrong while it is graded, costs
+    only that submission (with a note); the batch goes on.
+
     Exit status 0 when every submission was graded, whatever the scores.
 
     \b
@@ -84,17 +95,38 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
 
     remove_leftovers(out)
     records = book.records()
-    everyone = [SubmissionResult(r.name, r.results(), r.notes) for r in records]
-    everyone = [r for r in everyone if r.exercises]
+    everyone = _class_results(records, results)
     write_grades_csv(out, course.exercises, everyone)
     write_class_pictures(out, course, everyone)
     _print_summary(course, results, everyone, len(exercises))
     stale = [r for r in records if r.stale() and r.name not in set(names)]
     if stale:
         click.echo(f"note: {len(stale)} submission(s) in {out} hold results of another version of the course or "
-                   f"grader, left out of grades.csv (e.g. {stale[0].name}); grade them again into {out}", err=True)
+                   f"grader, left out of grades.csv (e.g. {clean_text(stale[0].name)}); grade them again into {out}",
+                   err=True)
+    refused = [path for path in submissions if name_refusal(given_name(path))]
+    if refused:
+        click.echo(f"note: {len(refused)} submission(s) were not graded for their names (e.g. "
+                   f"{clean_text(str(refused[0]))}, under {clean_text(submission_name(refused[0]))}); "
+                   "rename them and grade them again", err=True)
     click.echo(f"wrote {out / 'grades.csv'} ({len(everyone)} submissions), {len(results)} results.json, "
                f"feedback.md and feedback.html files, scores_histogram.png and pass_rates.png under {out}")
+
+
+def _class_results(records, results: list[SubmissionResult]) -> list[SubmissionResult]:
+    """Everyone in the gradebook with a result, by record; a submission of this run whose
+    grading failed before anything was stored is there too, with its zeros and note."""
+    everyone = {r.name: SubmissionResult(r.name, r.results(), r.notes) for r in records}
+    everyone = {name: r for name, r in everyone.items() if r.exercises}
+    for result in results:
+        if result.name not in everyone and result.exercises:
+            everyone[result.name] = result
+    return list(everyone.values())
+
+
+def terminal_text(text: str) -> str:
+    """Text from a submission as Rich shows it: itself, never markup or control codes."""
+    return escape(_CONTROL.sub(" ", clean_text(text)))
 
 
 def _print_summary(course: Course, results: list[SubmissionResult], everyone: list[SubmissionResult],
@@ -107,8 +139,8 @@ def _print_summary(course: Course, results: list[SubmissionResult], everyone: li
     table.add_column("notes")
     for result in results:
         passed = sum(e.passed for e in result.exercises)
-        table.add_row(result.name, f"{result.score:g}/{result.max_score:g}", f"{passed}/{len(result.exercises)}",
-                      "; ".join(result.notes)[:80])
+        table.add_row(terminal_text(result.name), f"{result.score:g}/{result.max_score:g}",
+                      f"{passed}/{len(result.exercises)}", terminal_text("; ".join(result.notes)[:80]))
     console = Console()
     console.print(table)
     total = len(results) * per_submission
