@@ -319,8 +319,9 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
                 outcome = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0,
                                          problem=opened.refused[f"{exercise.module}.py"])
             else:
+                passed = {done.id for done in result.exercises if done.passed}   # the learner's own stays
                 try:
-                    outcome = grade_exercise(ctx, exercise, folder)
+                    outcome = grade_exercise(ctx, exercise, folder, passed)
                 except Exception:  # a grader bug must not sink the batch; it is reported, not hidden
                     log.exception("internal error grading %s of %s", exercise.id, result.name)
                     outcome = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0,
