@@ -167,3 +167,28 @@ def test_a_worker_that_trickles_a_message_is_stopped_at_the_deadline(tmp_path):
         with pytest.raises(WorkerTimeout, match="time limit of 3 s"):
             learner.trickle()
         assert time.monotonic() - started < 6
+
+
+# ---------------------------------------------------------------- the grader keeps descriptions, not values
+
+BIG_CACHE = textwrap.dedent('''
+    import numpy as np
+
+    def step():
+        """A small answer with a large cache beside it, as a correct step may return."""
+        return np.zeros(3), np.ones((4, 2**20 // 2))      # 16 MB
+''')
+
+
+def test_a_large_result_is_kept_as_its_description_not_its_value(tmp_path):
+    """Feedback needs what a call returned only as text: keeping every value of the last
+    calls grew the grader by gigabytes when a cache carried a large array."""
+    (tmp_path / "learner.py").write_text(BIG_CACHE)
+    config = {"folder": str(tmp_path), "modules": ["learner"], "graded_module": "learner",
+              "forbidden": [], "memory_limit_mb": 3072}
+    with WorkerSession(tmp_path, config, 10, tmp_path / "output.txt") as session:
+        assert session.start() is None, session.output_tail()
+        small, cache = StudentProxy(session, ["learner"], lambda module, name: []).learner.step()
+        assert cache.shape == (4, 2**19)                       # the check gets the value
+        record = session.calls[-1]
+        assert record.result is None and "(4, 524288)" in record.outcome_text()
