@@ -2,7 +2,12 @@
 
 A message is one JSON document plus raw byte blobs for array data::
 
-    u32 json length | json | u32 blob count | (u64 length | bytes) * count
+    u64 size | u32 json length | json | u32 blob count | (u64 length | bytes) * count
+
+``size`` counts the bytes after it. A message is at most :data:`MAX_MESSAGE_BYTES`
+(64 MB) in all: the sender refuses a larger one before sending anything
+(:class:`MessageTooLarge`), and the receiver refuses one from its first 8 bytes, before
+reading or allocating the rest, so a worker cannot grow the grader by what it sends.
 
 Values are encoded as JSON with a few tagged forms:
 
@@ -28,8 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-MAX_JSON_BYTES = 64 * 2**20
-MAX_BLOB_BYTES = 2 * 2**30
+MAX_MESSAGE_BYTES = 64 * 2**20       # JSON and blobs together
 MAX_BLOBS = 100_000
 MAX_DEPTH = 64
 
@@ -50,6 +54,18 @@ DEVICE_PATTERN = re.compile(r"(cpu|meta|cuda|mps)(:[0-9]{1,3})?")
 
 class WireError(ValueError):
     """A message broke the format (malformed, too large, or of a forbidden kind)."""
+
+
+class MessageTooLarge(WireError):
+    """A message larger than the limit; ``size`` and ``limit`` in bytes."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"a message of {_mb(size)} is larger than the limit of {_mb(limit)}")
+        self.size, self.limit = size, limit
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.0f} MB" if size >= 2**20 else f"{size} bytes"
 
 
 class Handle:
@@ -247,9 +263,15 @@ def _decode_tensor(data: dict, blobs: list[bytes]):
 
 # ---------------------------------------------------------------- framing
 
-def pack(header: dict, blobs: list[bytes]) -> bytes:
+def pack(header: dict, blobs: list[bytes], limit: int = MAX_MESSAGE_BYTES) -> bytes:
+    """The message's bytes; :class:`MessageTooLarge` (before copying a blob) past ``limit``."""
     body = json.dumps(header, allow_nan=True, separators=(",", ":")).encode()
-    parts = [struct.pack("<I", len(body)), body, struct.pack("<I", len(blobs))]
+    size = 4 + len(body) + 4 + sum(8 + len(blob) for blob in blobs)
+    if size > limit:
+        raise MessageTooLarge(size, limit)
+    if len(blobs) > MAX_BLOBS:
+        raise WireError("too many blobs")
+    parts = [struct.pack("<QI", size, len(body)), body, struct.pack("<I", len(blobs))]
     for blob in blobs:
         parts.append(struct.pack("<Q", len(blob)))
         parts.append(blob)
@@ -260,15 +282,17 @@ class Channel:
     """Messages over a connected stream socket, read through a buffer (a message is
     read in a few system calls, not one per field)."""
 
-    def __init__(self, sock: socket.socket, buffered: bool = True):
+    def __init__(self, sock: socket.socket, buffered: bool = True, limit: int = MAX_MESSAGE_BYTES):
         self.sock = sock
+        self.limit = limit
         self._reader = sock.makefile("rb", buffering=2**16 if buffered else 0)
 
     def settimeout(self, seconds: float | None) -> None:
         self.sock.settimeout(seconds)
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
-        self.sock.sendall(pack(header, list(blobs)))
+        """Send one message; :class:`MessageTooLarge` (nothing sent) if it exceeds the limit."""
+        self.sock.sendall(pack(header, list(blobs), self.limit))
 
     def _exact(self, size: int) -> bytes:
         parts, missing = [], size
@@ -281,25 +305,36 @@ class Channel:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def recv(self) -> tuple[dict, list[bytes]]:
-        (length,) = struct.unpack("<I", self._exact(4))
-        if length > MAX_JSON_BYTES:
-            raise WireError("message header too large")
+        """The next message. Its size is checked first, and every length inside it against
+        what is left of that size: nothing larger than the limit is read or allocated."""
+        (size,) = struct.unpack("<Q", self._exact(8))
+        if size > self.limit:
+            raise MessageTooLarge(size, self.limit)
+        left = size
+
+        def take(count: int) -> bytes:
+            nonlocal left
+            if count > left:
+                raise WireError("malformed message: its parts are larger than its size")
+            left -= count
+            return self._exact(count)
+
+        (length,) = struct.unpack("<I", take(4))
         try:
-            header = json.loads(self._exact(length))
+            header = json.loads(take(length))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise WireError(f"malformed message: {exc}") from None
         if not isinstance(header, dict):
             raise WireError("malformed message")
-        (count,) = struct.unpack("<I", self._exact(4))
+        (count,) = struct.unpack("<I", take(4))
         if count > MAX_BLOBS:
             raise WireError("too many blobs")
-        blobs, total = [], 0
+        blobs = []
         for _ in range(count):
-            (size,) = struct.unpack("<Q", self._exact(8))
-            total += size
-            if total > MAX_BLOB_BYTES:
-                raise WireError("message data too large")
-            blobs.append(self._exact(size))
+            (length,) = struct.unpack("<Q", take(8))
+            blobs.append(take(length))
+        if left:
+            raise WireError("malformed message: its parts are smaller than its size")
         return header, blobs
 
     def close(self) -> None:

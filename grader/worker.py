@@ -253,7 +253,15 @@ class Worker:
         else:
             header["ok"] = False
             header["error"] = self._error(error)
-        self.channel.send(header, blobs)
+        try:
+            self.channel.send(header, blobs)
+        except wire.MessageTooLarge as exc:  # refused before anything was sent
+            header.pop("value", None)
+            header["ok"] = False
+            header["error"] = {"type": "UnsendableResult", "frames": [],
+                               "message": f"the result is larger than {exc.limit // 2**20} MB "
+                                          f"({exc.size / 2**20:.0f} MB), so it cannot be graded"}
+            self.channel.send(header, [])
 
     # setup ---------------------------------------------------------
     def setup(self, config: dict) -> None:

@@ -76,11 +76,65 @@ def test_decoded_arrays_are_private_copies():
     assert arr[0] == 99
 
 
-def test_oversized_header_is_refused_before_reading_it():
+def _frame(body: bytes, blobs: list[bytes] = (), size: int | None = None) -> bytes:
+    """A message as the format has it, with a ``size`` that may lie."""
+    rest = struct.pack("<I", len(body)) + body + struct.pack("<I", len(blobs))
+    rest += b"".join(struct.pack("<Q", len(blob)) + blob for blob in blobs)
+    return struct.pack("<Q", len(rest) if size is None else size) + rest
+
+
+def test_a_message_larger_than_the_limit_is_refused_from_its_first_bytes():
+    """Only the 8 bytes of its size are sent: the receiver must not wait for (or allocate)
+    the 1.5 GB it announces, and says how large it was."""
     a, b = socket.socketpair()
     with a, b:
-        a.sendall(struct.pack("<I", wire.MAX_JSON_BYTES + 1))
-        with pytest.raises(wire.WireError):
+        a.sendall(struct.pack("<Q", 1536 * 2**20))
+        b.settimeout(5)
+        with pytest.raises(wire.WireError, match="1536 MB is larger than the limit of 64 MB"):
+            wire.recv_message(b)
+
+
+def test_the_sender_refuses_a_message_larger_than_the_limit_and_sends_nothing():
+    a, b = socket.socketpair()
+    with a, b:
+        channel = wire.Channel(a)
+        big = np.zeros(wire.MAX_MESSAGE_BYTES // 8 + 1)
+        blobs = []
+        header = {"value": wire.encode(big, blobs, wire.refuse_other)}
+        with pytest.raises(wire.MessageTooLarge, match="larger than the limit of 64 MB") as caught:
+            channel.send(header, blobs)
+        assert caught.value.limit == wire.MAX_MESSAGE_BYTES and caught.value.size > wire.MAX_MESSAGE_BYTES
+        b.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            b.recv(1)
+        channel.send({"ok": True})  # the stream is still in step
+        assert wire.recv_message(b) == ({"ok": True}, [])
+
+
+def test_json_and_blobs_count_together_against_the_limit():
+    limit = 1000
+    a, b = socket.socketpair()
+    with a, b:
+        sender, receiver = wire.Channel(a, limit=limit), wire.Channel(b, limit=limit)
+        body = json.dumps({"x": "y" * 400}, separators=(",", ":")).encode()
+        fits = limit - (4 + len(body) + 4 + 8)
+        sender.send({"x": "y" * 400}, [b"\0" * fits])
+        assert receiver.recv()[1] == [b"\0" * fits]
+        with pytest.raises(wire.MessageTooLarge):
+            sender.send({"x": "y" * 400}, [b"\0" * (fits + 1)])
+        a.sendall(_frame(body, [b"\0" * (fits + 1)]))
+        with pytest.raises(wire.MessageTooLarge, match="1001 bytes"):
+            receiver.recv()
+
+
+@pytest.mark.parametrize("size", [0, 10, 100])
+def test_a_message_whose_parts_do_not_add_up_to_its_size_is_refused(size):
+    """A blob larger than the size announced is refused before it is read."""
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(_frame(b"{}", [b"\0" * 50], size=size))
+        b.settimeout(5)
+        with pytest.raises(wire.WireError, match="parts are (larger|smaller) than its size"):
             wire.recv_message(b)
 
 
@@ -88,7 +142,7 @@ def test_deep_nesting_is_refused():
     a, b = socket.socketpair()
     with a, b:
         body = ("[" * 100_000 + "]" * 100_000).encode()
-        a.sendall(struct.pack("<I", len(body)) + body + struct.pack("<I", 0))
+        a.sendall(_frame(body))
         with pytest.raises(wire.WireError):
             header, _ = wire.recv_message(b)
             wire.decode(header, [], None)
@@ -96,8 +150,9 @@ def test_deep_nesting_is_refused():
 
 def test_message_format_is_json_not_pickle():
     packed = wire.pack({"x": 1}, [])
-    (length,) = struct.unpack("<I", packed[:4])
-    assert json.loads(packed[4:4 + length]) == {"x": 1}
+    size, length = struct.unpack("<QI", packed[:12])
+    assert size == len(packed) - 8
+    assert json.loads(packed[12:12 + length]) == {"x": 1}
 
 
 def test_a_meta_tensor_crosses_as_its_shape_and_dtype():
