@@ -1,13 +1,15 @@
 """Workers forked from a warm process, so that an exercise does not pay for importing torch.
 
 Starting Python and importing torch takes longer than most exercises' checks. The fork
-server is started once per grading run (``python -m grader.forkserver``) with the same
-clean environment a worker gets; it imports numpy, torch and the worker code, and then
-forks one child per exercise. A child starts a new session (so the grader can kill its
-whole process group), takes the socket and output file the grader passed along, is
-isolated (:mod:`grader.sandbox`: as root it is forked straight into a new PID namespace)
-and becomes an ordinary worker (:mod:`grader.worker`): limits, imports of the learner's
-code and everything after that happen in the child, never in the server.
+server is started once per grading run (:func:`grader.sandbox.python_command`, in an
+empty folder, so nothing in the instructor's working folder is imported by it) with the
+same clean environment a worker gets; it imports numpy, torch and the worker code, and
+then forks one child per exercise. A child starts a new session (so the grader can kill
+its whole process group), takes the socket and output file the grader passed along,
+joins the cgroups of its budget (:mod:`grader.limits`), is isolated
+(:mod:`grader.sandbox`: as root it is forked straight into a new PID namespace) and
+becomes an ordinary worker (:mod:`grader.worker`): limits, imports of the learner's code
+and everything after that happen in the child, never in the server.
 
 Grader and server talk over a SOCK_SEQPACKET pair: one JSON request per packet, with
 file descriptors attached to ``spawn`` requests. The server reaps its children and
@@ -47,8 +49,8 @@ class ForkServer:
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "grader.forkserver", "--fd", str(theirs.fileno()), *self.preload],
-            pass_fds=[theirs.fileno()], env=self.env, stdin=subprocess.DEVNULL,
+            sandbox.python_command("grader.forkserver", "--fd", str(theirs.fileno()), *self.preload),
+            cwd=sandbox.empty_folder(), pass_fds=[theirs.fileno()], env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         theirs.close()
@@ -73,8 +75,10 @@ class ForkServer:
                 raise OSError("the fork server ended")
             return json.loads(data)
 
-    def spawn(self, sock: socket.socket, output_fd: int, cwd: Path) -> "ForkedProcess":
-        reply = self._request({"op": "spawn", "cwd": str(cwd)}, [sock.fileno(), output_fd])
+    def spawn(self, sock: socket.socket, output_fd: int, cwd: Path, budget: dict | None = None) -> "ForkedProcess":
+        """A worker in ``cwd`` on ``sock``; ``budget``: the spec of its
+        :class:`grader.limits.WorkerBudget`, which it joins before the sandbox."""
+        reply = self._request({"op": "spawn", "cwd": str(cwd), "budget": budget}, [sock.fileno(), output_fd])
         if "pid" not in reply:
             raise OSError(reply.get("error", "the fork server could not start a worker"))
         return ForkedProcess(self, int(reply["pid"]))
@@ -185,7 +189,7 @@ class _Server:
             os.dup2(output_fd, 1)
             os.dup2(output_fd, 2)
             os.close(output_fd)
-            host_pid, report = sandbox.enter(Path(request["cwd"]), contained)
+            host_pid, report = sandbox.enter(Path(request["cwd"]), contained, request.get("budget"))
             from grader import worker
 
             worker.run(worker_fd, {"pid": host_pid, "sandbox": report})

@@ -8,12 +8,12 @@ worker answers is decoded by :mod:`grader.wire` into plain values or
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,8 +24,8 @@ from grader.checks import describe
 from grader.reference_host import CALLBACK_KEY
 from grader.standins import REQUEST_KEY
 
-GRADER_PARENT = str(Path(__file__).resolve().parent.parent)
 OUTPUT_TAIL_BYTES = 1500
+WORKER_PROCESSES = 64              # processes and threads of a worker, all it starts included
 KEPT_RESULT_BYTES = 2**20          # a call's result larger than this is kept as its description
 MAX_NOTES = 20
 
@@ -73,7 +73,6 @@ def worker_env(home: str | Path) -> dict:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
-        "PYTHONPATH": GRADER_PARENT,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "PYTHONNOUSERSITE": "1",
@@ -113,6 +112,7 @@ class WorkerSession:
         self.sandbox: list = []            # [step, applied, detail] as the worker reported them
         self.worker_pid: int | None = None
         self._pidfd: int | None = None
+        self.budget = None                  # grader.limits.WorkerBudget, made in start()
         self._kill_lock = threading.Lock()
         self._watchdog: threading.Timer | None = None
         self.expired = False                # the watchdog ended the worker at the deadline
@@ -122,20 +122,23 @@ class WorkerSession:
     def start(self) -> StudentError | None:
         """Start the worker and import the graded module. Returns the learner's
         import error, if any."""
-        from grader.sandbox import share_with_worker
+        from grader import sandbox
+        from grader.limits import WorkerBudget
 
-        share_with_worker(self.folder)
+        sandbox.share_with_worker(self.folder)
+        self.budget = WorkerBudget.create(int(self.config.get("memory_limit_mb", 0)), WORKER_PROCESSES)
         ours, theirs = socket.socketpair()
         with open(self.output_file, "wb") as out:
             if self.launcher is not None:
                 try:
-                    self.process = self.launcher.spawn(theirs, out.fileno(), self.folder)
+                    self.process = self.launcher.spawn(theirs, out.fileno(), self.folder, self.budget.spec)
                 except OSError:
                     self.process = None
             if self.process is None:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "grader.worker", "--fd", str(theirs.fileno())],
-                    pass_fds=[theirs.fileno()], cwd=self.folder, env=worker_env(self.folder),
+                    sandbox.python_command("grader.worker", "--fd", theirs.fileno(), "--folder", self.folder,
+                                           "--budget", json.dumps(self.budget.spec)),
+                    pass_fds=[theirs.fileno()], cwd=sandbox.empty_folder(), env=worker_env(self.folder),
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
@@ -205,6 +208,8 @@ class WorkerSession:
                         os.kill(self.process.pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
                         pass
+            if self.budget is not None:  # what escaped both (a worker without a PID namespace)
+                self.budget.kill()
 
     def close(self) -> None:
         if self._watchdog is not None:
@@ -218,6 +223,8 @@ class WorkerSession:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
                 pass
+        if self.budget is not None:
+            self.budget.close()  # its cgroups go; out_of_memory() still answers
         if self.channel is not None:
             self.channel.close()
             self.channel = None
@@ -248,7 +255,9 @@ class WorkerSession:
                 code = None
         if code is not None and code < 0:
             how = f"was killed by signal {signal.Signals(-code).name}"
-            if -code == signal.SIGKILL:
+            if -code == signal.SIGKILL and self.budget is not None and self.budget.out_of_memory():
+                how = f"ran out of memory (the limit is {self.budget.memory_mb} MB)"
+            elif -code == signal.SIGKILL:
                 how += " (out of memory?)"
         elif code is not None:
             how = f"exited with status {code}"

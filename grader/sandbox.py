@@ -3,6 +3,9 @@
 Each step is a small function that runs in the worker's process after the fork and
 before any learner code, and says whether it could be applied on this machine:
 
+``budget``      first, while ``/sys`` is still there: the worker joins the cgroups the
+                grader made for it, one budget of memory, processes and CPU for the worker
+                and all it starts (:mod:`grader.limits`; rlimits where there are none).
 ``processes``   the worker is the first process (init) of a new PID namespace: when the
                 grader kills it, the kernel kills everything it started, including
                 processes that left its process group with ``setsid``; it cannot see or
@@ -20,27 +23,41 @@ before any learner code, and says whether it could be applied on this machine:
                 supplementary groups (so no capabilities: it cannot undo the mounts), with
                 at most 512 processes; as an ordinary user (inside a user namespace), every
                 capability is dropped instead.
+``userns``      no new user namespaces: a seccomp filter refuses ``unshare`` and ``clone``
+                with ``CLONE_NEWUSER`` (inside one, the learner's code would hold every
+                capability again, over its own namespaces), and makes ``clone3``, whose
+                flags a filter cannot read, look absent, so that libc uses ``clone``.
 
-As root all four apply. As an ordinary user they need unprivileged user namespaces
+As root all of them apply. As an ordinary user they need unprivileged user namespaces
 (``unshare -U -r`` works); without them a step is reported as not available and
 grading goes on without it. ``python -m grader.sandbox`` prints what applies here.
 
 ``GRADER_SANDBOX_SKIP=network,filesystem`` (names from above, or ``all``) switches
 steps off; the grader's tests use it to show that each step is what stops its attack.
+
+The interpreters that run as root before the sandbox applies (the fork server, a worker
+started from scratch) start with :func:`python_command` in :func:`empty_folder`: nothing
+in the instructor's working folder or in a submission can shadow a module they import.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import os
 import resource
 import signal
+import stat
+import struct
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
-STEPS = ("processes", "network", "filesystem", "privileges")
+from grader import limits
+
+STEPS = ("processes", "network", "filesystem", "privileges", "userns", limits.STEP)
 SKIP_ENV = "GRADER_SANDBOX_SKIP"
 SANDBOX_UID = 65534                  # "nobody"; every worker is in its own PID namespace
 MAX_PROCESSES = 512
@@ -60,11 +77,16 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 22, 24, 38
 SYS_PIVOT_ROOT, SYS_CAPSET = 155, 126           # x86-64
 _ARCH_SYSCALLS = {"aarch64": (41, 91)}
 SYS_OPEN_TREE, SYS_MOVE_MOUNT = 428, 429        # the same on every architecture (Linux 5.2)
 OPEN_TREE_CLONE, AT_RECURSIVE, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 1, 0x8000, 4, -100
+# seccomp: the audit architecture and (unshare, clone, clone3) of each architecture we filter
+SECCOMP_ARCHES = {"x86_64": (0xC000003E, (272, 56, 435)), "aarch64": (0xC00000B7, (97, 220, 435))}
+SECCOMP_MODE_FILTER, X32_SYSCALL_BIT = 2, 0x40000000
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+BPF_LD_W_ABS, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -94,8 +116,8 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _check(_libc.mount(enc(source), target.encode(), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
-def _prctl(option: int, arg: int = 0) -> None:
-    _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl {option}")
+def _prctl(option: int, arg: int = 0, arg2: int = 0) -> None:
+    _check(_libc.prctl(option, arg, arg2, 0, 0), f"prctl {option}")
 
 
 def _syscall_numbers() -> tuple[int, int]:
@@ -109,6 +131,72 @@ def skipped() -> set[str]:
 
 def _step(name: str, applied: bool, detail: str) -> list:
     return [name, applied, detail]
+
+
+# ---------------------------------------------------------------- starting an interpreter
+
+# Loads the grader package from its folder (argv[1]), then runs a module of it (argv[2])
+# as __main__ with the rest of argv: the one folder added to sys.path is the grader's own.
+_BOOTSTRAP = (
+    "import sys, importlib.util as u, runpy\n"
+    "folder, name = sys.argv[1], sys.argv[2]\n"
+    "del sys.argv[1:3]\n"
+    "spec = u.spec_from_file_location('grader', folder + '/__init__.py', submodule_search_locations=[folder])\n"
+    "sys.modules['grader'] = module = u.module_from_spec(spec)\n"
+    "spec.loader.exec_module(module)\n"
+    "runpy.run_module(name, run_name='__main__', alter_sys=True)\n"
+)
+
+
+def python_command(module: str, *args: str) -> list[str]:
+    """The command that runs ``python -m <module> <args>`` for a module of the grader
+    without importing anything from the working folder or the user's site-packages: the
+    working folder is not on sys.path (``-P``), nor is the user site (``-s``), and the
+    grader package is loaded from its own folder (whether installed, editable or a plain
+    checkout). Not ``-I``: it also ignores the environment, and with it PYTHONHASHSEED,
+    which keeps the order of a learner's sets, and so a seeded training run, the same
+    from one grading run to the next. The environment must be the grader's own
+    (``remote.worker_env``), never the instructor's. Start it in :func:`empty_folder`."""
+    return [sys.executable, "-P", "-s", "-c", _BOOTSTRAP, str(GRADER_DIR), module, *map(str, args)]
+
+
+def empty_folder() -> str:
+    """An empty folder, this user's and read-only (mode 555): the working folder of the
+    interpreters started with :func:`python_command`, so that one that later puts its
+    working folder on sys.path still finds nothing there. One per user, made on first
+    use and kept (in the sticky temporary folder nobody else can replace it); if the name
+    is taken by anything else, a private one for this process."""
+    folder = os.path.join(tempfile.gettempdir(), f"course-grader-empty-{os.geteuid()}")
+    try:
+        os.mkdir(folder, 0o700)
+        os.chmod(folder, 0o555)
+    except FileExistsError:
+        pass
+    except OSError:
+        return _private_empty_folder()
+    try:
+        info = os.lstat(folder)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o7777 == 0o555 \
+                and not os.listdir(folder):
+            return folder
+    except OSError:
+        pass
+    return _private_empty_folder()
+
+
+@functools.lru_cache(maxsize=None)
+def _private_empty_folder() -> str:
+    folder = tempfile.mkdtemp(prefix="course-grader-empty-")
+    os.chmod(folder, 0o555)
+    atexit.register(_remove_folder, folder)
+    return folder
+
+
+def _remove_folder(folder: str) -> None:
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------- the fork server's part
@@ -202,8 +290,10 @@ def _relay(child: int) -> None:
     except ChildProcessError:
         code = 1
     if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
+        if -code not in (signal.SIGKILL, signal.SIGSTOP):  # which cannot be handled (the OOM killer's)
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
+        code = 128 - code
     os._exit(code & 0xFF)
 
 
@@ -386,7 +476,9 @@ def drop_privileges(folder: Path, filesystem: bool) -> list:
                 os.setgroups([])
             except PermissionError:  # a user namespace that denies setgroups
                 pass
-            resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+            soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]   # the budget's may be lower
+            cap = MAX_PROCESSES if soft == resource.RLIM_INFINITY else min(soft, MAX_PROCESSES)
+            resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
             os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
             os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
             return _step(name, True, f"uid and gid {SANDBOX_UID}, no capabilities, no new privileges")
@@ -401,6 +493,14 @@ def drop_privileges(folder: Path, filesystem: bool) -> list:
     return _step(name, True, "an ordinary user already; no new privileges")
 
 
+def worker_uid() -> int | None:
+    """The uid the worker runs learner code as (whose processes RLIMIT_NPROC counts), or
+    None if it stays root (to which RLIMIT_NPROC does not apply)."""
+    if os.geteuid() == 0 and not _state["userns"]:
+        return None if "privileges" in skipped() else SANDBOX_UID
+    return os.getuid()
+
+
 def _drop_capabilities() -> None:
     for cap in range(64):
         if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
@@ -410,11 +510,66 @@ def _drop_capabilities() -> None:
     _check(_libc.syscall(_syscall_numbers()[1], header, data), "capset")
 
 
-def enter(folder: Path, contained: bool = False) -> tuple[int, list]:
+def _seccomp_program() -> bytes | None:
+    """The filter of the ``userns`` step, as classic BPF over ``struct seccomp_data``
+    (nr at offset 0, arch at 4, the low half of the first argument at 16 on these
+    little-endian machines); None on an architecture it does not know."""
+    arch = SECCOMP_ARCHES.get(os.uname().machine)
+    if arch is None:
+        return None
+    audit_arch, (unshare, clone, clone3) = arch
+    allow, eperm = SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | 1
+    enosys = SECCOMP_RET_ERRNO | 38
+    program = [                                  # index: jumps count the instructions skipped
+        (BPF_LD_W_ABS, 0, 0, 4),                 # 0  A = arch
+        (BPF_JEQ, 0, 10, audit_arch),            # 1  another ABI (i386 through int 0x80): 12
+        (BPF_LD_W_ABS, 0, 0, 0),                 # 2  A = syscall number
+        (BPF_JGE, 8, 0, X32_SYSCALL_BIT),        # 3  the x32 ABI: 12
+        (BPF_JEQ, 7, 0, clone3),                 # 4  clone3 (flags behind a pointer): 12
+        (BPF_JEQ, 2, 0, unshare),                # 5  unshare: look at its flags, 8
+        (BPF_JEQ, 1, 0, clone),                  # 6  clone: likewise
+        (BPF_RET, 0, 0, allow),                  # 7  anything else
+        (BPF_LD_W_ABS, 0, 0, 16),                # 8  A = flags (first argument, low half)
+        (BPF_JSET, 0, 1, CLONE_NEWUSER),         # 9  a new user namespace: 10, else 11
+        (BPF_RET, 0, 0, eperm),                  # 10
+        (BPF_RET, 0, 0, allow),                  # 11
+        (BPF_RET, 0, 0, enosys),                 # 12 as if the kernel had no such call
+    ]
+    return b"".join(struct.pack("=HBBI", code, jt, jf, k) for code, jt, jf, k in program)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def block_user_namespaces() -> list:
+    """No new user namespaces from here on, for this process and all it starts. Needs
+    no-new-privileges (the privileges step) or root; the filter cannot be removed."""
+    name = "userns"
+    if name in skipped():
+        return _step(name, False, "switched off")
+    program = _seccomp_program()
+    if program is None:
+        return _step(name, False, f"not available on {os.uname().machine}")
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(code))
+    # the worker has one thread here (a fork's child, or a scratch worker before its
+    # imports), and a filter applies to the thread that installs it and to what it starts
+    try:
+        _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+    except OSError as exc:
+        return _step(name, False, f"not available ({exc.strerror}); learner code may make user namespaces")
+    return _step(name, True, "no new user namespaces (seccomp: unshare and clone with CLONE_NEWUSER refused)")
+
+
+def enter(folder: Path, contained: bool = False, budget: dict | None = None) -> tuple[int, list]:
     """Every step, in order, in the worker before it runs learner code. ``contained``:
-    the fork server already made this process the init of a new PID namespace. Returns
-    this process's pid as the grader sees it and the report of each step."""
+    the fork server already made this process the init of a new PID namespace.
+    ``budget``: :attr:`grader.limits.WorkerBudget.spec`, joined first (None: no budget
+    step). Returns this process's pid as the grader sees it and the report of each step."""
     report = []
+    if budget is not None:
+        report.append(limits.join(budget))   # while /sys is there; a fork below stays inside
     if not contained and not _state["userns"]:
         userns = enter_user_namespace()      # a worker started from scratch by an ordinary user
         if userns is not None:
@@ -424,6 +579,7 @@ def enter(folder: Path, contained: bool = False) -> tuple[int, list]:
     report.append(isolate_network())
     report.append(isolate_filesystem(Path(folder)))
     report.append(drop_privileges(Path(folder), report[-1][1]))
+    report.append(block_user_namespaces())
     return pid, report
 
 
@@ -450,9 +606,9 @@ def describe(report: list) -> str:
 def main() -> None:
     """Print which steps apply on this machine (a throwaway worker-like child tries them)."""
     import json
-    import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
+    budget = limits.WorkerBudget.create(1024, 64)
+    with budget, tempfile.TemporaryDirectory() as tmp:
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -466,7 +622,7 @@ def main() -> None:
                     os.waitpid(child, 0)
                     os._exit(0)
                 os.chdir(tmp)
-                _, report = enter(Path(tmp), contained)
+                _, report = enter(Path(tmp), contained, budget.spec)
                 if not root:
                     report.insert(0, _step("user namespace", _state["userns"], "needed as an ordinary user"))
                 os.write(write, json.dumps(report).encode())
@@ -478,9 +634,12 @@ def main() -> None:
         while chunk := os.read(read, 65536):
             data += chunk
         os.waitpid(pid, 0)
+    print(f"limits: {limits.describe()}")
     for name, applied, detail in json.loads(data or b"[]"):
         print(f"{'yes' if applied else 'NO ':3} {name:15} {detail}")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # run as grader.sandbox, whose state grader.limits reads, not as a copy
+    from grader import sandbox
+
+    sandbox.main()

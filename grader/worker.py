@@ -13,6 +13,7 @@ the reference versions of the exercises the graded one builds on put in their pl
 from __future__ import annotations
 
 import argparse
+import json
 import functools
 import importlib
 import importlib.abc
@@ -365,9 +366,7 @@ class Worker:
 
 
 def apply_limits(config: dict) -> None:
-    memory = int(config.get("memory_limit_mb", 0)) * 2**20
-    if memory:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # memory: the worker's budget (grader.limits), joined before the sandbox
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     file_size = 64 * 2**20
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
@@ -390,11 +389,15 @@ def run(fd: int, hello: dict | None = None) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="grader worker (started by the grader; not for direct use)")
     parser.add_argument("--fd", type=int, required=True)
-    fd = parser.parse_args(argv).fd
+    parser.add_argument("--folder", type=Path, default=None, help="the submission copy (default: here)")
+    parser.add_argument("--budget", type=json.loads, default=None, help="limits.WorkerBudget.spec, as JSON")
+    args = parser.parse_args(argv)
     from grader import sandbox
 
-    host_pid, report = sandbox.enter(Path.cwd())
-    run(fd, {"pid": host_pid, "sandbox": report})
+    folder = args.folder or Path.cwd()
+    os.chdir(folder)  # started in an empty folder (sandbox.python_command): nothing was imported from here
+    host_pid, report = sandbox.enter(folder, budget=args.budget)
+    run(args.fd, {"pid": host_pid, "sandbox": report})
 
 
 if __name__ == "__main__":

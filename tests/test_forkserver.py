@@ -1,8 +1,11 @@
 """Workers forked from the warm fork server behave like workers started from scratch."""
 
 import os
+import socket
+import subprocess
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +80,10 @@ def test_a_forked_worker_leads_its_own_process_group_in_the_submission_folder(se
         assert has_torch  # imported once, in the server
         marker = f"{60 + os.getpid() % 1000 / 1000:.3f}"
         learner.leave_a_child(marker)
+        # Popen returns once the child has exec'd, but its command line may show a moment later
+        deadline = time.monotonic() + 5
+        while not _running(marker) and time.monotonic() < deadline:
+            time.sleep(0.005)
         assert _running(marker)
     deadline = time.monotonic() + 5
     while _running(marker) and time.monotonic() < deadline:
@@ -129,3 +136,118 @@ def test_forked_and_scratch_workers_grade_alike(course, tmp_path):
     assert [(e.score, e.feedback()) for e in a.exercises] == [(e.score, e.feedback()) for e in b.exercises]
     by_id = {e.id: e for e in a.exercises}
     assert by_id["rnn.rnn_forward"].score == 0 and by_id["rnn.rnn_step_forward"].passed
+
+
+# ---------------------------------------------------------------- nothing runs as root before the sandbox
+
+SHADOWS = ("argparse", "json", "subprocess", "socket", "runpy", "signal")
+
+
+def _shadowing(folder, markers):
+    """Modules in ``folder`` named like ones the fork server and the worker import at start.
+    Each, if imported before the sandbox (no-new-privileges not yet set), leaves a marker."""
+    markers.mkdir(exist_ok=True)
+    markers.chmod(0o777)
+    for name in SHADOWS:
+        (folder / f"{name}.py").write_text(textwrap.dedent(f'''
+            def _mark():
+                try:
+                    status = open("/proc/self/status").read()
+                    if "NoNewPrivs:\\t0" in status:
+                        open({str(markers / name)!r}, "w").write(status)
+                except OSError:
+                    pass
+            _mark()
+        '''))
+
+
+def test_the_fork_server_imports_nothing_from_the_instructors_working_folder(tmp_path, monkeypatch):
+    """`course grade *` run inside a folder of submissions: a submission named `json`, or a
+    stray argparse.py there, must not be imported by the fork server (as root)."""
+    instructor = tmp_path / "submissions"
+    instructor.mkdir()
+    markers = tmp_path / "markers"
+    _shadowing(instructor, markers)
+    (instructor / "subprocess").mkdir()
+    (instructor / "subprocess" / "__init__.py").write_text((instructor / "subprocess.py").read_text())
+    monkeypatch.chdir(instructor)
+    launcher = ForkServer(worker_env("/tmp"), [])
+    try:
+        session, learner, _ = _session(tmp_path, launcher)
+        with session:
+            learner.whoami()
+    finally:
+        launcher.close()
+    assert sorted(p.name for p in markers.iterdir()) == []
+
+
+def test_a_worker_started_from_scratch_imports_nothing_from_the_submission_before_the_sandbox(tmp_path):
+    """The scratch worker must not start with the submission (the learner's argparse.py)
+    on sys.path. Passes once remote.py starts it with sandbox.python_command."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    markers = tmp_path / "markers"
+    _shadowing(folder, markers)
+    session, learner, _ = _session(tmp_path, None)
+    with session:
+        learner.whoami()
+    assert sorted(p.name for p in markers.iterdir()) == []
+
+
+def test_python_command_ignores_the_working_folder(tmp_path):
+    from grader import sandbox
+    from grader.wire import Channel
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    markers = tmp_path / "markers"
+    _shadowing(folder, markers)
+    done = subprocess.run(sandbox.python_command("grader.sandbox"), cwd=folder, env=worker_env(folder),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "processes" in done.stdout, done.stderr
+    ours, theirs = socket.socketpair()
+    worker = subprocess.Popen(sandbox.python_command("grader.worker", "--fd", theirs.fileno()), cwd=folder,
+                              env=worker_env(folder), pass_fds=[theirs.fileno()], start_new_session=True)
+    theirs.close()
+    channel = Channel(ours)
+    try:
+        channel.settimeout(30)
+        hello, _ = channel.recv()
+        assert hello.get("hello") is True
+    finally:
+        channel.close()
+        worker.wait(timeout=30)
+    assert sorted(p.name for p in markers.iterdir()) == []
+
+
+def test_python_command_loads_the_grader_from_its_folder_and_nothing_from_the_working_folder(tmp_path):
+    import shutil
+
+    from grader import sandbox
+
+    done = subprocess.run(sandbox.python_command("site"), cwd=sandbox.empty_folder(), env={},
+                          capture_output=True, text=True, timeout=60)
+    path = done.stdout.split("sys.path = [")[1].split("]")[0]
+    assert "''" not in path and sandbox.empty_folder() not in path and "ENABLE_USER_SITE: False" in done.stdout
+    assert os.listdir(sandbox.empty_folder()) == [] and os.stat(sandbox.empty_folder()).st_mode & 0o777 == 0o555
+    # a plain copy of the package, neither installed nor on any path: it is the one that runs
+    copy = tmp_path / "elsewhere" / "grader"
+    shutil.copytree(Path(sandbox.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "__init__.py").write_text("print('loaded', __file__)\n")
+    command = sandbox.python_command("grader.sandbox")
+    command[command.index(str(Path(sandbox.__file__).parent))] = str(copy)
+    done = subprocess.run(command, cwd=sandbox.empty_folder(), env={}, capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith(f"loaded {copy / '__init__.py'}\n"), done.stderr
+
+
+def test_the_empty_folder_is_never_one_someone_else_prepared(tmp_path, monkeypatch):
+    from grader import sandbox
+
+    monkeypatch.setattr(sandbox.tempfile, "gettempdir", lambda: str(tmp_path))
+    shared = sandbox.empty_folder()
+    assert shared == str(tmp_path / f"course-grader-empty-{os.geteuid()}") == sandbox.empty_folder()
+    os.rmdir(shared)
+    os.mkdir(shared)  # taken: writable, and with something in it
+    (Path(shared) / "json.py").write_text("raise SystemExit\n")
+    private = sandbox.empty_folder()
+    assert private != shared and os.listdir(private) == [] and os.stat(private).st_mode & 0o777 == 0o555
