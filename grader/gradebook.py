@@ -137,9 +137,12 @@ class SubmissionRecord:
         return isinstance(content, str) and entry.get("key") == exercise_key(self.book.course_fp, exercise_id, content)
 
     def lookup(self, exercise: Exercise) -> ExerciseResult | None:
-        """The stored result of ``exercise`` for the current contents, or None to grade it."""
-        if self.book.force:
-            return None
+        """The stored result of ``exercise`` for the current contents, or None to grade it
+        (always None with ``--force``)."""
+        return None if self.book.force else self.stored(exercise)
+
+    def stored(self, exercise: Exercise) -> ExerciseResult | None:
+        """The stored result of ``exercise`` for the current contents, if any, forced or not."""
         entry = self.entries.get(exercise.id)
         if entry is None or not self._valid(exercise.id, entry, self.content):
             return None

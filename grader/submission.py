@@ -267,6 +267,34 @@ def not_graded(exercise, reason: str) -> ExerciseResult:
     return ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0, problem="not graded: " + reason)
 
 
+def _with_what_they_build_on(ctx: GradingContext, selected: list) -> list:
+    """``selected``, with what they build on but were not selected, in course order: whether
+    the learner's own earlier piece passes decides what a later exercise runs with, so it
+    is known whatever the selection (with ``--only``, such pieces are graded, not kept)."""
+    if not ctx.substitute:
+        return selected
+    chosen = {ex.id for ex in selected}
+    extra = {dep for ex in selected if not ex.own_code_only for dep in ctx.course.dependencies(ex.id)} - chosen
+    order = {ex.id: index for index, ex in enumerate(ctx.course.exercises)}
+    return sorted([*selected, *map(ctx.course.exercise, extra)], key=lambda ex: order.get(ex.id, len(order)))
+
+
+def _grade_one(ctx: GradingContext, exercise, folder: Path | None, opened: _Opened, result: SubmissionResult,
+               passed: set[str]) -> ExerciseResult:
+    if folder is None:
+        return not_graded(exercise, "; ".join(result.notes))
+    if f"{exercise.module}.py" in opened.refused:     # the note says why
+        return ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0,
+                              problem=opened.refused[f"{exercise.module}.py"])
+    try:
+        return grade_exercise(ctx, exercise, folder, passed)
+    except Exception:  # a grader bug must not sink the batch; it is reported, not hidden
+        log.exception("internal error grading %s of %s", exercise.id, result.name)
+        return ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0,
+                              problem="the grader failed on this exercise (its bug, not yours); "
+                                      "your instructor will see the error")
+
+
 def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercise=None,
                      record=None) -> SubmissionResult:
     """Grade every exercise (or those given) of the submission at ``path``.
@@ -279,8 +307,7 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
     result = SubmissionResult(submission_name(path))
     started = time.monotonic()
     selected = exercises if exercises is not None else ctx.course.exercises
-    # course order is dependency order: reference code for what an exercise builds on
-    # reaches a worker only after those exercises have been graded
+    # course order is dependency order: an exercise is graded after what it builds on
     order = {ex.id: index for index, ex in enumerate(ctx.course.exercises)}
     selected = sorted(selected, key=lambda ex: order.get(ex.id, len(order)))
     solution_lines = SolutionLines.of(ctx.course)
@@ -305,33 +332,27 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
                 log.warning("could not fingerprint %s (%s); its results will not be reused", path, exc)
                 content = "unreadable:" + uuid.uuid4().hex
             record.begin(content, result.notes)
-        for exercise in selected:
-            stored = record.lookup(exercise) if record is not None else None
+        selected_ids = {ex.id for ex in selected}
+        passed: set[str] = set()      # what the learner's own version passed: it stays theirs later on
+        for exercise in _with_what_they_build_on(ctx, selected):
+            chosen = exercise.id in selected_ids
+            stored = None
+            if record is not None:   # --force grades the selection again, not what it builds on
+                stored = record.lookup(exercise) if chosen else record.stored(exercise)
             if stored is not None:
-                result.exercises.append(stored)
-                result.reused += 1
-                if on_exercise is not None:
-                    on_exercise(result.name, stored)
-                continue
-            if folder is None:
-                outcome = not_graded(exercise, "; ".join(result.notes))
-            elif f"{exercise.module}.py" in opened.refused:     # the note says why
-                outcome = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0,
-                                         problem=opened.refused[f"{exercise.module}.py"])
+                outcome = stored
+                result.reused += chosen
             else:
-                passed = {done.id for done in result.exercises if done.passed}   # the learner's own stays
-                try:
-                    outcome = grade_exercise(ctx, exercise, folder, passed)
-                except Exception:  # a grader bug must not sink the batch; it is reported, not hidden
-                    log.exception("internal error grading %s of %s", exercise.id, result.name)
-                    outcome = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0,
-                                             problem="the grader failed on this exercise (its bug, not yours); "
-                                                     "your instructor will see the error")
-            outcome = bounded_exercise(outcome, Budget(EXERCISE_LIMIT, solution_lines))
-            if record is not None:
-                record.record(exercise, outcome)
-            result.exercises.append(outcome)
-            if on_exercise is not None:
-                on_exercise(result.name, outcome)
+                outcome = _grade_one(ctx, exercise, folder, opened, result, passed)
+                if chosen:
+                    outcome = bounded_exercise(outcome, Budget(EXERCISE_LIMIT, solution_lines))
+                    if record is not None:
+                        record.record(exercise, outcome)
+            if outcome.passed:
+                passed.add(exercise.id)
+            if chosen:
+                result.exercises.append(outcome)
+                if on_exercise is not None:
+                    on_exercise(result.name, outcome)
     result.seconds = time.monotonic() - started
     return result

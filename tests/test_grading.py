@@ -237,3 +237,43 @@ def test_grading_in_two_processes_gives_what_one_process_gives(tmp_path):
         assert _without_timing(one) == _without_timing(two)
     totals = {line.split(",")[0]: line.split(",")[-1] for line in (outs["2"] / "grades.csv").read_text().splitlines()[1:]}
     assert totals["ann"] == "4" and totals["exercises"] == "0" and 2 <= float(totals["bob"]) < 4
+
+
+# ---------------------------------------------------------------- the stand-in rule
+
+CS231N_STEP_FORWARD = """
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(prev_h.dot(Wh) + x.dot(Wx) + b)
+    cache = (Wx, Wh, b, x, prev_h, next_h)          # a layout of the learner's own
+    return next_h, cache
+"""
+CS231N_STEP_BACKWARD = """
+def rnn_step_backward(dnext_h, cache):
+    Wx, Wh, b, x, prev_h, next_h = cache
+    dtanh = (1 - next_h ** 2) * dnext_h
+    return dtanh.dot(Wx.T), dtanh.dot(Wh.T), x.T.dot(dtanh), prev_h.T.dot(dtanh), dtanh.sum(axis=0)
+"""
+CS231N_BACKWARD = """
+def rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    D = cache[0][3].shape[1]                        # x, read from the learner's own step cache
+    dx, dh0 = np.zeros((N, T, D)), np.zeros((N, H))
+    dWx, dWh, db = np.zeros((D, H)), np.zeros((H, H)), np.zeros(H)
+    for t in reversed(range(T)):
+        dx[:, t], dh0, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dh0, cache[t])
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+    return dx, dh0, dWx, dWh, db
+"""
+
+
+def test_a_self_consistent_cache_layout_keeps_full_marks_whatever_the_selection(hidden, course, tmp_path):
+    """CS231n-style code whose sequence backward reads its own step caches: the step pieces
+    pass, so they stay the learner's own when rnn_backward is graded (with the reference
+    standing in, whose caches have another layout, it scored 0), also graded alone."""
+    folder = make_submission(tmp_path, {"rnn.rnn_step_forward": CS231N_STEP_FORWARD,
+                                        "rnn.rnn_step_backward": CS231N_STEP_BACKWARD,
+                                        "rnn.rnn_backward": CS231N_BACKWARD})
+    rnn = [ex for ex in course.exercises if ex.module == "rnn"]
+    assert all(e.passed for e in grade_submission(hidden, folder, rnn).exercises)
+    alone = grade_submission(hidden, folder, [course.exercise("rnn.rnn_backward")])
+    assert [e.passed for e in alone.exercises] == [True], alone.exercises[0].feedback()
