@@ -11,8 +11,10 @@ records on disk, so no Python object crosses between processes.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,6 +24,7 @@ from grader.gradebook import Gradebook
 from grader.grading import GradingContext
 from grader.manifest import Course, load_manifest
 from grader.report import remove_leftovers, write_results
+from grader.sandbox import empty_folder
 from grader.submission import SubmissionResult, grade_submission, not_graded, submission_name
 
 log = logging.getLogger(__name__)
@@ -91,19 +94,35 @@ def grade_class(course: Course, submissions: list[Path], exercises, book: Gradeb
 def _in_processes(course, submissions, exercises, book, jobs, time_limit, force,
                   on_exercise) -> Iterator[SubmissionResult]:
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or fork server inherited
-    events = spawn.Queue()
+    exercise_ids = [ex.id for ex in exercises]
+    with _started_from_an_empty_folder():
+        events = spawn.Queue()
+        setup = (os.path.abspath(course.root), os.path.abspath(book.out), time_limit, force, events)
+        pool = ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_start, initargs=setup)
+        futures = [pool.submit(_grade_one, os.path.abspath(path), exercise_ids) for path in submissions]
     relay = threading.Thread(target=_relay, args=(events, on_exercise), daemon=True)
     relay.start()
-    setup = (str(course.root), str(book.out), time_limit, force, events)
-    exercise_ids = [ex.id for ex in exercises]
     try:
-        with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_start, initargs=setup) as pool:
-            futures = [pool.submit(_grade_one, str(path), exercise_ids) for path in submissions]
+        with pool:
             for path, future in zip(submissions, futures):
                 yield _collect(book, path, exercises, future)
     finally:
         events.put(_DONE)
         relay.join(timeout=5)
+
+
+@contextlib.contextmanager
+def _started_from_an_empty_folder():
+    """multiprocessing starts its processes (the grading processes, its resource tracker)
+    as ``python -c ...``, which puts the working folder first on ``sys.path``: they start
+    from an empty folder, so that nothing in the instructor's (a submission folder named
+    ``multiprocessing``) is imported there, as root. Paths handed to them are absolute."""
+    here = os.getcwd()
+    os.chdir(empty_folder())
+    try:
+        yield
+    finally:
+        os.chdir(here)
 
 
 def _collect(book: Gradebook, path: Path, exercises, future) -> SubmissionResult:

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import sys
 import subprocess
 import textwrap
 import time
@@ -251,3 +252,25 @@ def test_the_empty_folder_is_never_one_someone_else_prepared(tmp_path, monkeypat
     (Path(shared) / "json.py").write_text("raise SystemExit\n")
     private = sandbox.empty_folder()
     assert private != shared and os.listdir(private) == [] and os.stat(private).st_mode & 0o777 == 0o555
+
+
+def test_course_grade_with_jobs_imports_nothing_from_the_instructors_working_folder(tmp_path):
+    """`python -m grader grade * --jobs 2` inside a folder of submissions: its grading processes
+    (started by multiprocessing as `python -c ...`) and the grader itself import nothing from
+    there, not even a submission folder named `multiprocessing`."""
+    from tests.support import ROOT, make_submission
+
+    instructor = tmp_path / "submissions"
+    instructor.mkdir()
+    markers = tmp_path / "markers"
+    _shadowing(instructor, markers)
+    (instructor / "multiprocessing").mkdir()
+    (instructor / "multiprocessing" / "__init__.py").write_text((instructor / "json.py").read_text())
+    for name in ("ann", "ben"):
+        make_submission(instructor / name)
+    done = subprocess.run([sys.executable, "-m", "grader", "--course", str(ROOT), "grade", "ann", "ben",
+                           "--out", str(tmp_path / "out"), "--jobs", "2", "--only", "rnn.rnn_step_forward"],
+                          cwd=instructor, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in markers.iterdir()) == []
