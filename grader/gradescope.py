@@ -489,7 +489,7 @@ def check_setup(root: Path) -> int:
             raise GradingFailed(f"no hidden checks for {', '.join(unchecked)}")
         report = subprocess.run([sys.executable, "-m", "grader.sandbox"], capture_output=True, text=True)
         print("setup.sh: how learner code is isolated on this image:\n" + report.stdout.rstrip(), flush=True)
-        if any(line.startswith("no") for line in report.stdout.splitlines()):
+        if any(line.startswith("NO") for line in report.stdout.splitlines()):
             print("setup.sh: WARNING: some isolation steps are not available here (see the README, "
                   "'Isolation of the worker'); grading goes on without them", flush=True)
         with tempfile.TemporaryDirectory(prefix="gradescope-check-") as work:
