@@ -149,6 +149,8 @@ class _Graphs:
 
     def call(self, fn: Callable, args: list, kwargs: dict, graph: bool) -> dict:
         torch = _torch()
+        if torch is None:  # numpy code: no graph to keep
+            return {"graph": None, "value": fn(*args, **kwargs)}
         inputs = [t for t in tensor_leaves((args, kwargs)) if t.requires_grad] if graph else []
         owner = fn if isinstance(fn, torch.nn.Module) else None
         params = [p for p in owner.parameters() if p.requires_grad] if owner is not None and graph else []
