@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from grader import sandbox
+from grader import limits, sandbox
 
 PACKET = 65536
 
@@ -39,26 +39,43 @@ PACKET = 65536
 class ForkServer:
     """The grader's handle on one fork server; thread-safe, started on first use."""
 
-    def __init__(self, env: dict, preload: list[str]):
+    def __init__(self, env: dict, preload: list[str], memory_mb: int = 0):
         self.env = env
         self.preload = list(preload)
+        self.memory_mb = memory_mb
+        self.budget: limits.WorkerBudget | None = None   # kept by the server: its workers are born inside
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._process: subprocess.Popen | None = None
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        budget = limits.WorkerBudget.create(self.memory_mb, limits.WORKER_PROCESSES)
+        keep = ["--keep", json.dumps(budget.spec)] if budget.folders else []
         self._process = subprocess.Popen(
-            sandbox.python_command("grader.forkserver", "--fd", str(theirs.fileno()), *self.preload),
+            sandbox.python_command("grader.forkserver", "--fd", str(theirs.fileno()), *keep, *self.preload),
             cwd=sandbox.empty_folder(), pass_fds=[theirs.fileno()], env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         theirs.close()
         self._sock = ours
         reply = json.loads(ours.recv(PACKET) or b"{}")
+        if reply.get("keeps"):
+            budget.keeper = self._process.pid
+            self.budget = budget
+        else:
+            budget.close()
         if not reply.get("ready"):
             self._stop()
             raise OSError("the fork server did not start")
+
+    def kept_budget(self) -> "limits.WorkerBudget | None":
+        """The budget the server keeps (starting the server if need be), or None: then each
+        worker needs one of its own."""
+        with self._lock:
+            if self._sock is None:
+                self._start()
+            return self.budget
 
     def _request(self, message: dict, fds: list[int] = ()) -> dict:
         with self._lock:
@@ -76,8 +93,9 @@ class ForkServer:
             return json.loads(data)
 
     def spawn(self, sock: socket.socket, output_fd: int, cwd: Path, budget: dict | None = None) -> "ForkedProcess":
-        """A worker in ``cwd`` on ``sock``; ``budget``: the spec of its
-        :class:`grader.limits.WorkerBudget`, which it joins before the sandbox."""
+        """A worker in ``cwd`` on ``sock``; ``budget``: the spec of its own
+        :class:`grader.limits.WorkerBudget`, which it joins before the sandbox (None: the
+        one the server keeps, if any)."""
         reply = self._request({"op": "spawn", "cwd": str(cwd), "budget": budget}, [sock.fileno(), output_fd])
         if "pid" not in reply:
             raise OSError(reply.get("error", "the fork server could not start a worker"))
@@ -100,6 +118,9 @@ class ForkServer:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+        if self.budget is not None:
+            self.budget.close()
+            self.budget = None
 
     def close(self) -> None:
         with self._lock:
@@ -132,8 +153,9 @@ class ForkedProcess:
 # ---------------------------------------------------------------- the server
 
 class _Server:
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, kept: dict | None = None):
         self.sock = sock
+        self.kept = kept            # the spec of the budget this server is inside, if any
         self.finished: dict[int, int] = {}
         self.children: set[int] = set()
         self.namespaces = sandbox.PidNamespaces()
@@ -151,7 +173,7 @@ class _Server:
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, self.reap)
-        self.sock.send(json.dumps({"ready": True}).encode())
+        self.sock.send(json.dumps({"ready": True, "keeps": self.kept is not None}).encode())
         while True:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(self.sock, PACKET, 2)
@@ -189,7 +211,11 @@ class _Server:
             os.dup2(output_fd, 1)
             os.dup2(output_fd, 2)
             os.close(output_fd)
-            host_pid, report = sandbox.enter(Path(request["cwd"]), contained, request.get("budget"))
+            budget = request.get("budget")
+            if budget is None and self.kept is not None:
+                limits.leave_keeper()
+                budget = {**self.kept, "born_inside": True}
+            host_pid, report = sandbox.enter(Path(request["cwd"]), contained, budget)
             from grader import worker
 
             worker.run(worker_fd, {"pid": host_pid, "sandbox": report})
@@ -228,6 +254,7 @@ def _warm_up(torch) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="fork server for grader workers (started by the grader)")
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--keep", type=json.loads, default=None, help="a budget to enter, for every worker")
     parser.add_argument("preload", nargs="*", help="modules to import before forking")
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
@@ -241,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(1)
         _warm_up(torch)
     sandbox.visible_paths()  # computed once here, not in every worker
-    _Server(sock).serve()
+    kept = args.keep if args.keep is not None and limits.enter_as_keeper(args.keep) else None
+    _Server(sock, kept).serve()
 
 
 if __name__ == "__main__":

@@ -189,7 +189,7 @@ def one_thread_for_torch(course: Course) -> None:
 def warm_launcher(course: Course) -> ForkServer:
     """A fork server with the libraries the course's modules use already imported."""
     preload = ["torch"] if course.uses_torch else []
-    return ForkServer(worker_env(tempfile.gettempdir()), preload)
+    return ForkServer(worker_env(tempfile.gettempdir()), preload, course.memory_limit_mb)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,12 @@ like the CUDA build of torch, do not eat the budget) and ``RLIMIT_NPROC`` (proce
 of the worker's user, a few more than it has). ``GRADER_SANDBOX_SKIP=budget`` forces
 that fallback; ``python -m grader.sandbox`` prints what applies here.
 
+A fork server keeps one budget for the workers it forks (:func:`enter_as_keeper`): it
+moves into the cgroups once, and each worker is born inside, since moving every worker
+cost several milliseconds (the kernel waits for an RCU grace period on a cgroup move).
+Its workers take the budget in turn, each killed at the end of its exercise; they are the
+OOM killer's first choice, so the server survives them.
+
 A cgroup is named ``course-grader-<pid namespace>-<pid>-<n>`` after the grading process
 that made it. It is removed when its worker is closed; those of grading processes that
 died are removed by the next grading process that makes one.
@@ -40,6 +46,7 @@ import threading
 import time
 
 STEP = "budget"
+WORKER_PROCESSES = 64             # processes and threads of a worker, all it starts included
 PREFIX = "course-grader-"
 CONTROLLERS = ("memory", "pids", "cpu")
 CPU_SHARES = 1024                 # cgroup v1: the default weight, the same for every worker
@@ -259,8 +266,10 @@ class WorkerBudget:
         self.folders = folders               # controller -> this worker's cgroup folder
         self.note = note                     # why a controller falls back to an rlimit
         self.baseline = _vm_size()           # see address_space_limit
+        self.keeper: int | None = None       # a fork server living inside (see enter_as_keeper): never killed
         self._closed = False
         self._final: tuple[int | None, bool] | None = None
+        self._oom_before = 0
 
     @classmethod
     def create(cls, memory_mb: int, max_processes: int) -> "WorkerBudget":
@@ -302,6 +311,17 @@ class WorkerBudget:
         return {"memory_mb": self.memory_mb, "max_processes": self.max_processes, "mode": self.mode,
                 "cgroups": dict(self.folders), "note": self.note, "baseline": self.baseline}
 
+    def begin(self) -> None:
+        """A new worker in a budget that workers take in turn (a fork server's): its
+        out-of-memory and peak figures start from here."""
+        self._oom_before = self._oom_kills()
+        folder = self.folders.get("memory")
+        if folder is not None:
+            try:
+                _write(os.path.join(folder, "memory.max_usage_in_bytes"), "0")
+            except OSError:
+                pass
+
     def _procs(self) -> set[int]:
         pids: set[int] = set()
         for folder in set(self.folders.values()):
@@ -309,11 +329,12 @@ class WorkerBudget:
                 pids.update(int(p) for p in _read(os.path.join(folder, "cgroup.procs")).split())
             except (OSError, ValueError):
                 pass
-        return pids
+        return pids - {self.keeper}
 
     def kill(self) -> None:
-        """SIGKILL every process in the budget's cgroups (nothing without cgroups)."""
-        for folder in set(self.folders.values()):
+        """SIGKILL every process in the budget's cgroups (nothing without cgroups), but
+        the fork server that keeps it."""
+        for folder in set(self.folders.values()) if self.keeper is None else ():
             try:  # cgroup v2 (Linux 5.14): the kernel kills them all, forks in flight too
                 _write(os.path.join(folder, "cgroup.kill"), "1")
             except OSError:
@@ -371,6 +392,9 @@ class WorkerBudget:
         """Whether the OOM killer ended a process of the worker (cgroups only)."""
         if self._final is not None:
             return self._final[1]
+        return self._oom_kills() > self._oom_before
+
+    def _oom_kills(self) -> int:
         folder = self.folders.get("memory")
         for name in ("memory.events", "memory.oom_control"):
             try:
@@ -378,8 +402,8 @@ class WorkerBudget:
             except (OSError, TypeError):
                 continue
             counts = dict(line.split()[:2] for line in text.splitlines() if len(line.split()) >= 2)
-            return int(counts.get("oom_kill", 0)) > 0
-        return False
+            return int(counts.get("oom_kill", 0))
+        return 0
 
     def __enter__(self) -> "WorkerBudget":
         return self
@@ -487,10 +511,35 @@ def _set_limit(which: int, value: int) -> int:
     return value
 
 
+def enter_as_keeper(spec: dict) -> bool:
+    """In a fork server, once, after its imports (their memory stays charged where it was):
+    move into the budget's cgroups, so that every worker it forks is born inside. Moving
+    each worker instead cost several milliseconds: the kernel waits for an RCU grace
+    period on a cgroup move. False where that cannot be done: each worker then joins a
+    budget of its own."""
+    folders = sorted(set((spec.get("cgroups") or {}).values()))
+    try:
+        for folder in folders:
+            _write(os.path.join(folder, "cgroup.procs"), "0")
+    except OSError:
+        return False
+    return bool(folders)
+
+
+def leave_keeper() -> None:
+    """In a worker forked by a keeping server: the OOM killer picks the worker's processes
+    first (the server, the largest process, must survive its workers)."""
+    try:
+        _write("/proc/self/oom_score_adj", "1000")   # raising it needs no privilege
+    except OSError:
+        pass
+
+
 def join(spec: dict | None) -> list:
     """In the worker, right after the fork and before the sandbox: move this process into
-    the budget's cgroups (its children follow it), and put rlimits in place of the
-    controllers that have none. Returns the sandbox report's step."""
+    the budget's cgroups (its children follow it), unless it was born there
+    (``born_inside``: forked by a server that keeps the budget), and put rlimits in place
+    of the controllers that have none. Returns the sandbox report's step."""
     from grader import sandbox
 
     if not isinstance(spec, dict):
@@ -498,8 +547,8 @@ def join(spec: dict | None) -> list:
     memory = int(spec.get("memory_mb", 0)) * 2**20
     processes = int(spec.get("max_processes", 0))
     folders = {c: f for c, f in (spec.get("cgroups") or {}).items() if c in CONTROLLERS and isinstance(f, str)}
-    joined, problems = set(), []
-    for folder in sorted(set(folders.values())):
+    joined, problems = set(folders.values()) if spec.get("born_inside") else set(), []
+    for folder in sorted(set(folders.values()) - joined):
         try:
             _write(os.path.join(folder, "cgroup.procs"), "0")   # 0: this process
             joined.add(folder)

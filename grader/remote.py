@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import wire
+from grader import sandbox, wire
 from grader.checks import describe
+from grader.limits import WORKER_PROCESSES, WorkerBudget
 from grader.reference_host import CALLBACK_KEY
 from grader.standins import REQUEST_KEY
 
 OUTPUT_TAIL_BYTES = 1500
-WORKER_PROCESSES = 64              # processes and threads of a worker, all it starts included
 KEPT_RESULT_BYTES = 2**20          # a call's result larger than this is kept as its description
 MAX_NOTES = 20
 
@@ -81,10 +81,8 @@ def worker_env(home: str | Path) -> dict:
         "OPENBLAS_NUM_THREADS": "1",
         "LANG": "C.UTF-8",
     }
-    from grader.sandbox import SKIP_ENV
-
-    if os.environ.get(SKIP_ENV):  # switching isolation steps off is the grader's choice, not the learner's
-        env[SKIP_ENV] = os.environ[SKIP_ENV]
+    if os.environ.get(sandbox.SKIP_ENV):  # switching isolation steps off is the grader's choice, not the learner's
+        env[sandbox.SKIP_ENV] = os.environ[sandbox.SKIP_ENV]
     return env
 
 
@@ -112,7 +110,9 @@ class WorkerSession:
         self.sandbox: list = []            # [step, applied, detail] as the worker reported them
         self.worker_pid: int | None = None
         self._pidfd: int | None = None
-        self.budget = None                  # grader.limits.WorkerBudget, made in start()
+        self.budget: WorkerBudget | None = None   # its own, or the one its fork server keeps (shared)
+        self.kills_shared_budget = True     # False for a reference host: its worker's session does
+        self._memory_mb = int(config.get("memory_limit_mb", 0))
         self._kill_lock = threading.Lock()
         self._watchdog: threading.Timer | None = None
         self.expired = False                # the watchdog ended the worker at the deadline
@@ -122,19 +122,23 @@ class WorkerSession:
     def start(self) -> StudentError | None:
         """Start the worker and import the graded module. Returns the learner's
         import error, if any."""
-        from grader import sandbox
-        from grader.limits import WorkerBudget
-
         sandbox.share_with_worker(self.folder)
-        self.budget = WorkerBudget.create(int(self.config.get("memory_limit_mb", 0)), WORKER_PROCESSES)
         ours, theirs = socket.socketpair()
         with open(self.output_file, "wb") as out:
             if self.launcher is not None:
                 try:
-                    self.process = self.launcher.spawn(theirs, out.fileno(), self.folder, self.budget.spec)
+                    kept = self.launcher.kept_budget() if hasattr(self.launcher, "kept_budget") else None
+                    fits = kept is not None and kept.memory_mb == self._memory_mb
+                    self.budget = kept if fits else self._own_budget()
+                    if self.budget.keeper is not None and self.kills_shared_budget:
+                        self.budget.begin()
+                    own = None if self.budget.keeper is not None else self.budget.spec
+                    self.process = self.launcher.spawn(theirs, out.fileno(), self.folder, own)
                 except OSError:
                     self.process = None
             if self.process is None:
+                if self.budget is None or self.budget.keeper is not None:
+                    self.budget = self._own_budget()
                 self.process = subprocess.Popen(
                     sandbox.python_command("grader.worker", "--fd", theirs.fileno(), "--folder", self.folder,
                                            "--budget", json.dumps(self.budget.spec)),
@@ -152,6 +156,9 @@ class WorkerSession:
         except StudentError as exc:
             return exc
         return None
+
+    def _own_budget(self) -> WorkerBudget:
+        return WorkerBudget.create(self._memory_mb, WORKER_PROCESSES)
 
     def _hello(self) -> None:
         """The worker's first message, sent before it reads the config (so before any learner
@@ -208,8 +215,8 @@ class WorkerSession:
                         os.kill(self.process.pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
                         pass
-            if self.budget is not None:  # what escaped both (a worker without a PID namespace)
-                self.budget.kill()
+            if self.budget is not None and (self.budget.keeper is None or self.kills_shared_budget):
+                self.budget.kill()  # what escaped both (a worker without a PID namespace)
 
     def close(self) -> None:
         if self._watchdog is not None:
@@ -223,7 +230,7 @@ class WorkerSession:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
                 pass
-        if self.budget is not None:
+        if self.budget is not None and self.budget.keeper is None:
             self.budget.close()  # its cgroups go; out_of_memory() still answers
         if self.channel is not None:
             self.channel.close()
@@ -361,6 +368,7 @@ class WorkerSession:
             host = WorkerSession(folder, self.reference, self.deadline - time.monotonic(),
                                  self.output_file.with_name("reference-output.txt"), self.launcher)
             host.deadline = self.deadline
+            host.kills_shared_budget = False
             self.reference_host = host
             error = host.start()
             if error is not None:

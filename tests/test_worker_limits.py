@@ -388,8 +388,9 @@ def test_every_session_gives_its_worker_a_budget_and_says_when_it_ran_out(server
     probe = limits.WorkerBudget.create(16, 16)
     probe.close()
     mine = f"course-grader-{os.stat('/proc/self/ns/pid').st_ino}-{os.getpid()}-"
+    servers = {os.path.basename(f) for f in (server.budget.folders.values() if server.budget else ())}
     assert not [e for p in {os.path.dirname(f) for f in probe.folders.values()} for e in os.listdir(p)
-                if e.startswith(mine)]
+                if e.startswith(mine) and e not in servers]   # the fork server's own budget lasts with it
 
 
 # ---------------------------------------------------------------- no nested user namespaces
@@ -434,3 +435,33 @@ def test_numpy_torch_threads_and_subprocesses_still_work_under_the_filter(server
     session, learner = _session(tmp_path, server)
     with session:
         assert learner.busy_libraries() == (True, [2.0], 0)
+
+
+def test_workers_born_in_the_budget_their_fork_server_keeps(tmp_path):
+    """A fork server made for a memory limit enters one budget, once, and forks its workers
+    inside it (no cgroup move per worker); one worker after another: each out-of-memory is
+    its own, the server survives it, and the next worker is served."""
+    from grader.remote import WorkerDied
+
+    _budget(16, 16).close()  # skips where there are no cgroups
+    launcher = ForkServer(worker_env("/tmp"), ["torch"], 300)
+    try:
+        kept = launcher.kept_budget()
+        assert kept is not None and kept.keeper == launcher._process.pid
+        config = {"folder": "", "modules": ["learner"], "graded_module": "learner", "forbidden": [],
+                  "memory_limit_mb": 300}
+        for round_ in range(2):
+            folder = tmp_path / f"work{round_}"
+            folder.mkdir()
+            (folder / "learner.py").write_text(LEARNER)
+            config["folder"] = str(folder)
+            with WorkerSession(folder, config, 60, tmp_path / f"out{round_}.txt", launcher) as session:
+                assert session.start() is None, session.output_tail()
+                assert session.budget is kept and "budget" in {s[0] for s in session.sandbox if s[1]}
+                learner = StudentProxy(session, ["learner"], lambda module, name: []).learner
+                assert learner.hog(100) == 100 * MB
+                with pytest.raises(WorkerDied, match=r"ran out of memory \(the limit is 300 MB\)"):
+                    learner.hog(400)
+            assert kept._procs() == set()          # the session's processes are gone, the server stays
+    finally:
+        launcher.close()
