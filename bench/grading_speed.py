@@ -11,11 +11,18 @@ Prints seconds per submission. Figures, not assertions: machines are noisy.
 
 The capstone (a training run of its own, about 10 s) is left out of both, as the target
 for class-scale grading leaves it out; `--with-capstone` puts it back in.
+
+    python bench/grading_speed.py --against REV [--rounds 2]
+
+grades the same copies with the grader of git revision REV (checked out beside this one)
+and with this one, taking turns, and prints each one's best and their ratio: the cost of a
+change, measured side by side on a noisy machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -44,6 +51,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--with-capstone", action="store_true")
+    parser.add_argument("--against", metavar="REV", help="compare `course grade` with the grader of git revision REV")
+    parser.add_argument("--rounds", type=int, default=2, help="with --against: turns each grader takes")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from grader.manifest import load_manifest
@@ -61,6 +70,9 @@ def main() -> None:
             shutil.copytree(ROOT / "solutions", copy, ignore=shutil.ignore_patterns("__pycache__"))
             copies.append(copy)
 
+        if args.against:
+            compare(args.against, args.rounds, copies, tmp, args.jobs, only)
+            return
         grade = timed(lambda: run([sys.executable, "-m", "grader", "grade", *map(str, copies),
                                    "--out", str(tmp / "out"), "--jobs", str(args.jobs), *only]))
 
@@ -83,6 +95,35 @@ def main() -> None:
     print(f"  pytest per submission   {baseline / n:6.3f} s per submission  ({baseline:.1f} s total)")
     print(f"  ratio grade / pytest    {grade / baseline:6.2f}")
     print(f"  python -c 'import torch' {import_torch:6.3f} s   python -c 'import numpy' {import_numpy:6.3f} s")
+
+
+def compare(revision: str, rounds: int, copies: list[Path], tmp: Path, jobs: int, only: list[str]) -> None:
+    """This grader and revision's, taking turns on the same copies, each from an empty --out."""
+    other = tmp / "other"
+    run(["git", "worktree", "add", "--detach", "--force", str(other), revision])
+    try:
+        trees = {revision: other, "this tree": ROOT}
+        best = {label: float("inf") for label in trees}
+        for turn in range(rounds):
+            for label, tree in trees.items():
+                out = tmp / f"out-{turn}-{len(label)}"
+                seconds = timed(lambda: run_in(tree, [sys.executable, "-m", "grader", "--course", str(tree), "grade",
+                                                      *map(str, copies), "--out", str(out), "--jobs", str(jobs),
+                                                      *only]))
+                best[label] = min(best[label], seconds / len(copies))
+                print(f"  turn {turn + 1}  {label:12} {seconds / len(copies):6.3f} s per submission", flush=True)
+        print(f"{len(copies)} copies of solutions/, --jobs {jobs}, best of {rounds} turns each")
+        print(f"  {revision:12} {best[revision]:6.3f} s per submission")
+        print(f"  this tree    {best['this tree']:6.3f} s per submission")
+        print(f"  ratio this / {revision}  {best['this tree'] / best[revision]:5.2f}")
+    finally:
+        run(["git", "worktree", "remove", "--force", str(other)])
+
+
+def run_in(tree: Path, cmd: list[str]) -> None:
+    done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)})
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:4])} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
 
 if __name__ == "__main__":
