@@ -95,11 +95,12 @@ def _in_processes(course, submissions, exercises, book, jobs, time_limit, force,
                   on_exercise) -> Iterator[SubmissionResult]:
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or fork server inherited
     exercise_ids = [ex.id for ex in exercises]
-    with _started_from_an_empty_folder():
+    root, out, paths = os.path.abspath(course.root), os.path.abspath(book.out), [os.path.abspath(p) for p in submissions]
+    with _started_from_an_empty_folder():  # so the paths they are handed are absolute, made here
         events = spawn.Queue()
-        setup = (os.path.abspath(course.root), os.path.abspath(book.out), time_limit, force, events)
+        setup = (root, out, time_limit, force, events)
         pool = ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_start, initargs=setup)
-        futures = [pool.submit(_grade_one, os.path.abspath(path), exercise_ids) for path in submissions]
+        futures = [pool.submit(_grade_one, path, exercise_ids) for path in paths]
     relay = threading.Thread(target=_relay, args=(events, on_exercise), daemon=True)
     relay.start()
     try:

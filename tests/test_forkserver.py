@@ -274,3 +274,5 @@ def test_course_grade_with_jobs_imports_nothing_from_the_instructors_working_fol
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(p.name for p in markers.iterdir()) == []
+    rows = (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:]   # named from here, graded there
+    assert sorted(rows) == ["ann,2,2", "ben,2,2"], rows
