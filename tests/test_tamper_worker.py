@@ -11,10 +11,7 @@ import textwrap
 import time
 
 import pytest
-import torch
 
-from grader import capstone
-from grader.checks import CheckFailed
 from grader.grading import grade_exercise
 from grader.remote import StudentProxy, WorkerSession, WorkerTimeout
 from tests.support import ROOT, make_partial_submission, make_submission
@@ -108,31 +105,33 @@ def test_clearing_the_record_of_forbidden_calls_does_not_hide_them(hidden, cours
 
 # ---------------------------------------------------------------- a training run's report is not trusted
 
-class _Fixtures:
-    def __init__(self, run):
-        self.run = run
-
-    def train_capstone(self, _config):
-        return self.run
+FAKE_RUN = """
+import grader.fixtures as _fixtures
 
 
-class _Student:
-    def __init__(self, run):
-        self.fixtures = _Fixtures(run)
+def _untrained_with_a_perfect_curve(config, measure=False, modules=None):
+    from grader import capstone
+    model = capstone.build_model(_fixtures.course_modules(), capstone.CapstoneConfig(**config))
+    return {"state": model.state_dict(), "losses": [3.0 - 2.99 * i / 999 for i in range(1000)],
+            "val_curve": [], "steps": 1000, "seconds": 1.0}
 
 
-def test_a_fabricated_falling_loss_curve_earns_nothing(hidden):
-    """The loss is measured here, from the returned weights: a run that reports a perfect
-    curve but returns untrained weights fails (it used to pass on the curve alone)."""
-    from grader.grading import _call_check
+_fixtures.train_capstone = _untrained_with_a_perfect_curve
+"""
 
-    suite = hidden.suites.checks_for("capstone.reverse_digits")
-    lowers = next(fn for fn in suite if fn.__name__ == "training_lowers_the_loss")
-    torch.manual_seed(3)
-    untrained = capstone.build_model(hidden.reference, capstone.GRADING).state_dict()
-    run = {"losses": [3.0 - 2.99 * i / 999 for i in range(1000)], "state": dict(untrained), "steps": 1000}
-    with pytest.raises(CheckFailed, match="below a quarter"):
-        _call_check(lowers, {"student": _Student(run), "ref": hidden.reference})
+
+def test_a_fabricated_falling_loss_curve_earns_nothing(hidden, course, tmp_path, without_screening):
+    """The training run is replaced, inside the worker, by one that trains nothing and reports
+    a perfect curve. The loss is measured here, from the logits of the learner's model with
+    the returned weights: the check fails (it used to pass on the curve alone)."""
+    folder = make_submission(tmp_path)
+    path = folder / "transformer.py"    # imported by the first check, before the training run
+    path.write_text(path.read_text() + FAKE_RUN)
+    result = grade_exercise(hidden, course.exercise("capstone.reverse_digits"), folder)
+    outcomes = {c.title.split(",")[0]: c for c in result.checks}
+    lowers = outcomes["Trained with your loss and schedule"]
+    assert not lowers.passed and "below a quarter" in lowers.feedback, result.feedback()
+    assert outcomes["Your modules assemble into a Transformer that computes what the reference computes"].passed
 
 
 # ---------------------------------------------------------------- the deadline holds

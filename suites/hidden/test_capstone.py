@@ -60,8 +60,8 @@ _RUNS = weakref.WeakKeyDictionary()
 
 
 def _trained_reference(ref, run):
-    """The reference architecture holding the trained weights (the run's only part that
-    counts: its loss curve is the worker's report, never trusted)."""
+    """The reference architecture holding the trained weights (what counts of a run: its
+    loss curve is the worker's report, never trusted)."""
     model = _reference_model(ref)
     state = run["state"]
     expected_names = _names(model.state_dict())
@@ -75,20 +75,31 @@ def _trained_reference(ref, run):
     return model
 
 
+def _loss(logits, tgt) -> float:
+    """Plain cross-entropy of ``logits`` for teacher-forced ``tgt``, computed here."""
+    logits = torch.as_tensor(logits).detach().float()   # the learner's logits may carry requires_grad
+    return float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1),
+                                                   ignore_index=capstone.PAD))
+
+
 @check("capstone.reverse_digits", weight=1)
 def training_lowers_the_loss(student, ref):
-    """Trained with your loss and schedule, the weights bring the loss below a quarter of an untrained model's"""
+    """Trained with your loss and schedule, your model's loss falls below a quarter of an untrained model's"""
     run = _trained(student)
-    trained = _trained_reference(ref, run)
     src, tgt = capstone.make_dataset(CONFIG).val
+    tgt_in = tgt[:, :-1]
+    src_mask, tgt_mask = capstone.masks(ref, src, tgt_in)
     with torch.no_grad():
-        before = float(capstone.loss_on(ref, _reference_model(ref), src, tgt, CONFIG))
-        after = float(capstone.loss_on(ref, trained, src, tgt, CONFIG))
+        before = _loss(_reference_model(ref)(src, tgt_in, src_mask, tgt_mask), tgt)
+    theirs = capstone.build_model(student, CONFIG)      # the trained weights in your own architecture
+    theirs.load_state_dict(run["state"])
+    theirs.eval()
+    after = _loss(theirs(src, tgt_in, src_mask, tgt_mask), tgt)
     expect(after < 0.25 * before,
-           f"after {run['steps']} training steps, the loss of the trained weights (run in the reference Transformer "
-           f"on {CONFIG.val_size} validation strings) is {after:.3f}, against {before:.3f} for an untrained model; "
-           "expected it below a quarter of that. Look at noam_lr (the learning rate it gives at each step) and at "
-           "cross_entropy; `course capstone` plots the curve.")
+           f"after {run['steps']} training steps, your model with the trained weights has a loss of {after:.3f} on "
+           f"{CONFIG.val_size} validation strings (measured here, from its logits), against {before:.3f} for an "
+           "untrained model; expected it below a quarter of that. Look at noam_lr (the learning rate it gives at "
+           "each step) and at cross_entropy; `course capstone` plots the curve.")
 
 
 @check("capstone.reverse_digits", weight=4)
