@@ -32,8 +32,9 @@ def our_cgroups() -> list[str]:
 
 @pytest.fixture()
 def leaves_no_process():
+    before = set(our_cgroups())        # other tests' fork servers keep theirs while they live
     yield
-    assert our_cgroups() == []
+    assert set(our_cgroups()) <= before
 
 
 def attack(tmp_path, exercise_id, definition):
