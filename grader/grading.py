@@ -25,8 +25,8 @@ from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
 from grader.modules import ModuleNamespace
-from grader.screening import RefusalCache, screen
 from grader.remote import StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
+from grader.screening import RefusalCache, screen
 from grader.source import make_stubs
 
 MAX_MODULE_BYTES = 1_000_000
@@ -150,7 +150,7 @@ class GradingContext:
     substitute: bool = True                 # reference versions of what an exercise builds on
     time_limit: float | None = None         # replaces the course's default limit
     launcher: ForkServer | None = None      # forks warm workers; None: start each from scratch
-    partials_by_exercise: dict = field(default_factory=dict, repr=False)  # see stand_in_plan
+    plans_by_exercise: dict = field(default_factory=dict, repr=False)  # see stand_in_plan
     refusals: RefusalCache | None = field(default=None, repr=False)        # see grader/screening.py
 
     def __post_init__(self) -> None:
@@ -220,9 +220,9 @@ def stand_in_plan(ctx: GradingContext, exercise: Exercise) -> StandInPlan:
     """Made once per exercise and grading run, not per submission."""
     if not ctx.substitute or exercise.own_code_only:
         return NO_STAND_INS
-    if exercise.id not in ctx.partials_by_exercise:
-        ctx.partials_by_exercise[exercise.id] = _make_plan(ctx, exercise)
-    return ctx.partials_by_exercise[exercise.id]
+    if exercise.id not in ctx.plans_by_exercise:
+        ctx.plans_by_exercise[exercise.id] = _make_plan(ctx, exercise)
+    return ctx.plans_by_exercise[exercise.id]
 
 
 def _make_plan(ctx: GradingContext, exercise: Exercise) -> StandInPlan:
