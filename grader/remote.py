@@ -127,7 +127,7 @@ class WorkerSession:
         with open(self.output_file, "wb") as out:
             if self.launcher is not None:
                 try:
-                    kept = self.launcher.kept_budget() if hasattr(self.launcher, "kept_budget") else None
+                    kept = self.launcher.kept_budget()
                     fits = kept is not None and kept.memory_mb == self._memory_mb
                     self.budget = kept if fits else self._own_budget()
                     if self.budget.keeper is not None and self.kills_shared_budget:
@@ -273,12 +273,15 @@ class WorkerSession:
         self.close()
         return WorkerDied(f"the process running your code {how} while {doing}")
 
+    def _out_of_time(self, doing: str) -> WorkerTimeout:
+        self.close()
+        return WorkerTimeout(f"the time limit of {self.time_limit:g} s for this exercise ran out while {doing}")
+
     def _message(self, doing: str) -> tuple[dict, list[bytes]]:
         """The worker's next message, within the deadline."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0 or self.expired:
-            self.close()
-            raise WorkerTimeout(f"the time limit of {self.time_limit:g} s for this exercise ran out while {doing}")
+            raise self._out_of_time(doing)
         self.channel.settimeout(remaining)
         try:
             return self.channel.recv()
@@ -290,9 +293,7 @@ class WorkerSession:
             ) from None
         except (EOFError, ConnectionError, OSError):
             if self.expired:
-                self.close()
-                raise WorkerTimeout(f"the time limit of {self.time_limit:g} s for this exercise ran out "
-                                    f"while {doing}") from None
+                raise self._out_of_time(doing) from None
             raise self._died(doing) from None
         except wire.WireError as exc:
             self.close()

@@ -327,6 +327,9 @@ class BudgetedLauncher:
     def __init__(self, server, budget):
         self.server, self.budget = server, budget
 
+    def kept_budget(self):
+        return None                         # no budget of its own: each worker joins the one given
+
     def spawn(self, sock, output_fd, cwd, budget=None):
         return self.server.spawn(sock, output_fd, cwd, self.budget.spec)
 
