@@ -18,6 +18,7 @@ The check's docstring is its title in the feedback; its code is never shown.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -27,6 +28,8 @@ from grader.wire import Handle
 
 __all__ = [
     "check",
+    "CheckOutcome",
+    "exercise_score",
     "CheckFailed",
     "expect",
     "expect_close",
@@ -47,23 +50,69 @@ class CheckFailed(AssertionError):
     """A check's verdict on the learner's code, with a message meant for the learner."""
 
 
-def check(exercise: str, *, weight: float = 1.0) -> Callable[[Callable], Callable]:
+KINDS = ("values", "property")
+
+
+def check(exercise: str, *, weight: float = 1.0, kind: str = "values") -> Callable[[Callable], Callable]:
     """Mark a function as a check of ``exercise`` (``module.name``).
 
     ``weight`` is the check's share of the exercise's points relative to its siblings.
+    ``kind="property"`` marks a check that a stub could pass without computing anything
+    (the dtype, the mode, no gradient recorded, consistency between two calls): it earns
+    its points only once a ``"values"`` check of the same exercise passes.
     """
 
     if exercise.count(".") != 1:
         raise ValueError(f"check exercise must look like 'module.name', got {exercise!r}")
     if weight <= 0:
         raise ValueError("check weight must be positive")
+    if kind not in KINDS:
+        raise ValueError(f"check kind must be one of {KINDS}, got {kind!r}")
 
     def mark(fn: Callable) -> Callable:
         fn.__check_exercise__ = exercise
         fn.__check_weight__ = float(weight)
+        fn.__check_kind__ = kind
         return fn
 
     return mark
+
+
+@dataclass
+class CheckOutcome:
+    """What one check said about the learner's code."""
+
+    title: str
+    weight: float
+    passed: bool
+    feedback: str = ""
+    kind: str = "values"
+
+    @classmethod
+    def of(cls, fn: Callable, passed: bool, feedback: str = "") -> "CheckOutcome":
+        return cls(check_title(fn), fn.__check_weight__, passed, feedback, getattr(fn, "__check_kind__", "values"))
+
+
+PROPERTY_WAITS = "counts once a check of the values passes"
+
+
+def credited(outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
+    """The passed checks that earn their points: a property pays only beside right values."""
+    values_pass = any(o.passed and o.kind == "values" for o in outcomes)
+    return [o for o in outcomes if o.passed and (values_pass or o.kind == "values")]
+
+
+def shown_title(outcome: CheckOutcome, outcomes: list[CheckOutcome]) -> str:
+    """The check's title as feedback shows it: a passed property waiting for values says so."""
+    waits = outcome.passed and not any(o is outcome for o in credited(outcomes))
+    return outcome.title + (f" ({PROPERTY_WAITS})" if waits else "")
+
+
+def exercise_score(outcomes: list[CheckOutcome], points: float) -> float:
+    """The exercise's ``points`` shared among its checks by weight, for those credited."""
+    total = sum(o.weight for o in outcomes)
+    earned = sum(o.weight for o in credited(outcomes))
+    return round(points * earned / total, 2) if total else 0.0
 
 
 def checks_in(module) -> list[Callable]:

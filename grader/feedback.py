@@ -18,6 +18,7 @@ import dataclasses
 import html
 import re
 
+from grader.checks import shown_title
 from grader.grading import ExerciseResult
 from grader.manifest import Course
 
@@ -195,7 +196,7 @@ def exercise_markdown(result: ExerciseResult, course: Course | None = None) -> s
     if result.problem:
         parts.append(md_text(result.problem))
     for check in result.checks:
-        item = f"- {'✓' if check.passed else '✗'} {md_text(check.title)}"
+        item = f"- {'✓' if check.passed else '✗'} {md_text(shown_title(check, result.checks))}"
         if check.feedback:
             item += "\n\n" + "\n".join("  " + line if line else "" for line in md_code_block(check.feedback).splitlines())
         parts.append(item)
@@ -282,7 +283,7 @@ def submission_html(name: str, results: list[ExerciseResult], notes: list[str],
             out.append(f'<p class="problem">{e(r.problem)}</p>')
         out.append('<ul class="checks">')
         for check in r.checks:
-            item = f"<li>{_mark(check.passed)} {e(check.title)}"
+            item = f"<li>{_mark(check.passed)} {e(shown_title(check, r.checks))}"
             if check.feedback:
                 item += f"<pre>{e(check.feedback)}</pre>"
             out.append(item + "</li>")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.checks import CheckFailed, check_title, checks_in, seeded_rng
+from grader.checks import CheckFailed, CheckOutcome, checks_in, exercise_score, seeded_rng, shown_title
 from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
@@ -30,14 +30,6 @@ from grader.screening import RefusalCache, screen
 from grader.source import make_stubs
 
 MAX_MODULE_BYTES = 1_000_000
-
-
-@dataclass
-class CheckOutcome:
-    title: str
-    weight: float
-    passed: bool
-    feedback: str = ""
 
 
 @dataclass
@@ -62,7 +54,7 @@ class ExerciseResult:
         if self.problem:
             lines.append(self.problem)
         for outcome in self.checks:
-            lines.append(("✓ " if outcome.passed else "✗ ") + outcome.title)
+            lines.append(("✓ " if outcome.passed else "✗ ") + shown_title(outcome, self.checks))
             if outcome.feedback:
                 lines.extend("    " + line for line in outcome.feedback.splitlines())
         if not self.passed:
@@ -314,7 +306,7 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
         if refused:  # it never runs: the checks would only run what is left of it
             result.problem = "\n".join([r.message() for r in refused[:5]]
                                        + ["no points for this exercise until that is gone"])
-            result.checks = [CheckOutcome(check_title(fn), fn.__check_weight__, False, "not run") for fn in checks]
+            result.checks = [CheckOutcome.of(fn, False, "not run") for fn in checks]
             result.seconds = time.monotonic() - started
             return result
         config["folder"] = str(work)
@@ -327,9 +319,7 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
         names = ", ".join(sorted(banned))
         result.problem = (f"uses {names}, which this exercise asks you to write yourself; "
                           "no points until it is gone")
-    total = sum(c.weight for c in result.checks)
-    earned = sum(c.weight for c in result.checks if c.passed)
-    result.score = 0.0 if banned or not total else round(exercise.points * earned / total, 2)
+    result.score = 0.0 if banned else exercise_score(result.checks, exercise.points)
     result.seconds = time.monotonic() - started
     return result
 
@@ -338,7 +328,7 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
                 session: WorkerSession, result: ExerciseResult) -> None:
     def fail_all(reason: str, start: int = 0) -> None:
         for fn in checks[start:]:
-            result.checks.append(CheckOutcome(check_title(fn), fn.__check_weight__, False, reason))
+            result.checks.append(CheckOutcome.of(fn, False, reason))
 
     try:
         import_error = session.start()
@@ -352,7 +342,6 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
 
     student = StudentProxy(session, ctx.course.module_names, ctx.signatures)
     for index, fn in enumerate(checks):
-        title, weight = check_title(fn), fn.__check_weight__
         available = {"student": student, "rng": seeded_rng(f"{exercise.id}:{fn.__name__}")}
         if ctx.reference is not None:
             available["ref"] = ctx.reference
@@ -360,7 +349,7 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
         try:
             _call_check(fn, available)
         except CheckFailed as exc:
-            result.checks.append(CheckOutcome(title, weight, False, _explain_failure(session, str(exc))))
+            result.checks.append(CheckOutcome.of(fn, False, _explain_failure(session, str(exc))))
         except StudentError as exc:
             call = session.calls[-1].call_text() if session.calls else exercise.name
             message = f"called {call}\n{exc.explain()}"
@@ -368,15 +357,15 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
             if own:
                 message += (f"\n(this check runs your own {own[0]} first, because what it returns is yours "
                             f"to design: make {own[0]} pass, then come back)")
-            result.checks.append(CheckOutcome(title, weight, False, message))
+            result.checks.append(CheckOutcome.of(fn, False, message))
         except WorkerGone as exc:
             tail = session.output_tail()
             message = _explain_failure(session, str(exc)) + (f"\nlast output:\n{tail}" if tail else "")
-            result.checks.append(CheckOutcome(title, weight, False, message))
+            result.checks.append(CheckOutcome.of(fn, False, message))
             fail_all("not run: the process running your code had ended", index + 1)
             return
         except Exception as exc:  # the learner's result broke the check's own code (e.g. not a tuple)
             message = f"the result could not be checked: {type(exc).__name__}: {exc}"
-            result.checks.append(CheckOutcome(title, weight, False, _explain_failure(session, message)))
+            result.checks.append(CheckOutcome.of(fn, False, _explain_failure(session, message)))
         else:
-            result.checks.append(CheckOutcome(title, weight, True))
+            result.checks.append(CheckOutcome.of(fn, True))

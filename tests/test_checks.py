@@ -32,3 +32,15 @@ def test_expect_close_insists_on_the_callers_dtype_when_asked():
 def test_expect_tuple_says_what_came_back_instead():
     text = failure(expect_tuple, torch.ones(2), ("output", "weights"), "scaled_dot_product_attention")
     assert text.startswith("scaled_dot_product_attention should return a tuple (output, weights), but it returned tensor")
+
+
+def test_a_property_check_pays_only_once_a_values_check_passes():
+    from grader.checks import CheckOutcome, exercise_score, shown_title
+
+    stub = [CheckOutcome("matches the reference", 3, False),
+            CheckOutcome("float32 in, float32 out", 1, True, kind="property")]
+    assert exercise_score(stub, 8) == 0.0
+    assert shown_title(stub[1], stub).endswith("(counts once a check of the values passes)")
+    working = [CheckOutcome("matches the reference", 3, True), stub[1]]
+    assert exercise_score(working, 8) == 8.0
+    assert shown_title(working[1], working) == "float32 in, float32 out"

@@ -2,6 +2,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from grader.checks import shown_title
 from grader.cli import CourseContext, pass_course
 from grader.grading import ExerciseResult, GradingContext, grade_exercise
 from grader.commands.progress import exercise_file, is_capstone
@@ -24,7 +25,7 @@ def print_result(console: Console, cc: CourseContext, result: ExerciseResult) ->
         console.print(f"    [red]{escape(result.problem)}[/]")
     for outcome in result.checks:
         if outcome.passed:
-            console.print(f"    [green]✓[/] {escape(outcome.title)}")
+            console.print(f"    [green]✓[/] {escape(shown_title(outcome, result.checks))}")
         else:
             console.print(f"    [red]✗ {escape(outcome.title)}[/]")
             for line in outcome.feedback.splitlines():

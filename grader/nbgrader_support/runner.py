@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import fixtures
-from grader.checks import CheckFailed, check_title, checks_in, describe, seeded_rng
+from grader.checks import CheckFailed, CheckOutcome, checks_in, describe, exercise_score, seeded_rng, shown_title
 from grader.forbidden import forbidden_in_sources
 
 _HIDDEN: dict[str, "_HiddenModule"] = {}     # module name -> its hidden suite and reference, when grading
@@ -231,11 +231,6 @@ class _Reference:
 # ---------------------------------------------------------------- one exercise
 
 
-class _Outcome:
-    def __init__(self, title: str, weight: float, passed: bool, feedback: str = ""):
-        self.title, self.weight, self.passed, self.feedback = title, weight, passed, feedback
-
-
 class ExerciseTests:
     """The checks of one exercise, run against the notebook's definitions."""
 
@@ -281,16 +276,14 @@ class ExerciseTests:
         with _Tripwires(self.forbidden, self.namespace) as tripwires:
             outcomes = self._run_checks(checks)
         banned = forbidden_in_sources(_cell_sources(self.namespace), self.name, self.forbidden) | tripwires.used
-        total = sum(o.weight for o in outcomes)
-        earned = sum(o.weight for o in outcomes if o.passed)
-        score = 0.0 if banned or not total else round(self.points * earned / total, 2)
+        score = 0.0 if banned else exercise_score(outcomes, self.points)
         report = self._report(outcomes, score, banned, grading)
         if score == 0:
             raise ExerciseFailed(report)
         print(report)
         return score
 
-    def _run_checks(self, checks: list[Callable]) -> list[_Outcome]:
+    def _run_checks(self, checks: list[Callable]) -> list[CheckOutcome]:
         calls = _Calls()
         available: dict[str, Any] = {"student": _Student(self.module, self.namespace, calls)}
         if self._hidden is not None:
@@ -306,13 +299,13 @@ class ExerciseTests:
                 try:
                     fn(**{p: available[p] for p in params})
                 except CheckFailed as exc:
-                    outcomes.append(_Outcome(check_title(fn), fn.__check_weight__, False,
+                    outcomes.append(CheckOutcome.of(fn, False,
                                              _with_call(calls.last, str(exc))))
                 except Exception as exc:  # noqa: BLE001 - whatever the student's code raises is feedback
-                    outcomes.append(_Outcome(check_title(fn), fn.__check_weight__, False,
+                    outcomes.append(CheckOutcome.of(fn, False,
                                              self._explain_error(exc, calls.last)))
                 else:
-                    outcomes.append(_Outcome(check_title(fn), fn.__check_weight__, True))
+                    outcomes.append(CheckOutcome.of(fn, True))
         return outcomes
 
     def _explain_error(self, exc: Exception, call: _Call | None) -> str:
@@ -326,7 +319,7 @@ class ExerciseTests:
             text += f"\n  at {func}, line {line}" + (f": {code}" if code else "")
         return f"called {call.text()}\n{text}" if call is not None else text
 
-    def _report(self, outcomes: list[_Outcome], score: float, banned: set[str], grading: bool) -> str:
+    def _report(self, outcomes: list[CheckOutcome], score: float, banned: set[str], grading: bool) -> str:
         passed = sum(o.passed for o in outcomes)
         kind, note = ("checks", "") if grading else ("visible checks", " (grading runs hidden checks too)")
         lines = [f"{self.exercise}: {passed}/{len(outcomes)} {kind} passed, {score:g}/{self.points:g} points{note}"]
@@ -334,7 +327,7 @@ class ExerciseTests:
             lines.append(f"uses {', '.join(sorted(banned))}, which this exercise asks you to write yourself; "
                          "no points until it is gone")
         for outcome in outcomes:
-            lines.append(("✓ " if outcome.passed else "✗ ") + outcome.title)
+            lines.append(("✓ " if outcome.passed else "✗ ") + shown_title(outcome, outcomes))
             lines.extend("    " + line for line in outcome.feedback.splitlines())
         return "\n".join(lines)
 
