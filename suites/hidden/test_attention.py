@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from grader.checks import (CheckFailed, check, describe, expect, expect_close, expect_gradients_close,
-                           expect_shape, expect_tuple, vjp)
+                           expect_shape, expect_tuple, numerical_gradient, vjp)
 
 TOL64 = dict(rtol=1e-7, atol=1e-10)      # float64, another order of operations
 TOL32 = dict(rtol=1e-4, atol=1e-5)       # float32
@@ -126,7 +126,7 @@ def test_softmax_default_dim(student, rng):
                  what="softmax(x) (no dim given) for x of shape (2, 3, 4)", **TOL64)
 
 
-@check("attention.softmax")
+@check("attention.softmax", kind="property")
 def test_softmax_rows_sum_to_one(student, rng):
     """positive entries whose rows sum to 1, and the caller's dtype kept (float32 and float64)"""
     for dtype in DTYPES:
@@ -141,7 +141,7 @@ def test_softmax_rows_sum_to_one(student, rng):
                      rtol=1e-5 if dtype == torch.float32 else 1e-12)
 
 
-@check("attention.softmax")
+@check("attention.softmax", kind="property")
 def test_softmax_shift_invariant(student, rng):
     """adding a constant to a row does not change its softmax"""
     x = _randn(rng, 3, 5)
@@ -190,7 +190,7 @@ def test_dot_fixed_values(student):
     expect_close(got, np.array([[1.0, 2.0, 3.0], [-1.0, -0.5, -3.0]]), what="dot_score(query, keys)")
 
 
-@check("attention.dot_score")
+@check("attention.dot_score", kind="property")
 def test_dot_shape(student, rng):
     """the scores are (B, S) with B, S and H all different"""
     got = student.attention.dot_score(_randn(rng, 2, 5), _randn(rng, 2, 3, 5))
@@ -236,7 +236,7 @@ def test_scaled_random(student, ref, rng):
     _compare_scores(student, ref, rng, "scaled_dot_score")
 
 
-@check("attention.scaled_dot_score")
+@check("attention.scaled_dot_score", kind="property")
 def test_scaled_keeps_unit_variance(student, rng):
     """for unit-variance entries the scaled scores have variance about 1, whatever H"""
     for H in (16, 256):
@@ -323,7 +323,7 @@ def test_additive_fixed_values(student):
     expect_close(got, expected, what="additive_score(query, keys, W_q, W_k, v)", rtol=1e-9)
 
 
-@check("attention.additive_score")
+@check("attention.additive_score", kind="property")
 def test_additive_shape(student, rng):
     """the scores are (B, S) when the attention size A differs from H"""
     B, S, H, A = 2, 3, 4, 7
@@ -348,7 +348,7 @@ def test_additive_query_and_key_roles(student, rng):
     expect_close(got, want, what="additive_score with W_k = 0 (every key should get v . tanh(query W_q))", **TOL64)
 
 
-@check("attention.additive_score")
+@check("attention.additive_score", kind="property")
 def test_additive_is_bounded(student, rng):
     """the tanh bounds every score by sum |v|, however large the inputs"""
     query, keys = _randn(rng, 2, 4, scale=50.0), _randn(rng, 2, 5, 4, scale=50.0)
@@ -368,6 +368,11 @@ def test_additive_gradients(student, ref, rng):
 
 
 # ---------------------------------------------------------------- attention_context
+#
+# A fully masked row (every key masked) is an edge case of its own: the contract gives it
+# zero weights, a zero context and zero gradients, and only test_context_fully_masked_rows
+# asks for that. Every other check keeps at least one key in each row, so code that fills
+# masked scores with -1e9 (right everywhere else) loses that one check and no other.
 
 def _fixed_context():
     scores = torch.tensor([[0.0, math.log(3.0), math.log(4.0)], [1.0, 1.0, 1.0]], dtype=torch.float64)
@@ -377,14 +382,35 @@ def _fixed_context():
 
 
 def _random_mask(rng, B, S):
-    """A (B, S) mask with a fully masked row, an unmasked row, a single-key row and random rows."""
+    """A (B, S) mask with an unmasked row, a single-key row and random rows; every row keeps a key."""
     mask = rng.random((B, S)) < 0.6
+    mask[np.arange(B), rng.integers(0, S, size=B)] = True
     mask[0] = True
     mask[1] = False
-    mask[2] = False
-    mask[2, S - 1] = True
-    mask[3:, 0] = True
+    mask[1, S - 1] = True
     return torch.from_numpy(mask)
+
+
+def _is_in_place_error(exc):
+    """Whether autograd refused an in-place change of a leaf input (the learner's code changed its input)."""
+    return "in-place operation" in str(exc)
+
+
+def _student_context_gradients(student, scores, values, upstream, kwargs, output):
+    """The learner's gradients of (scores, values). Code that changes scores in place cannot run
+    backward from an input that requires grad; test_context_does_not_modify_inputs names that
+    mistake, so here the gradient of scores is measured by central differences instead."""
+    fn = student.attention.attention_context
+    try:
+        return vjp(fn, (scores, values), upstream, kwargs=kwargs, output=output)[1]
+    except Exception as exc:
+        if not _is_in_place_error(exc):
+            raise
+    _, (values_grad,), _ = vjp(fn, (scores, values), upstream, kwargs=kwargs, output=output, wrt=[1])
+    moved = scores.numpy().copy()
+    scores_grad = numerical_gradient(lambda: fn(torch.from_numpy(moved.copy()), values, **kwargs)[output],
+                                     moved, upstream.numpy(), h=1e-6)
+    return torch.from_numpy(scores_grad), values_grad
 
 
 @check("attention.attention_context", weight=2)
@@ -397,11 +423,11 @@ def test_context_fixed_values(student):
 
 @check("attention.attention_context", weight=2)
 def test_context_fixed_values_masked(student):
-    """hand-computed weights and context with mask [[True, False, True], [False, False, False]]"""
-    mask = torch.tensor([[True, False, True], [False, False, False]])
+    """hand-computed weights and context with mask [[True, False, True], [False, True, True]]"""
+    mask = torch.tensor([[True, False, True], [False, True, True]])
     context, weights = _context(student, *_fixed_context(), mask)
-    expect_close(weights, np.array([[0.2, 0.0, 0.8], [0.0, 0.0, 0.0]]), what="weights")
-    expect_close(context, np.array([[3.2, 1.6], [0.0, 0.0]]), what="context")
+    expect_close(weights, np.array([[0.2, 0.0, 0.8], [0.0, 0.5, 0.5]]), what="weights")
+    expect_close(context, np.array([[3.2, 1.6], [1.5, 3.0]]), what="context")
 
 
 @check("attention.attention_context", weight=2)
@@ -419,7 +445,7 @@ def test_context_random(student, ref, rng):
 
 @check("attention.attention_context", weight=2)
 def test_context_random_masked(student, ref, rng):
-    """random inputs with a mask (a fully masked row, a single-key row, random rows), float32 and float64"""
+    """random inputs with a mask (an unmasked row, a single-key row, random rows), float32 and float64"""
     for dtype in DTYPES:
         for B, S, H in [(5, 6, 3), (4, 3, 5)]:
             scores, values = _randn(rng, B, S, dtype=dtype, scale=2.0), _randn(rng, B, S, H, dtype=dtype)
@@ -454,7 +480,7 @@ def test_context_matches_torch_softmax(student, rng):
     expect_close(weights, torch.softmax(scores, dim=-1), what="weights (scores of size about 1000)", **TOL64)
 
 
-@check("attention.attention_context")
+@check("attention.attention_context", kind="property")
 def test_context_none_mask(student, rng):
     """mask=None and an all-True mask give the same result as no mask"""
     scores, values = _randn(rng, 2, 4), _randn(rng, 2, 4, 3)
@@ -492,10 +518,10 @@ def test_context_masked_keys_ignored(student, rng):
 
 @check("attention.attention_context", weight=2)
 def test_context_fully_masked_rows(student, rng):
-    """a fully masked row gets zero weights and a zero context, never NaN; other rows are unaffected (float32, float64)"""
+    """a fully masked row gets zero weights, a zero context and zero gradients, never NaN; other rows are unaffected"""
+    mask = torch.tensor([[True, True, False, True], [False, False, False, False], [True, True, True, True]])
     for dtype in DTYPES:
         scores, values = _randn(rng, 3, 4, dtype=dtype), _randn(rng, 3, 4, 2, dtype=dtype)
-        mask = torch.tensor([[True, True, False, True], [False, False, False, False], [True, True, True, True]])
         context, weights = _context(student, scores, values, mask)
         expect(isinstance(weights, torch.Tensor) and isinstance(context, torch.Tensor),
                f"context and weights should be tensors, but they are {describe(context)} and {describe(weights)}.")
@@ -506,18 +532,28 @@ def test_context_fully_masked_rows(student, rng):
                f"a fully masked row must give zero weights and a zero context, not NaN ({_name(dtype)}): "
                f"weights = {describe(weights)}, context = {describe(context)}. softmax of a row that is all -inf "
                "is 0/0: give masked entries a very negative finite score, or zero the row afterwards.")
-        expect_close(w[1], np.zeros(4), what=f"weights[1] (every key masked, {_name(dtype)})")
+        uniform = " (1/S each: a very negative fill alone leaves the row uniform; set the masked weights to 0 " \
+                  "after the softmax)" if np.allclose(w[1], 0.25) else ""
+        expect_close(w[1], np.zeros(4), what=f"weights[1] (every key masked, {_name(dtype)}){uniform}")
         expect_close(c[1], np.zeros(2), what=f"context[1] (every key masked, {_name(dtype)})")
         expect_close(w[2], torch.softmax(scores[2].double(), -1), what=f"weights[2] (no key masked, {_name(dtype)})",
                      **_tol(dtype))
-        expect(weights.dtype == dtype and context.dtype == dtype,
-               f"a {_name(dtype)} input should give {_name(dtype)} results, but weights is {describe(weights)} "
-               f"and context is {describe(context)}.")
+    scores, values = _randn(rng, 3, 4), _randn(rng, 3, 4, 2)
+    for output, name, shape in ((0, "context", (3, 2)), (1, "weights", (3, 4))):
+        upstream = _randn(rng, *shape)
+        grads = _student_context_gradients(student, scores, values, upstream, {"mask": mask}, output)
+        for what, grad in zip(("scores", "values"), grads):
+            if grad is None:
+                continue                                # a missing gradient is the gradient check's concern
+            _expect_no_nan_gradient(grad, f"{what} (from the {name}, mask = {mask.int().tolist()})")
+            expect_close(grad[1], torch.zeros_like(grad[1]),
+                         what=f"the gradient of {what}[1] (from the {name}; every key of row 1 is masked, so "
+                              "nothing flows back to it)")
 
 
 @check("attention.attention_context", weight=3)
 def test_context_gradients(student, ref, rng):
-    """gradients to scores and values equal the reference's, with and without a mask (float64, no NaN)"""
+    """gradients to scores and values equal the reference's, with and without a mask (float64)"""
     B, S, H = 5, 4, 3
     scores, values = _randn(rng, B, S, scale=2.0), _randn(rng, B, S, H)
     mask = _random_mask(rng, B, S)
@@ -525,11 +561,35 @@ def test_context_gradients(student, ref, rng):
         for output, name, shape in ((0, "context", (B, H)), (1, "weights", (B, S))):
             upstream = _randn(rng, *shape)
             _, want, _ = vjp(ref.attention.attention_context, (scores, values), upstream, kwargs=kwargs, output=output)
-            _, got, _ = vjp(student.attention.attention_context, (scores, values), upstream, kwargs=kwargs,
-                            output=output)
-            _expect_no_nan_gradient(got[0], f"scores (from the {name}, {label})")
+            got = _student_context_gradients(student, scores, values, upstream, kwargs, output)
             expect_gradients_close(got, want, (f"scores (from the {name}, {label})", f"values (from the {name}, {label})"),
                                    **GRAD_TOL)
+
+
+@check("attention.attention_context", kind="property")
+def test_context_does_not_modify_inputs(student, rng):
+    """the inputs are not modified in place"""
+    scores, values = _randn(rng, 3, 4), _randn(rng, 3, 4, 2)
+    mask = torch.tensor([[True, False, True, True], [True, True, True, True], [False, True, False, True]])
+    for label, mask_or_none in (("a mask", mask), ("no mask", None)):
+        before = (scores.clone(), values.clone(), mask.clone())
+        # In the worker the caller's tensors are out of reach, but autograd refuses to change
+        # an input that requires grad in place, there as here.
+        try:
+            _context(student, scores.clone().requires_grad_(True), values.clone().requires_grad_(True),
+                     mask_or_none)
+        except Exception as exc:
+            if _is_in_place_error(exc):
+                raise CheckFailed(
+                    f"attention_context(scores, values, mask) with {label} changed its input in place: called "
+                    f"with scores and values that require grad, it raised \"{exc}\". Build new tensors "
+                    "(scores.masked_fill(~mask, ...), not masked_fill_ or scores[...] = ...): the caller still "
+                    "needs its scores.") from None
+        # Under plain pytest the caller's tensors are these very ones: compare them with copies.
+        _context(student, scores, values, mask_or_none)
+        for what, now, then in zip(("scores", "values", "mask"), (scores, values, mask), before):
+            expect(torch.equal(now, then), f"attention_context(scores, values, mask) with {label} changed {what} "
+                                           f"in place: it was {describe(then)} and is now {describe(now)}.")
 
 
 def _expect_no_nan_gradient(grad, name):

@@ -264,6 +264,20 @@ def attention_context(scores, values, mask=None):
         weights = weights.masked_fill(~mask, 0.0)
     return (weights.unsqueeze(1) @ values).squeeze(1), weights
 ''',
+        "in_place_index_assignment": '''
+def attention_context(scores, values, mask=None):
+    if mask is not None:
+        scores[~mask] = torch.finfo(scores.dtype).min
+    weights = softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights * mask
+    return torch.einsum("bs,bsh->bh", weights, values), weights
+''',
+        "returns_zeros_of_the_right_shape": '''
+def attention_context(scores, values, mask=None):
+    B, S, H = values.shape
+    return torch.zeros(B, H, dtype=values.dtype), torch.zeros(B, S, dtype=scores.dtype)
+''',
         "returns_weights_first": '''
 def attention_context(scores, values, mask=None):
     if mask is None:
@@ -422,6 +436,14 @@ def attention_context(scores, values, mask=None):
         rows.append(w)
         contexts.append(w @ values[b])
     return torch.stack(contexts), torch.stack(rows)
+''',
+        "minus_inf_fill_then_nan_to_num": '''
+def attention_context(scores, values, mask=None):
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, float("-inf"))
+    weights = torch.nan_to_num(softmax(scores, dim=-1), nan=0.0)
+    context = torch.bmm(weights.unsqueeze(1), values).squeeze(1)
+    return context, weights
 ''',
         "renormalise_after_masking": '''
 def attention_context(scores, values, mask=None):
