@@ -55,6 +55,31 @@ def _clip(mod, grads, max_norm):
     return list(clipped), total
 
 
+def _call_keeping_arguments(student, module, name, *args):
+    """``student.<module>.<name>(*args)`` and the arguments as the learner's code left them:
+    ``(result, args_after)``.
+
+    In the grader the learner's code runs in the worker on copies of ``args``, so an
+    in-place change (``g *= scale``) never reaches the arrays here. The call is therefore
+    also made through a ``functools.partial`` built in the worker (reached through the
+    ``importlib`` that grader.fixtures imports), whose ``.args`` are the very objects the
+    learner's function received, read back after it ran. Under plain pytest the function
+    runs in this process, on ``args`` themselves. The ordinary call comes last, so that
+    feedback names the learner's function and reports an error as theirs."""
+    function = getattr(getattr(student, module), name)
+    if not hasattr(function, "value"):      # plain pytest: the learner's function itself
+        return function(*args), args
+    args_after = args
+    try:
+        functools = student.fixtures.importlib.value().import_module("functools")
+        bound = functools.partial(function.value(), *args)
+        bound()
+        args_after = tuple(bound.args)
+    except Exception:  # the learner's error, reported by the ordinary call below
+        pass
+    return function(*args), args_after
+
+
 def _torch_rnn(rng, D, H):
     """A float64 torch.nn.RNN with random weights, and the same weights as (Wx, Wh, b)."""
     rnn = torch.nn.RNN(D, H, batch_first=True, nonlinearity="tanh", dtype=torch.float64)
@@ -107,7 +132,7 @@ def test_step_forward_fixed_values(student):
     expect_close(next_h, expected, what="next_h")
 
 
-@check("rnn.rnn_step_forward")
+@check("rnn.rnn_step_forward", kind="property")
 def test_step_forward_keeps_float64(student, rng):
     """float64 in, float64 out"""
     next_h, _ = _step_forward(student, *_step_inputs(rng, 3, 4, 5))
@@ -205,7 +230,7 @@ def test_step_backward_random_shapes(student, ref, rng):
             expect_close(g, w, what=f"{name} (N={N}, D={D}, H={H})")
 
 
-@check("rnn.rnn_step_backward")
+@check("rnn.rnn_step_backward", kind="property")
 def test_step_backward_sums_over_batch(student, rng):
     """a batch of three identical rows: weight gradients add up over the batch"""
     x, prev_h, Wx, Wh, b = _step_inputs(rng, 1, 4, 3)
@@ -223,7 +248,7 @@ def test_step_backward_sums_over_batch(student, rng):
         expect_close(g3, np.repeat(np.asarray(g1, dtype=np.float64), 3, axis=0), what=name)
 
 
-@check("rnn.rnn_step_backward")
+@check("rnn.rnn_step_backward", kind="property")
 def test_step_backward_saturated_units(student, rng):
     """saturated tanh units pass (almost) no gradient"""
     x, prev_h, Wx, Wh, b = _step_inputs(rng, 2, 3, 4)
@@ -268,7 +293,7 @@ def test_forward_fixed_values(student):
     expect_close(h, expected, what="h")
 
 
-@check("rnn.rnn_forward")
+@check("rnn.rnn_forward", kind="property")
 def test_forward_shape_batch_first(student, rng):
     """h is batch first, (N, T, H), with N, T, D, H all different"""
     h, _ = _forward(student, *_rnn_inputs(rng, 2, 5, 3, 4))
@@ -583,3 +608,23 @@ def test_clip_single_array(student, rng):
     clipped, total = _clip(student, [g], norm / 3)
     expect_close(total, norm, what="total_norm")
     expect_close(clipped[0], g / 3, what="clipped_grads[0]", rtol=1e-5)
+
+
+@check("rnn.clip_grad_norm", kind="property")
+def test_clip_leaves_inputs_unchanged(student, rng):
+    """the arrays given are not modified (clipped_grads are new arrays)"""
+    grads = _some_grads(rng, 1.0)
+    given = [g.copy() for g in grads]
+    _, (grads_after, _) = _call_keeping_arguments(student, "rnn", "clip_grad_norm", given, 0.5)
+    for i, (after, before) in enumerate(zip(grads_after, grads)):
+        if isinstance(after, np.ndarray) and after.shape == before.shape and np.array_equal(after, before):
+            continue
+        if isinstance(after, np.ndarray) and after.shape == before.shape:
+            where = tuple(int(k) for k in np.argwhere(after != before)[0])
+            change = f"grads[{i}][{', '.join(map(str, where))}] went from {before[where]:.6g} to {after[where]:.6g}"
+        else:
+            change = f"grads[{i}] became {describe(after)}"
+        raise CheckFailed(
+            f"the call changed the caller's arrays: {change}. clipped_grads must be new arrays and the "
+            "arrays given must stay as they were: g * scale makes a new array, while g *= scale, "
+            "np.multiply(g, scale, out=g) or g[...] = ... write into the caller's array.")

@@ -5,6 +5,8 @@ exercise. RIGHT: correct but written differently; each must pass every hidden ch
 Each string is a complete top-level definition that replaces the reference one in a copy
 of solutions/rnn.py (tests.support.make_submission), so a RIGHT backward works with the
 reference forward's cache and a RIGHT forward produces the cache the reference backward reads.
+A dict {exercise_id: source, ...} replaces several definitions at once: a chain of step
+forward, step backward and sequence functions that agree on a cache layout of their own.
 """
 
 WRONG = {
@@ -367,6 +369,15 @@ def clip_grad_norm(grads, max_norm):
     scale = total_norm / max_norm if total_norm > max_norm else 1.0
     return [g * scale for g in grads], total_norm
 ''',
+        # scales the caller's arrays in place (and returns them): right values, inputs destroyed
+        "scales_in_place": '''
+def clip_grad_norm(grads, max_norm):
+    total_norm = float(np.sqrt(sum(np.sum(g**2) for g in grads)))
+    if total_norm > max_norm:
+        for g in grads:
+            g *= max_norm / (total_norm + 1e-6)
+    return list(grads), total_norm
+''',
         "norm_of_first_array_only": '''
 def clip_grad_norm(grads, max_norm):
     total_norm = float(np.linalg.norm(grads[0]))
@@ -375,6 +386,87 @@ def clip_grad_norm(grads, max_norm):
 ''',
     },
 }
+
+# ---------------------------------------------------------------- a learner's own cache layout
+#
+# A cache is the learner's to design. Their step forward, step backward and sequence
+# functions agree on it, and the grader keeps a learner's earlier pieces when those pass,
+# so such a chain is graded as a whole: each variant below swaps several definitions.
+
+# CS231n's assignment order: the weights first, the output last; the sequence backward
+# reads D from a step cache to preallocate dx.
+_WEIGHTS_FIRST_STEP_FORWARD = '''
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(prev_h.dot(Wh) + x.dot(Wx) + b)
+    cache = (Wx, Wh, b, x, prev_h, next_h)
+    return next_h, cache
+'''
+_WEIGHTS_FIRST_STEP_BACKWARD = '''
+def rnn_step_backward(dnext_h, cache):
+    Wx, Wh, b, x, prev_h, next_h = cache
+    dtanh = (1 - next_h * next_h) * dnext_h
+    return dtanh.dot(Wx.T), dtanh.dot(Wh.T), x.T.dot(dtanh), prev_h.T.dot(dtanh), np.sum(dtanh, axis=0)
+'''
+_WEIGHTS_FIRST_BACKWARD = '''
+def rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    Wx, Wh, b, x, prev_h, next_h = cache[0]
+    D = x.shape[1]
+    dx = np.zeros((N, T, D))
+    dWx, dWh, db = np.zeros((D, H)), np.zeros((H, H)), np.zeros(H)
+    dprev_h = np.zeros((N, H))
+    for t in range(T - 1, -1, -1):
+        dx[:, t, :], dprev_h, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t, :] + dprev_h, cache[t])
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev_h, dWx, dWh, db
+'''
+
+# a dict per step holding the pre-activation (tanh' recomputed from it), and a sequence
+# cache of its own: a dict with the step caches and the input width
+_DICT_STEP_FORWARD = '''
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    a = x @ Wx + prev_h @ Wh + b
+    return np.tanh(a), {"x": x, "h_prev": prev_h, "W_xh": Wx, "W_hh": Wh, "a": a}
+'''
+_DICT_STEP_BACKWARD = '''
+def rnn_step_backward(dnext_h, cache):
+    da = dnext_h / np.cosh(cache["a"]) ** 2
+    return (da @ cache["W_xh"].T, da @ cache["W_hh"].T, cache["x"].T @ da, cache["h_prev"].T @ da,
+            da.sum(axis=0))
+'''
+_DICT_FORWARD = '''
+def rnn_forward(x, h0, Wx, Wh, b):
+    steps, hs = [], []
+    h = h0
+    for t in range(x.shape[1]):
+        h, step = rnn_step_forward(x[:, t], h, Wx, Wh, b)
+        hs.append(h)
+        steps.append(step)
+    return np.stack(hs, axis=1), {"steps": steps, "D": x.shape[2]}
+'''
+_DICT_BACKWARD = '''
+def rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    dx = np.empty((N, T, cache["D"]))
+    grads = None
+    dfuture = np.zeros((N, H))
+    for t in reversed(range(T)):
+        dx[:, t], dfuture, *dW = rnn_step_backward(dh[:, t] + dfuture, cache["steps"][t])
+        grads = dW if grads is None else [g + d for g, d in zip(grads, dW)]
+    return (dx, dfuture, *grads)
+'''
+_DICT_NORMS = '''
+def hidden_grad_norms(dh_last, cache):
+    steps = cache["steps"]
+    norms = np.empty(len(steps))
+    g = dh_last
+    for t in range(len(steps) - 1, -1, -1):
+        norms[t] = np.sqrt(np.sum(g ** 2))
+        g = rnn_step_backward(g, steps[t])[1]
+    return norms
+'''
 
 RIGHT = {
     "rnn.rnn_step_forward": {
@@ -400,6 +492,10 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
 ''',
     },
     "rnn.rnn_step_backward": {
+        "own_cache_weights_first": {"rnn.rnn_step_forward": _WEIGHTS_FIRST_STEP_FORWARD,
+                                    "rnn.rnn_step_backward": _WEIGHTS_FIRST_STEP_BACKWARD},
+        "own_cache_dict_of_preactivation": {"rnn.rnn_step_forward": _DICT_STEP_FORWARD,
+                                            "rnn.rnn_step_backward": _DICT_STEP_BACKWARD},
         "einsum": '''
 def rnn_step_backward(dnext_h, cache):
     x, prev_h, Wx, Wh, next_h = cache
@@ -448,6 +544,13 @@ def rnn_forward(x, h0, Wx, Wh, b):
 ''',
     },
     "rnn.rnn_backward": {
+        "own_cache_weights_first_reads_D": {"rnn.rnn_step_forward": _WEIGHTS_FIRST_STEP_FORWARD,
+                                            "rnn.rnn_step_backward": _WEIGHTS_FIRST_STEP_BACKWARD,
+                                            "rnn.rnn_backward": _WEIGHTS_FIRST_BACKWARD},
+        "own_cache_dicts": {"rnn.rnn_step_forward": _DICT_STEP_FORWARD,
+                            "rnn.rnn_step_backward": _DICT_STEP_BACKWARD,
+                            "rnn.rnn_forward": _DICT_FORWARD,
+                            "rnn.rnn_backward": _DICT_BACKWARD},
         "lists_summed_at_the_end": '''
 def rnn_backward(dh, cache):
     T = dh.shape[1]
@@ -476,6 +579,12 @@ def rnn_backward(dh, cache):
 ''',
     },
     "rnn.hidden_grad_norms": {
+        "own_cache_weights_first": {"rnn.rnn_step_forward": _WEIGHTS_FIRST_STEP_FORWARD,
+                                    "rnn.rnn_step_backward": _WEIGHTS_FIRST_STEP_BACKWARD},
+        "own_cache_dicts": {"rnn.rnn_step_forward": _DICT_STEP_FORWARD,
+                            "rnn.rnn_step_backward": _DICT_STEP_BACKWARD,
+                            "rnn.rnn_forward": _DICT_FORWARD,
+                            "rnn.hidden_grad_norms": _DICT_NORMS},
         "list_then_reverse": '''
 def hidden_grad_norms(dh_last, cache):
     out = []
