@@ -3,11 +3,12 @@
 WRONG: mistakes learners really make; each must lose points in the hidden suite.
 RIGHT: correct implementations written differently; each must keep full marks.
 Each string is a whole top-level ``def`` swapped into a copy of solutions/lstm.py, so the
-module's own names (np, sigmoid, the other lstm functions) are available. Only one
-definition is swapped at a time: a RIGHT backward receives the reference forward's cache,
-and a RIGHT forward must build the cache the reference backward reads, so RIGHT variants
-vary the arithmetic, never the cache layout (step cache:
-(x, prev_h, prev_c, Wx, Wh, i, f, g, o, tanh_c); sequence cache: the step caches in order).
+module's own names (np, sigmoid, the other lstm functions) are available. A variant that
+swaps one definition keeps the reference cache layout (step cache:
+(x, prev_h, prev_c, Wx, Wh, i, f, g, o, tanh_c); sequence cache: the step caches in order):
+its backward receives the reference forward's cache. A variant given as a dict
+{exercise_id: source, ...} swaps several definitions at once, e.g. a step forward, step
+backward and sequence backward that agree on a cache layout of their own.
 """
 
 # ---------------------------------------------------------------- lstm_step_forward
@@ -390,6 +391,106 @@ BACKWARD_RIGHT = {
     return dx, carry_h, dWx, dWh, db
 ''',
 }
+
+# ---------------------------------------------------------------- a learner's own cache layout
+#
+# A cache is the learner's to design. Their step forward, step backward and sequence
+# functions agree on it, and the grader keeps a learner's earlier pieces when those pass,
+# so such a chain is graded as a whole: each variant below swaps several definitions.
+
+# CS231n-style: a tuple in an order of its own with the new cell state (tanh of it is
+# recomputed); the sequence backward reads D from a step cache to preallocate dx
+_TUPLE_STEP_FORWARD = '''def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    H = prev_h.shape[1]
+    a = x.dot(Wx) + prev_h.dot(Wh) + b
+    ai, af, ag, ao = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    i, f, o, g = sigmoid(ai), sigmoid(af), sigmoid(ao), np.tanh(ag)
+    next_c = f * prev_c + i * g
+    next_h = o * np.tanh(next_c)
+    cache = (i, f, o, g, next_c, x, prev_h, prev_c, Wx, Wh, b)
+    return next_h, next_c, cache
+'''
+_TUPLE_STEP_BACKWARD = '''def lstm_step_backward(dnext_h, dnext_c, cache):
+    i, f, o, g, next_c, x, prev_h, prev_c, Wx, Wh, b = cache
+    tanh_c = np.tanh(next_c)
+    dc = dnext_c + dnext_h * o * (1 - tanh_c ** 2)
+    dai = dc * g * i * (1 - i)
+    daf = dc * prev_c * f * (1 - f)
+    dag = dc * i * (1 - g ** 2)
+    dao = dnext_h * tanh_c * o * (1 - o)
+    da = np.hstack((dai, daf, dag, dao))
+    return da.dot(Wx.T), da.dot(Wh.T), dc * f, x.T.dot(da), prev_h.T.dot(da), np.sum(da, axis=0)
+'''
+_TUPLE_BACKWARD = '''def lstm_backward(dh, cache):
+    N, T, H = dh.shape
+    D = cache[0][5].shape[1]
+    dx = np.zeros((N, T, D))
+    dWx, dWh, db = np.zeros((D, 4 * H)), np.zeros((H, 4 * H)), np.zeros(4 * H)
+    dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
+    for t in range(T - 1, -1, -1):
+        dx[:, t, :], dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(
+            dh[:, t, :] + dprev_h, dprev_c, cache[t])
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev_h, dWx, dWh, db
+'''
+
+# a dict per step holding only the inputs and the pre-activation (the gates are recomputed
+# in the backward pass), and a sequence cache of its own: a dict with the steps and D
+_DICT_STEP_FORWARD = '''def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    z = x @ Wx + prev_h @ Wh + b
+    i, f, g, o = np.split(z, 4, axis=1)
+    next_c = sigmoid(f) * prev_c + sigmoid(i) * np.tanh(g)
+    next_h = sigmoid(o) * np.tanh(next_c)
+    return next_h, next_c, {"x": x, "h": prev_h, "c": prev_c, "W_x": Wx, "W_h": Wh, "z": z}
+'''
+_DICT_STEP_BACKWARD = '''def lstm_step_backward(dnext_h, dnext_c, cache):
+    zi, zf, zg, zo = np.split(cache["z"], 4, axis=1)
+    i, f, g, o = sigmoid(zi), sigmoid(zf), np.tanh(zg), sigmoid(zo)
+    c = f * cache["c"] + i * g
+    dc = dnext_c + dnext_h * o * (1 - np.tanh(c) ** 2)
+    dz = np.concatenate([dc * g * i * (1 - i), dc * cache["c"] * f * (1 - f), dc * i * (1 - g ** 2),
+                         dnext_h * np.tanh(c) * o * (1 - o)], axis=1)
+    return (dz @ cache["W_x"].T, dz @ cache["W_h"].T, dc * f,
+            cache["x"].T @ dz, cache["h"].T @ dz, dz.sum(axis=0))
+'''
+_DICT_FORWARD = '''def lstm_forward(x, h0, Wx, Wh, b):
+    h, c = h0, np.zeros_like(h0)
+    hs, steps = [], []
+    for t in range(x.shape[1]):
+        h, c, step = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        hs.append(h)
+        steps.append(step)
+    return np.stack(hs, axis=1), {"steps": steps, "D": x.shape[2]}
+'''
+_DICT_BACKWARD = '''def lstm_backward(dh, cache):
+    N, T, H = dh.shape
+    dx = np.empty((N, T, cache["D"]))
+    dh_next, dc_next = np.zeros((N, H)), np.zeros((N, H))
+    weight_grads = None
+    for t in reversed(range(T)):
+        dx[:, t], dh_next, dc_next, *dW = lstm_step_backward(dh[:, t] + dh_next, dc_next, cache["steps"][t])
+        weight_grads = dW if weight_grads is None else [acc + d for acc, d in zip(weight_grads, dW)]
+    return (dx, dh_next, *weight_grads)
+'''
+
+STEP_BACKWARD_RIGHT.update({
+    "own_cache_tuple_with_next_c": {"lstm.lstm_step_forward": _TUPLE_STEP_FORWARD,
+                                    "lstm.lstm_step_backward": _TUPLE_STEP_BACKWARD},
+    "own_cache_dict_of_preactivation": {"lstm.lstm_step_forward": _DICT_STEP_FORWARD,
+                                        "lstm.lstm_step_backward": _DICT_STEP_BACKWARD},
+})
+
+BACKWARD_RIGHT.update({
+    "own_cache_tuple_reads_D": {"lstm.lstm_step_forward": _TUPLE_STEP_FORWARD,
+                                "lstm.lstm_step_backward": _TUPLE_STEP_BACKWARD,
+                                "lstm.lstm_backward": _TUPLE_BACKWARD},
+    "own_cache_dicts": {"lstm.lstm_step_forward": _DICT_STEP_FORWARD,
+                        "lstm.lstm_step_backward": _DICT_STEP_BACKWARD,
+                        "lstm.lstm_forward": _DICT_FORWARD,
+                        "lstm.lstm_backward": _DICT_BACKWARD},
+})
 
 WRONG = {
     "lstm.lstm_step_forward": STEP_FORWARD_WRONG,
