@@ -140,6 +140,18 @@ def masked_softmax(scores, mask, dim=-1):
     weights = softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), dim=dim)
     return weights.masked_fill(~mask, 0.0)
 ''',
+        "mask_none_ignores_dim": '''
+def masked_softmax(scores, mask, dim=-1):
+    if mask is None:
+        return softmax(scores)
+    mask = torch.broadcast_to(mask, scores.shape)
+    weights = softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), dim=dim)
+    return weights.masked_fill(~mask, 0.0)
+''',
+        "returns_zeros_of_the_right_shape": '''
+def masked_softmax(scores, mask, dim=-1):
+    return torch.zeros_like(scores)
+''',
         "always_last_dim": '''
 def masked_softmax(scores, mask, dim=-1):
     if mask is None:
@@ -229,6 +241,15 @@ def masked_softmax(scores, mask, dim=-1):
     e = torch.exp(filled - filled.amax(dim=dim, keepdim=True)) * mask
     total = e.sum(dim=dim, keepdim=True)
     return e / total.clamp_min(torch.finfo(scores.dtype).tiny)
+''',
+        "annotated_transformer_minus_1e9_then_zeroed": '''
+def masked_softmax(scores, mask, dim=-1):
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    p_attn = softmax(scores, dim=dim)
+    if mask is not None:
+        p_attn = p_attn.masked_fill(mask == 0, 0)
+    return p_attn
 ''',
         "minus_1e9_times_mask": '''
 def masked_softmax(scores, mask, dim=-1):
