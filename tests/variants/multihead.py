@@ -550,3 +550,162 @@ def _reference_with(old: str, new: str) -> str:
 # copy-paste slip: bias=False honoured for three projections out of four
 WRONG["multihead.MultiHeadAttention"]["w_o_always_biased"] = _reference_with(
     "self.w_o = nn.Linear(d_model, d_model, bias=bias)", "self.w_o = nn.Linear(d_model, d_model)")
+
+
+# ---------------------------------------------------------------- fairness (issue "fair grades")
+
+# HF-style "stable" softmax: computed in float64, the output cast back, the kept weights not
+WRONG["multihead.MultiHeadAttention"]["weights_kept_in_float64"] = '''
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, num_heads, bias=True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+
+    def forward(self, query, key, value, mask=None):
+        h = self.num_heads
+        q = split_heads(self.w_q(query), h)
+        k = split_heads(self.w_k(key), h)
+        v = split_heads(self.w_v(value), h)
+        scores = (q @ k.transpose(-2, -1)).double() / q.shape[-1] ** 0.5
+        if mask is not None:
+            if mask.dim() == 3:
+                mask = mask.unsqueeze(1)
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
+        self.attention_weights = weights
+        return self.w_o(merge_heads(weights.to(v.dtype) @ v))
+'''
+
+# a learned temperature on the scores: one parameter more than the contract allows (it
+# starts at 1, so the outputs are right; only the parameter checks can tell)
+WRONG["multihead.MultiHeadAttention"]["extra_learned_temperature"] = '''
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, num_heads, bias=True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.temperature = nn.Parameter(torch.ones(()))
+
+    def forward(self, query, key, value, mask=None):
+        h = self.num_heads
+        q = split_heads(self.w_q(query), h) / self.temperature.to(query.dtype)
+        k = split_heads(self.w_k(key), h)
+        v = split_heads(self.w_v(value), h)
+        if mask is not None and mask.dim() == 3:
+            mask = mask.unsqueeze(1)
+        out, self.attention_weights = scaled_dot_product_attention(q, k, v, mask)
+        return self.w_o(merge_heads(out))
+'''
+
+# a stub with the right parameters, shapes and dtypes that computes nothing: the property
+# checks (parameters, dtype, causality) pass, but pay nothing without a check of the values
+WRONG["multihead.MultiHeadAttention"]["returns_zeros_of_the_right_shape"] = '''
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, num_heads, bias=True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+
+    def forward(self, query, key, value, mask=None):
+        B, T_q, D = query.shape
+        self.attention_weights = query.new_zeros(B, self.num_heads, T_q, key.shape[1])
+        return torch.zeros_like(query)
+'''
+
+# minGPT / nanoGPT style: a causal mask kept as a persistent buffer (in state_dict), used
+# only when the module is built causal; the mask argument works as the contract says
+RIGHT["multihead.MultiHeadAttention"]["mingpt_persistent_causal_buffer"] = '''
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, num_heads, bias=True, causal=False, block_size=64):
+        super().__init__()
+        assert d_model % num_heads == 0
+        self.n_head = num_heads
+        self.causal = causal
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.register_buffer("mask", torch.tril(torch.ones(block_size, block_size)).view(1, 1, block_size, block_size))
+
+    def forward(self, query, key, value, mask=None):
+        T_q, T_k = query.size(1), key.size(1)
+        if mask is not None and mask.dim() == 3:
+            mask = mask.unsqueeze(1)
+        if self.causal:
+            built_in = self.mask[:, :, :T_q, :T_k].bool()
+            mask = built_in if mask is None else mask & built_in
+        q = split_heads(self.w_q(query), self.n_head)
+        k = split_heads(self.w_k(key), self.n_head)
+        v = split_heads(self.w_v(value), self.n_head)
+        y, att = scaled_dot_product_attention(q, k, v, mask)
+        self.attention_weights = att
+        return self.w_o(merge_heads(y))
+'''
+
+# HF GPT-2 style: the causal mask a non-persistent buffer (moves with .to(), never saved),
+# used only when the module is built causal
+RIGHT["multihead.MultiHeadAttention"]["hf_non_persistent_causal_buffer"] = '''
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, num_heads, bias=True, is_causal=False, max_positions=32):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (d_model // num_heads) ** -0.5
+        self.is_causal = is_causal
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        causal = torch.ones(max_positions, max_positions, dtype=torch.bool).tril()
+        self.register_buffer("causal_mask", causal, persistent=False)
+        self.attention_weights = None
+
+    def forward(self, query, key, value, mask=None):
+        h = self.num_heads
+        q = split_heads(self.w_q(query), h) * self.scale
+        k = split_heads(self.w_k(key), h)
+        v = split_heads(self.w_v(value), h)
+        scores = q @ k.transpose(-2, -1)
+        if mask is not None and mask.dim() == 3:
+            mask = mask.unsqueeze(1)
+        if self.is_causal:
+            built_in = self.causal_mask[:query.shape[1], :key.shape[1]]
+            mask = built_in if mask is None else mask & built_in
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
+        self.attention_weights = weights
+        return self.w_o(merge_heads(weights @ v))
+'''
+
+# every product written with einsum, projections included (weights used as (out, in))
+RIGHT["multihead.MultiHeadAttention"]["einsum_everywhere"] = '''
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, num_heads, bias=True):
+        super().__init__()
+        self.heads = num_heads
+        self.w_q, self.w_k, self.w_v, self.w_o = (nn.Linear(d_model, d_model, bias=bias) for _ in range(4))
+
+    @staticmethod
+    def _project(layer, x):
+        y = torch.einsum("btd,ed->bte", x, layer.weight)
+        return y if layer.bias is None else y + layer.bias
+
+    def forward(self, query, key, value, mask=None):
+        q = split_heads(self._project(self.w_q, query), self.heads)
+        k = split_heads(self._project(self.w_k, key), self.heads)
+        v = split_heads(self._project(self.w_v, value), self.heads)
+        if mask is not None and mask.dim() == 3:
+            mask = mask.unsqueeze(1)
+        out, self.attention_weights = scaled_dot_product_attention(q, k, v, mask)
+        return self._project(self.w_o, merge_heads(out))
+'''
