@@ -111,23 +111,22 @@ def test_leading_dims(student, ref, rng):
 def test_dtypes(student, ref, rng):
     """float32 in, float32 out; float64 in, float64 out"""
     q, k, v = _qkv(rng, (2,), 3, 4, 5, 6)
-    mask = torch.ones(2, 1, 4, dtype=torch.bool)
-    mask[0, 0, 3] = False
     for dtype, tol in ((torch.float32, F32_TOL), (torch.float64, F64_TOL)):
-        _compare(student, ref, q.to(dtype), k.to(dtype), v.to(dtype), mask, f"{str(dtype)[6:]} inputs",
+        _compare(student, ref, q.to(dtype), k.to(dtype), v.to(dtype), None, f"{str(dtype)[6:]} inputs",
                  tol=tol, same_dtype=True)
 
 
-@check("self_attention.scaled_dot_product_attention")
+@check("self_attention.scaled_dot_product_attention", kind="property")
 def test_weights_sum_to_one(student, rng):
     """the weights of every query sum to 1 and are positive"""
-    q, k, v = _qkv(rng, (2, 2), 5, 7, 3, 4)
+    q, k, v = _qkv(rng, (2,), 5, 7, 3, 4)
     _, w = _sdpa(student, q, k, v)
     w = np.asarray(w, dtype=np.float64)
     expect(np.all(w >= 0), "some attention weights are negative: the weights are the softmax of the scores, "
                            "not the scores themselves.")
-    expect_close(w.sum(axis=-1), np.ones((2, 2, 5)), what="the sum of the weights over the keys (last axis)",
-                 rtol=1e-9, atol=1e-12)
+    # a normalisation check, not a precision one: float32 sums pass too (the dtype has its own check)
+    expect_close(w.sum(axis=-1), np.ones((2, 5)), what="the sum of the weights over the keys (last axis)",
+                 rtol=1e-6, atol=1e-7)
 
 
 @check("self_attention.scaled_dot_product_attention", weight=2)
@@ -148,7 +147,7 @@ def test_matches_torch(student, rng):
         expect_close(got, want, what=f"the output with {where}", **F64_TOL)
 
 
-@check("self_attention.scaled_dot_product_attention", weight=2)
+@check("self_attention.scaled_dot_product_attention", weight=2, kind="property")
 def test_causal_invariant(student, rng):
     """with a causal mask, changing the keys and values of later positions leaves earlier outputs unchanged"""
     T = 6
@@ -169,7 +168,7 @@ def test_causal_invariant(student, rng):
                           f"{t + 1}..{T - 1} (compared with your outputs before)", **F64_TOL)
 
 
-@check("self_attention.scaled_dot_product_attention", weight=2)
+@check("self_attention.scaled_dot_product_attention", weight=2, kind="property")
 def test_padding_invariant(student, rng):
     """changing the keys and values of padded positions changes nothing"""
     q, k, v = _qkv(rng, (3,), 4, 6, 3, 5)
@@ -192,7 +191,7 @@ def test_padding_invariant(student, rng):
                                  "output before)", **F64_TOL)
 
 
-@check("self_attention.scaled_dot_product_attention", weight=2)
+@check("self_attention.scaled_dot_product_attention", weight=2, kind="property")
 def test_fully_masked_rows(student, rng):
     """a query whose keys are all masked gets zero weights and a zero output, not NaN"""
     q, k, v = _qkv(rng, (2,), 3, 4, 5, 2)
@@ -216,8 +215,8 @@ def test_gradients(student, ref, rng):
     """gradient check against the reference (float64): gradients of q, k and v, through output and weights"""
     q, k, v = _qkv(rng, (2, 2), 3, 4, 5, 3)
     mask = torch.from_numpy(rng.random((2, 1, 3, 4)) < 0.7)
-    mask[..., 0] = True
-    mask[1, 0, 2] = False                                   # a fully masked query
+    mask[..., 0] = True                                     # every query keeps a key: fully masked queries
+                                                            # are test_fully_masked_rows' concern alone
     for output, name, shape in ((0, "output", (2, 2, 3, 3)), (1, "weights", (2, 2, 3, 4))):
         upstream = torch.from_numpy(rng.standard_normal(shape))
         _, want, _ = vjp(ref.self_attention.scaled_dot_product_attention, (q, k, v), upstream,

@@ -84,6 +84,11 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     weights = masked_softmax(scores, None, dim=-1)
     return weights @ v, weights
 ''',
+        "returns_zeros_of_the_right_shape": '''
+def scaled_dot_product_attention(q, k, v, mask=None):
+    weights = torch.zeros(q.shape[:-1] + (k.shape[-2],), dtype=q.dtype)
+    return torch.zeros(q.shape[:-1] + (v.shape[-1],), dtype=q.dtype), weights
+''',
         "returns_output_and_weights_swapped": '''
 def scaled_dot_product_attention(q, k, v, mask=None):
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
@@ -135,6 +140,17 @@ def scaled_dot_product_attention(q, k, v, mask=None):
         mask = mask.to(torch.bool)
     weights = masked_softmax(scores, mask, dim=-1)
     return weights @ v, weights
+''',
+        "annotated_transformer_minus_1e9_then_zeroed": '''
+def scaled_dot_product_attention(q, k, v, mask=None):
+    d_k = q.size(-1)
+    scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(d_k)
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    p_attn = scores.softmax(dim=-1)
+    if mask is not None:
+        p_attn = p_attn.masked_fill(mask == 0, 0.0)
+    return torch.matmul(p_attn, v), p_attn
 ''',
         "own_where_masking_with_attention_softmax": '''
 def scaled_dot_product_attention(q, k, v, mask=None):
