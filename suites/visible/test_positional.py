@@ -53,7 +53,7 @@ def test_pe_odd_width(student):
     expect_close(got, _table(4, 5), what="sinusoidal_positional_encoding(4, 5)", **F32)
 
 
-@check("positional.sinusoidal_positional_encoding")
+@check("positional.sinusoidal_positional_encoding", kind="property")
 def test_visible_pe_default_dtype(student):
     """dtype=None gives torch's default dtype (float32)"""
     got = student.positional.sinusoidal_positional_encoding(3, 4)
@@ -73,7 +73,7 @@ def test_pe_module_adds(student, rng):
                  rtol=1e-6, atol=1e-6)
 
 
-@check("positional.PositionalEncoding")
+@check("positional.PositionalEncoding", kind="property")
 def test_visible_pe_module_no_parameters(student):
     """no parameters (the table is a buffer) and an empty state_dict (a non-persistent buffer)"""
     mod = student.positional.PositionalEncoding(6, max_len=10)
@@ -94,13 +94,14 @@ def test_pe_module_eval(student, rng):
 
 # ---------------------------------------------------------------- LearnedPositionalEmbedding
 
-@check("positional.LearnedPositionalEmbedding")
+@check("positional.LearnedPositionalEmbedding", kind="property")
 def test_visible_learned_state_dict(student):
     """state_dict holds embedding.weight of shape (max_len, d_model)"""
     mod = student.positional.LearnedPositionalEmbedding(10, 3)
-    state = mod.state_dict()
-    expect(sorted(state) == ["embedding.weight"], f"LearnedPositionalEmbedding(10, 3).state_dict() has the entries "
-                                                  f"{sorted(state)}; expected ['embedding.weight'].")
+    state = mod.state_dict(keep_vars=True)
+    params = sorted(name for name, value in state.items() if isinstance(value, torch.nn.Parameter))
+    expect(params == ["embedding.weight"], f"the parameters in LearnedPositionalEmbedding(10, 3).state_dict() are "
+                                           f"{params}; expected ['embedding.weight'].")
     expect_shape(state["embedding.weight"], (10, 3), what="embedding.weight")
 
 
@@ -123,7 +124,7 @@ def test_rope_tiny_example(student):
     expect_close(student.positional.apply_rotary(x), expected, what="apply_rotary(x)", rtol=1e-6, atol=1e-6)
 
 
-@check("positional.apply_rotary")
+@check("positional.apply_rotary", kind="property")
 def test_rope_shape_and_norms(student, rng):
     """keeps the shape (B, h, T, d) and the length of every pair (x[2i], x[2i+1])"""
     x = _t(rng, 2, 3, 5, 8)
@@ -134,7 +135,7 @@ def test_rope_shape_and_norms(student, rng):
                  what="the squared length of each pair after apply_rotary", rtol=1e-6, atol=1e-6)
 
 
-@check("positional.apply_rotary")
+@check("positional.apply_rotary", kind="property")
 def test_rope_relative(student, rng):
     """rope(q at m) . rope(k at n) depends only on m - n"""
     q, k = _t(rng, 6), _t(rng, 6)

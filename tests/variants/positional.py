@@ -103,6 +103,11 @@ def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
     pe[:, 1::2] = torch.cos(ang[:, : d_model // 2])
     return pe.float()
 ''',
+        # a stub: the right shape and dtype, no values (earns nothing: its passes are all properties)
+        "returns_zeros_of_the_right_shape": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    return torch.zeros(max_len, d_model, dtype=dtype or torch.get_default_dtype())
+''',
         "none_means_float32": '''
 def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
     dtype = dtype or torch.float32
@@ -195,6 +200,16 @@ class PositionalEncoding(nn.Module):
     def forward(self, x):
         return x + self.pe[: x.shape[1]].to(x.dtype)
 ''',
+        # a stub: a zero table in a non-persistent buffer, x returned as it came
+        "returns_x_unchanged": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.register_buffer("pe", torch.zeros(max_len, d_model), persistent=False)
+
+    def forward(self, x):
+        return x
+''',
         "max_len_default_512": '''
 class PositionalEncoding(nn.Module):
     def __init__(self, d_model, max_len=512, dropout=0.0):
@@ -263,6 +278,16 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def forward(self, x):
         return x + self.embedding.weight[: x.shape[1]].detach()
+''',
+        # a stub: the embedding is made, forward returns x as it came
+        "returns_x_unchanged": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x):
+        return x.clone()
 ''',
         "float32_output": '''
 class LearnedPositionalEmbedding(nn.Module):
@@ -374,6 +399,25 @@ def apply_rotary(x, positions=None, base=10000.0):
     a, b = x[..., 0::2], x[..., 1::2]
     return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
 ''',
+        # cos and sin left in float64: a float32 x comes back as float64
+        "cos_sin_left_float64": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+    ang = positions.to(torch.float64)[:, None] * inv
+    cos, sin = ang.cos(), ang.sin()
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+''',
+        # a stub: no rotation at all (lengths, offsets and position 0 all look right)
+        "returns_x_unchanged": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    return x.clone()
+''',
+        # writes the rotated pairs back into the caller's x (autograd refuses this on a leaf that
+        # requires grad, so the gradient check fails too, with torch's own message)
         "in_place_on_input": '''
 def apply_rotary(x, positions=None, base=10000.0):
     T, d = x.shape[-2], x.shape[-1]
@@ -425,6 +469,17 @@ def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
     pe[:, 1::2] = torch.cos(position * div_term)
     return pe[:, :d_model].to(torch.get_default_dtype() if dtype is None else dtype)
 ''',
+        # d2l's PositionalEncoding table: X = positions / 10000^(2i/d), then P[:, 0::2] = sin(X),
+        # P[:, 1::2] = cos(X); in float64, and one cosine fewer for an odd width, as the contract asks
+        "d2l_precomputed_table": '''
+def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
+    P = torch.zeros((max_len, d_model), dtype=torch.float64)
+    X = torch.arange(max_len, dtype=torch.float64).reshape(-1, 1) / torch.pow(
+        10000, torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    P[:, 0::2] = torch.sin(X)
+    P[:, 1::2] = torch.cos(X[:, : d_model // 2])
+    return P.to(torch.get_default_dtype() if dtype is None else dtype)
+''',
         "stack_flatten": '''
 def sinusoidal_positional_encoding(max_len, d_model, dtype=None):
     dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -458,8 +513,50 @@ class PositionalEncoding(nn.Module):
         out = x + self.pe.narrow(0, 0, T).to(x.dtype)
         return nn.functional.dropout(out, self.p, training=self.training)
 ''',
+        # the Annotated Transformer's module: a (1, max_len, d) buffer, sliced and marked
+        # requires_grad_(False) in forward, dropout after the sum (non-persistent, as the contract asks)
+        "annotated_transformer": '''
+class PositionalEncoding(nn.Module):
+    "Implement the PE function."
+
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super(PositionalEncoding, self).__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        pe = sinusoidal_positional_encoding(max_len, d_model).unsqueeze(0)
+        self.register_buffer("pe", pe, persistent=False)
+
+    def forward(self, x):
+        x = x + self.pe[:, : x.size(1)].requires_grad_(False)
+        return self.dropout(x)
+''',
+        # d2l's module: the table P kept with a batch axis, X + P[:, :T, :] moved to X's device
+        "d2l_module": '''
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("P", sinusoidal_positional_encoding(max_len, d_model)[None, :, :], persistent=False)
+
+    def forward(self, X):
+        X = X + self.P[:, : X.shape[1], :].to(X.device)
+        return self.dropout(X)
+''',
     },
     "positional.LearnedPositionalEmbedding": {
+        # Hugging Face's BERT embeddings: a position_ids buffer (persistent, as in older releases),
+        # sliced to the sequence length
+        "hf_position_ids_buffer": '''
+class LearnedPositionalEmbedding(nn.Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        self.embedding = nn.Embedding(max_len, d_model)
+        self.register_buffer("position_ids", torch.arange(max_len).expand((1, -1)))
+
+    def forward(self, x):
+        seq_length = x.size(1)
+        position_ids = self.position_ids[:, :seq_length]
+        return x + self.embedding(position_ids)
+''',
         "weight_slice": '''
 class LearnedPositionalEmbedding(nn.Module):
     def __init__(self, max_len, d_model):
@@ -504,6 +601,45 @@ def apply_rotary(x, positions=None, base=10000.0):
     rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2).to(x.dtype)   # (T, d/2, 2, 2)
     pairs = x.unflatten(-1, (d // 2, 2))                                  # (..., T, d/2, 2)
     return torch.einsum("tpij,...tpj->...tpi", rot, pairs).flatten(-2)
+''',
+        # Meta's LLaMA: freqs_cis = polar(1, outer(t, freqs)) reshaped to broadcast, x viewed as complex
+        # pairs in float32 (x.float()), multiplied, and cast back with type_as; the angles in float64,
+        # as the contract asks (LLaMA itself computes them in float32)
+        "llama_freqs_cis": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    def precompute_freqs_cis(dim, t, theta):
+        freqs = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float64, device=t.device)[: (dim // 2)] / dim))
+        freqs = torch.outer(t.to(torch.float64), freqs)
+        return torch.polar(torch.ones_like(freqs), freqs).to(torch.complex64)
+
+    def reshape_for_broadcast(freqs_cis, x):
+        ndim = x.ndim
+        shape = [d if i >= ndim - 2 else 1 for i, d in enumerate(x.shape)]
+        return freqs_cis.view(*shape)
+
+    t = torch.arange(x.shape[-2], device=x.device) if positions is None else positions
+    freqs_cis = precompute_freqs_cis(x.shape[-1], t, base)
+    x_ = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+    freqs_cis = reshape_for_broadcast(freqs_cis, x_)
+    x_out = torch.view_as_real(x_ * freqs_cis).flatten(-2)
+    return x_out.type_as(x)
+''',
+        # Hugging Face's GPT-J: sin and cos duplicated with repeat_interleave, rotate_every_two
+        # builds (-x[2i+1], x[2i]) with stack and flatten
+        "hf_gptj_rotate_every_two": '''
+def apply_rotary(x, positions=None, base=10000.0):
+    def rotate_every_two(t):
+        x1 = t[..., ::2]
+        x2 = t[..., 1::2]
+        return torch.stack((-x2, x1), dim=-1).flatten(-2)
+
+    dim = x.shape[-1]
+    inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64, device=x.device).double() / dim))
+    pos = torch.arange(x.shape[-2], device=x.device) if positions is None else positions
+    sinusoid_inp = torch.einsum("i , j -> i j", pos.double(), inv_freq)
+    sin = torch.repeat_interleave(torch.sin(sinusoid_inp), 2, dim=-1).to(x.dtype)
+    cos = torch.repeat_interleave(torch.cos(sinusoid_inp), 2, dim=-1).to(x.dtype)
+    return (x * cos) + (rotate_every_two(x) * sin)
 ''',
         "interleave_by_index": '''
 def apply_rotary(x, positions=None, base=10000.0):
