@@ -9,6 +9,7 @@ turn the outcomes into a score and feedback.
 from __future__ import annotations
 
 import ast
+import logging
 import importlib.util
 import inspect
 import shutil
@@ -25,11 +26,15 @@ from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
 from grader.modules import ModuleNamespace
-from grader.remote import StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
+from grader.remote import GraderFault, StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
 from grader.screening import RefusalCache, screen
 from grader.source import make_stubs
 
 MAX_MODULE_BYTES = 1_000_000
+ATTEMPTS = 3                    # a worker that fails for the grader's reasons is tried again
+RETRY_PAUSE_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,10 +46,15 @@ class ExerciseResult:
     checks: list[CheckOutcome] = field(default_factory=list)
     problem: str = ""           # a reason that applies to the whole exercise
     seconds: float = 0.0
+    grader_fault: str = ""      # the grader could not grade it: no score, never stored
 
     @property
     def passed(self) -> bool:
         return not self.problem and bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def graded(self) -> bool:
+        return not self.grader_fault
 
     def feedback(self) -> str:
         lines = []
@@ -309,17 +319,48 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
             result.checks = [CheckOutcome.of(fn, False, "not run") for fn in checks]
             result.seconds = time.monotonic() - started
             return result
-        config["folder"] = str(work)
-        with WorkerSession(work, config, time_limit, Path(tmp) / "output.txt", ctx.launcher,
-                           reference=reference) as session:
-            _run_checks(ctx, exercise, checks, session, result)
-            banned = banned_static | session.forbidden_used
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                banned = banned_static | _attempt(ctx, exercise, checks, work, Path(tmp) / f"try-{attempt}",
+                                                  config, time_limit, reference, result)
+                break
+            except GraderFault as fault:
+                log.warning("grading %s, try %d of %d: %s", exercise.id, attempt, ATTEMPTS, fault)
+                if attempt == ATTEMPTS:
+                    return _not_graded(result, checks, str(fault), started)
+                time.sleep(RETRY_PAUSE_SECONDS * attempt)
 
     if banned:
         names = ", ".join(sorted(banned))
         result.problem = (f"uses {names}, which this exercise asks you to write yourself; "
                           "no points until it is gone")
     result.score = 0.0 if banned else exercise_score(result.checks, exercise.points)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _attempt(ctx: GradingContext, exercise: Exercise, checks: list[Callable], screened: Path, place: Path,
+             config: dict, time_limit: float, reference: dict | None, result: ExerciseResult) -> set[str]:
+    """One run of the checks in a fresh worker, on a fresh copy of the screened submission
+    (an earlier try's worker may have changed its own); the forbidden calls it saw.
+    Raises :class:`GraderFault` when the grader failed it."""
+    work = place / "submission"
+    work.mkdir(parents=True)
+    _private_copy(screened, work)
+    result.checks = []
+    with WorkerSession(work, {**config, "folder": str(work)}, time_limit, place / "output.txt", ctx.launcher,
+                       reference=reference) as session:
+        _run_checks(ctx, exercise, checks, session, result)
+        if session.fault is not None:   # a check's own code may have caught it: it still counts
+            raise session.fault
+        return set(session.forbidden_used)
+
+
+def _not_graded(result: ExerciseResult, checks: list[Callable], fault: str, started: float) -> ExerciseResult:
+    result.grader_fault = fault
+    result.problem = ("not graded: the grader failed to run your code, for reasons of its own "
+                      f"(not yours; grade again later): {fault}")
+    result.checks = [CheckOutcome.of(fn, False, "not run") for fn in checks]
     result.seconds = time.monotonic() - started
     return result
 
@@ -358,6 +399,8 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
                 message += (f"\n(this check runs your own {own[0]} first, because what it returns is yours "
                             f"to design: make {own[0]} pass, then come back)")
             result.checks.append(CheckOutcome.of(fn, False, message))
+        except GraderFault:
+            raise
         except WorkerGone as exc:
             tail = session.output_tail()
             message = _explain_failure(session, str(exc)) + (f"\nlast output:\n{tail}" if tail else "")

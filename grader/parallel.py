@@ -54,7 +54,8 @@ def _grade_and_write(ctx: GradingContext, book: Gradebook, path: Path, exercises
     record = book.submission(name, str(path))
     run = grade_submission(ctx, path, exercises, on_exercise=lambda *_: on_exercise(), record=record)
     stored = record.results()
-    full = SubmissionResult(name, stored, run.notes, seconds=sum(e.seconds for e in stored), reused=run.reused)
+    full = SubmissionResult(name, stored, run.notes, seconds=sum(e.seconds for e in stored), reused=run.reused,
+                            not_graded=run.not_graded)
     write_results(book.out, full, ctx.course)
     return full
 
@@ -130,11 +131,12 @@ def _collect(book: Gradebook, path: Path, exercises, future) -> SubmissionResult
     """One submission's result, read back from its record; a grading process that died
     (or failed) costs that submission, with a note, not the batch."""
     try:
-        name, notes, reused, failed = future.result()
+        name, notes, reused, failed, not_graded = future.result()
         if failed is not None:
             return _failed(book, name, exercises, failed)
         stored = book.submission(name).results()
-        return SubmissionResult(name, stored, notes, seconds=sum(e.seconds for e in stored), reused=reused)
+        return SubmissionResult(name, stored, notes, seconds=sum(e.seconds for e in stored), reused=reused,
+                                not_graded=not_graded)
     except Exception as exc:
         log.exception("grading %s failed", path)
         return _failed(book, submission_name(path), exercises, f"{type(exc).__name__}: {exc}")
@@ -158,8 +160,9 @@ def _start(course_root: str, out: str, time_limit, force: bool, events) -> None:
                     events=events, course=course)
 
 
-def _grade_one(path: str, exercise_ids: list[str]) -> tuple[str, list[str], int, str | None]:
-    """Grade one submission here; its name, notes, reused count, and what failed (or None)."""
+def _grade_one(path: str, exercise_ids: list[str]) -> tuple[str, list[str], int, str | None, dict[str, str]]:
+    """Grade one submission here; its name, notes, reused count, what failed (or None), and
+    the exercises the grader could not grade, with why."""
     course = _process["course"]
     exercises = [course.exercise(i) for i in exercise_ids]
     events = _process["events"]
@@ -167,5 +170,5 @@ def _grade_one(path: str, exercise_ids: list[str]) -> tuple[str, list[str], int,
         result = _grade_and_write(_process["ctx"], _process["book"], Path(path), exercises, lambda: events.put(1))
     except Exception as exc:     # the parent writes the failure, as it does for a process that died
         log.exception("grading %s failed", path)
-        return submission_name(Path(path)), [], 0, f"{type(exc).__name__}: {exc}"
-    return result.name, list(result.notes), int(result.reused), None
+        return submission_name(Path(path)), [], 0, f"{type(exc).__name__}: {exc}", {}
+    return result.name, list(result.notes), int(result.reused), None, dict(result.not_graded)

@@ -1,7 +1,7 @@
 """The grader's side of a worker: starting it, talking to it, and ending it.
 
-:class:`WorkerSession` owns one worker process (its whole process group) and a
-deadline; :class:`StudentProxy` is what a check sees as ``student``. Everything the
+:class:`WorkerSession` owns one worker process (its whole process group) and the
+clock of its learner code (:mod:`grader.clock`); :class:`StudentProxy` is what a check sees as ``student``. Everything the
 worker answers is decoded by :mod:`grader.wire` into plain values or
 :class:`RemoteObject` handles; nothing it sends is executed or unpickled here.
 """
@@ -15,11 +15,11 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 from grader import sandbox, wire
+from grader.clock import LearnerClock
 from grader.checks import describe
 from grader.limits import WORKER_PROCESSES, WorkerBudget
 from grader.reference_host import CALLBACK_KEY
@@ -28,6 +28,7 @@ from grader.standins import REQUEST_KEY
 OUTPUT_TAIL_BYTES = 1500
 KEPT_RESULT_BYTES = 2**20          # a call's result larger than this is kept as its description
 MAX_NOTES = 20
+START_SECONDS = 120.0              # a worker's start (not charged to the learner) may take this long
 
 log = logging.getLogger(__name__)
 _reported: set[str] = set()    # sandbox reports already logged in this process
@@ -54,6 +55,11 @@ class StudentError(Exception):
 
 class _HostFailed(Exception):
     """The reference host could not answer a stand-in (the worker is told, and goes on)."""
+
+
+class GraderFault(Exception):
+    """The grader could not run the learner's code, for reasons of its own (a worker that
+    did not start, a reference that could not stand in): never the learner's score."""
 
 
 class WorkerGone(Exception):
@@ -99,7 +105,8 @@ class WorkerSession:
         self.reference = reference          # the reference host's config, for the worker's stand-ins
         self.reference_host: WorkerSession | None = None
         self.time_limit = time_limit
-        self.deadline = time.monotonic() + time_limit
+        self.clock = LearnerClock(time_limit, self._expire)
+        self.fault: GraderFault | None = None     # set when the grader failed, whoever caught it
         self.output_file = output_file
         self.forbidden_used: set[str] = set()
         self._reportable = set(config.get("forbidden", []))
@@ -114,8 +121,6 @@ class WorkerSession:
         self.kills_shared_budget = True     # False for a reference host: its worker's session does
         self._memory_mb = int(config.get("memory_limit_mb", 0))
         self._kill_lock = threading.Lock()
-        self._watchdog: threading.Timer | None = None
-        self.expired = False                # the watchdog ended the worker at the deadline
         self.last_reply_bytes = 0
 
     # lifecycle -----------------------------------------------------
@@ -148,8 +153,8 @@ class WorkerSession:
                 )
         theirs.close()
         self.channel = wire.Channel(ours)
-        self._start_watchdog()
         self._hello()
+        self.clock.start(self.worker_pid or self.process.pid)
         self.channel.send(self.config)
         try:
             self._receive("importing the submission")
@@ -163,14 +168,14 @@ class WorkerSession:
     def _hello(self) -> None:
         """The worker's first message, sent before it reads the config (so before any learner
         code runs): its pid as seen from here, and which isolation steps it could apply."""
-        self.channel.settimeout(max(0.001, self.deadline - time.monotonic()))
+        self.channel.settimeout(START_SECONDS)
         try:
             header, _ = self.channel.recv()
         except socket.timeout:
             self.close()
-            raise WorkerTimeout("the process for your code did not start within the time limit") from None
+            raise self._grader_fault(f"a worker did not start within {START_SECONDS:g} s") from None
         except (EOFError, ConnectionError, OSError, wire.WireError):
-            raise self._died("starting") from None
+            raise self._grader_fault(f"a worker did not start ({self._died('starting')})") from None
         pid, report = header.get("pid"), header.get("sandbox")
         if isinstance(report, list):
             self.sandbox = [list(step) for step in report if isinstance(step, list) and len(step) == 3]
@@ -186,15 +191,13 @@ class WorkerSession:
             except (OSError, AttributeError):
                 self._pidfd = None
 
-    def _start_watchdog(self) -> None:
-        """The deadline holds whatever the worker sends: a worker that trickles a message
-        one byte at a time is killed when its time is up, not when a read times out."""
-        self._watchdog = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire)
-        self._watchdog.daemon = True
-        self._watchdog.start()
+    def _grader_fault(self, message: str) -> GraderFault:
+        self.fault = GraderFault(message)
+        return self.fault
 
-    def _expire(self) -> None:
-        self.expired = True
+    def _expire(self, reason: str) -> None:
+        """The clock's verdict holds whatever the worker sends: a worker that trickles a
+        message one byte at a time is killed when its time is up, not when a read times out."""
         self._kill()
 
     def _kill(self) -> None:
@@ -219,8 +222,7 @@ class WorkerSession:
                 self.budget.kill()  # what escaped both (a worker without a PID namespace)
 
     def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        self.clock.stop()
         if self.reference_host is not None:
             self.reference_host.close()
             self.reference_host = None
@@ -275,24 +277,28 @@ class WorkerSession:
 
     def _out_of_time(self, doing: str) -> WorkerTimeout:
         self.close()
-        return WorkerTimeout(f"the time limit of {self.time_limit:g} s for this exercise ran out while {doing}")
+        if self.clock.expired == "wait":
+            return WorkerTimeout(f"no answer after waiting {self.clock.wait_limit:g} s while {doing}: your code "
+                                 "sleeps or waits for something that does not come (input? a lock?)")
+        return WorkerTimeout(f"your code used up the time limit of {self.time_limit:g} s of CPU time for this "
+                             f"exercise while {doing} (an infinite loop? a very slow loop?)")
 
     def _message(self, doing: str) -> tuple[dict, list[bytes]]:
-        """The worker's next message, within the deadline."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0 or self.expired:
+        """The worker's next message, within its time (see :mod:`grader.clock`)."""
+        if self.clock.expired or self.clock.wait_left() <= 0:
+            self.clock.expired = self.clock.expired or "wait"
             raise self._out_of_time(doing)
-        self.channel.settimeout(remaining)
+        # a backstop only, in wall time, which a crowded machine stretches: the clock's
+        # thread stops a worker that overruns first
+        self.channel.settimeout(4 * self.clock.wait_left() + 30.0)
         try:
-            return self.channel.recv()
+            with self.clock.waiting():
+                return self.channel.recv()
         except socket.timeout:
-            self.close()
-            raise WorkerTimeout(
-                f"no answer within the time limit of {self.time_limit:g} s for this exercise while {doing} "
-                "(an infinite loop?)"
-            ) from None
+            self.clock.expired = self.clock.expired or "wait"
+            raise self._out_of_time(doing) from None
         except (EOFError, ConnectionError, OSError):
-            if self.expired:
+            if self.clock.expired:
                 raise self._out_of_time(doing) from None
             raise self._died(doing) from None
         except wire.WireError as exc:
@@ -366,14 +372,16 @@ class WorkerSession:
         if self.reference_host is None:
             folder = self.folder.parent / "reference"
             folder.mkdir(exist_ok=True)
-            host = WorkerSession(folder, self.reference, self.deadline - time.monotonic(),
+            host = WorkerSession(folder, self.reference, self.time_limit,
                                  self.output_file.with_name("reference-output.txt"), self.launcher)
-            host.deadline = self.deadline
             host.kills_shared_budget = False
             self.reference_host = host
-            error = host.start()
+            try:
+                error = host.start()
+            except GraderFault as exc:
+                raise self._grader_fault(f"the reference could not stand in: {exc}") from None
             if error is not None:
-                raise WorkerDied(f"the reference could not start ({error.type_name})")
+                raise self._grader_fault(f"the reference could not start ({error.type_name}: {error})")
         return self.reference_host
 
     def _handle(self, handle_id: int, type_name: str) -> "RemoteObject":

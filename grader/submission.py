@@ -53,6 +53,7 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     reused: int = 0             # exercise results taken from an earlier run (see grader/gradebook.py)
+    not_graded: dict[str, str] = field(default_factory=dict)   # exercise id -> the grader's fault
 
     @property
     def score(self) -> float:
@@ -344,7 +345,9 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
                 result.reused += chosen
             else:
                 outcome = _grade_one(ctx, exercise, folder, opened, result, passed)
-                if chosen:
+                if chosen and not outcome.graded:   # the grader's failure is never the learner's score
+                    result.not_graded[exercise.id] = outcome.grader_fault
+                elif chosen:
                     outcome = bounded_exercise(outcome, Budget(EXERCISE_LIMIT, solution_lines))
                     if record is not None:
                         record.record(exercise, outcome)

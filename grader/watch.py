@@ -100,8 +100,9 @@ class Watcher:
             result = self.run_checks(ex)
             # read the state again: `course hint` in another terminal may have changed it
             state = self.cc.reload_state()
-            state.record_check(ex.id, result.passed)
-            state.save()
+            if result.graded:   # the grader's own failure says nothing of the learner's code
+                state.record_check(ex.id, result.passed)
+                state.save()
             print_result(self.console, self.cc, result)
             if not result.passed:
                 self.prompt()

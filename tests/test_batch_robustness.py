@@ -69,7 +69,7 @@ def tree(folder: Path) -> dict[str, str]:
     return found
 
 
-def grade_batch(tmp_path: Path, attacks: list[Path], only=(STEP,)) -> Batch:
+def grade_batch(tmp_path: Path, attacks: list[Path], only=(STEP,), time_limit: float = 10) -> Batch:
     """``attacks`` graded beside a copy of the reference and one of the stubs; the batch's
     invariants checked."""
     ref = make_submission(tmp_path / "class" / "ref")
@@ -77,7 +77,7 @@ def grade_batch(tmp_path: Path, attacks: list[Path], only=(STEP,)) -> Batch:
     out = tmp_path / "out"
     outside = {"here": tree(tmp_path), "solutions": tree(SOLUTIONS), "exercises": tree(ROOT / "exercises")}
     run = CliRunner().invoke(main, ["--course", str(ROOT), "grade", str(ref), str(stubs), *map(str, attacks),
-                                    "--out", str(out), "--only", ",".join(only), "--time-limit", "10"],
+                                    "--out", str(out), "--only", ",".join(only), "--time-limit", str(time_limit)],
                              catch_exceptions=False)
     assert run.exit_code == 0, run.output
     assert {"here": {k: v for k, v in tree(tmp_path).items() if not k.startswith("out/") and k != "out"},

@@ -71,8 +71,9 @@ def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
             with console.status(escape(cc.t("checking", id=ex.id))):
                 result = grade_exercise(ctx, ex, folder)
             state = cc.reload_state()       # as it is on disk now: another terminal may have shown a hint
-            state.record_check(ex.id, result.passed)
-            state.save()
+            if result.graded:   # the grader's own failure says nothing of the learner's code
+                state.record_check(ex.id, result.passed)
+                state.save()
             print_result(console, cc, result)
             if not result.passed:
                 failing.append(ex)

@@ -10,6 +10,7 @@ from rich.table import Table
 from grader.cli import CourseContext, pass_course
 from grader.feedback import clean_text
 from grader.gradebook import Gradebook
+from grader.grading import ATTEMPTS
 from grader.manifest import Course
 from grader.parallel import grade_class
 from grader.report import remove_leftovers, write_class_pictures, write_grades_csv
@@ -31,8 +32,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
               help="Grade the selected exercises of the given submissions again, even if OUT holds "
                    "results for the same files.")
 @click.option("--time-limit", type=click.FloatRange(0.5, 3600), default=None,
-              help="Seconds of learner code per exercise (default: from course.toml). An exercise "
-                   "with a limit of its own in course.toml (the capstone trains a model) keeps it.")
+              help="CPU seconds of learner code per exercise (default: from course.toml); start-up "
+                   "and the checks' own work are not counted. An exercise with a limit of its own in "
+                   "course.toml (the capstone trains a model) keeps it.")
 @pass_course
 def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: int, only: str | None,
             force: bool, time_limit: float | None) -> None:
@@ -65,7 +67,10 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     Whatever one submission holds, and whatever goes wrong while it is graded, costs
     only that submission (with a note); the batch goes on.
 
-    Exit status 0 when every submission was graded, whatever the scores.
+    Exit status 0 when every submission was graded, whatever the scores; 1 when
+    the grader could not run some exercise for reasons of its own (a worker that
+    would not start, three times): nothing is stored for it, and the same command
+    again grades what is missing.
 
     \b
     Examples:
@@ -111,6 +116,20 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
                    "rename them and grade them again", err=True)
     click.echo(f"wrote {out / 'grades.csv'} ({len(everyone)} submissions), {len(results)} results.json, "
                f"feedback.md and feedback.html files, scores_histogram.png and pass_rates.png under {out}")
+    _fail_if_incomplete(results)
+
+
+def _fail_if_incomplete(results: list[SubmissionResult]) -> None:
+    """Exercises the grader could not grade are not scores: say which, and exit 1."""
+    missing = [(r.name, exercise, fault) for r in results for exercise, fault in r.not_graded.items()]
+    if not missing:
+        return
+    name, exercise, fault = missing[0]
+    click.echo(f"incomplete: {len(missing)} exercise result(s) could not be made, for the grader's reasons "
+               f"(tried {ATTEMPTS} times), e.g. {terminal_text(name)} {exercise}: {clean_text(fault)}. "
+               "Nothing is stored for them and they are not in grades.csv: run the same command again "
+               "to grade what is missing.", err=True)
+    raise SystemExit(1)
 
 
 def _class_results(records, results: list[SubmissionResult]) -> list[SubmissionResult]:
