@@ -1,7 +1,8 @@
-"""Time limits count the learner's code; the grader's own failures are never a score.
+"""Limits count the learner's code; the grader's own failures are never a score.
 
-A busy machine, a slow start or a worker that never starts must not cost correct code
-points, and what the grader could not grade is retried, reported, and never stored.
+A busy machine, a slow start, a worker that never starts or the CUDA build of torch
+must not cost correct code points, and what the grader could not grade is retried,
+reported, and never stored.
 """
 
 import subprocess
@@ -9,9 +10,10 @@ import sys
 import time
 
 import pytest
+import torch
 from click.testing import CliRunner
 
-from grader import grading, remote
+from grader import grading, limits, remote, sandbox
 from grader.cli import main
 from grader.gradebook import Gradebook
 from grader.grading import GradingContext
@@ -139,3 +141,20 @@ def test_course_grade_exits_1_naming_what_it_could_not_grade(tmp_path, monkeypat
                                       "--only", "rnn.rnn_step_forward"])
     assert again.exit_code == 0, again.output
     assert "1 graded now, 0 reused" in again.output
+
+
+@pytest.mark.skipif(torch.version.cuda is None, reason="the CUDA build of torch is not installed here")
+@pytest.mark.parametrize("budget", ["cgroups", "rlimits"])
+def test_the_cuda_build_of_torch_costs_the_reference_nothing(tmp_path, monkeypatch, budget):
+    """Its import alone reserves 3.2 GB of address space: a limit of the address space
+    (rather than of memory used) failed correct code with MemoryError."""
+    if budget == "rlimits":
+        monkeypatch.setenv(sandbox.SKIP_ENV, limits.STEP)
+    ctx = GradingContext.for_course(COURSE, "hidden")
+    exercises = [COURSE.exercise(i) for i in ("attention.softmax", "multihead.MultiHeadAttention",
+                                              "transformer.EncoderLayer")]
+    try:
+        result = _grade(tmp_path, ctx, exercises)
+    finally:
+        ctx.close()
+    assert all(e.passed for e in result.exercises), "\n".join(e.feedback() for e in result.exercises)
