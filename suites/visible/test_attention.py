@@ -38,14 +38,18 @@ def test_visible_softmax_large_logits(student):
 
 
 @check("attention.softmax")
-def test_softmax_dim0_float32(student, rng):
-    """dim=0 of a float32 tensor: its columns sum to 1 and it stays float32"""
-    x = _randn(rng, 3, 4, dtype=torch.float32)
-    got = student.attention.softmax(x, dim=0)
+def test_softmax_dim0(student, rng):
+    """dim=0: the softmax runs down the columns"""
+    x = _randn(rng, 3, 4)
+    expect_close(student.attention.softmax(x, dim=0), torch.softmax(x, dim=0), what="softmax(x, dim=0) for x (3, 4)")
+
+
+@check("attention.softmax", kind="property")
+def test_softmax_float32(student, rng):
+    """float32 in, float32 out"""
+    got = student.attention.softmax(_randn(rng, 3, 4, dtype=torch.float32))
     expect(isinstance(got, torch.Tensor) and got.dtype == torch.float32,
            f"softmax of a float32 tensor should be a float32 tensor, but it is {describe(got)}.")
-    expect_shape(got, (3, 4), what="softmax(x, dim=0)")
-    expect_close(got.sum(dim=0), torch.ones(4), what="the column sums of softmax(x, dim=0)", rtol=1e-5)
 
 
 # ---------------------------------------------------------------- scores
@@ -60,7 +64,7 @@ def test_dot_tiny_example(student):
                  what="dot_score(query, keys)")
 
 
-@check("attention.dot_score")
+@check("attention.dot_score", kind="property")
 def test_visible_dot_shape(student, rng):
     """the scores are (B, S) with B, S and H all different"""
     expect_shape(student.attention.dot_score(_randn(rng, 2, 5), _randn(rng, 2, 3, 5)), (2, 3),
@@ -99,7 +103,7 @@ def test_additive_tiny_example(student):
                  what="additive_score(query, keys, W_q, W_k, v)", rtol=1e-9)
 
 
-@check("attention.additive_score")
+@check("attention.additive_score", kind="property")
 def test_visible_additive_shape(student, rng):
     """the scores are (B, S) when A differs from H"""
     got = student.attention.additive_score(_randn(rng, 2, 4), _randn(rng, 2, 3, 4), _randn(rng, 4, 7),
@@ -126,11 +130,39 @@ def test_context_tiny_example(student):
 
 @check("attention.attention_context", weight=2)
 def test_context_masked(student):
-    """a masked key gets weight 0, and a fully masked row gets zero weights and a zero context (no NaN)"""
+    """a masked key gets weight 0 and the others share the weight 1"""
+    mask = torch.tensor([[True, False, True], [False, True, True]])
+    context, weights = _context(student, *_tiny_context(), mask)
+    expect_close(weights, np.array([[0.2, 0.0, 0.8], [0.0, 0.5, 0.5]]), what="weights")
+    expect_close(context, np.array([[3.2, 1.6], [1.5, 3.0]]), what="context")
+
+
+@check("attention.attention_context")
+def test_context_fully_masked_row(student):
+    """a fully masked row gets zero weights and a zero context (no NaN)"""
     mask = torch.tensor([[True, False, True], [False, False, False]])
     context, weights = _context(student, *_tiny_context(), mask)
     expect_close(weights, np.array([[0.2, 0.0, 0.8], [0.0, 0.0, 0.0]]), what="weights")
     expect_close(context, np.array([[3.2, 1.6], [0.0, 0.0]]), what="context")
+
+
+@check("attention.attention_context", kind="property")
+def test_context_keeps_inputs(student):
+    """the inputs are not modified in place"""
+    scores, values = _tiny_context()
+    mask = torch.tensor([[True, False, True], [False, True, True]])
+    try:
+        # autograd refuses to change an input that requires grad in place
+        _context(student, scores.clone().requires_grad_(True), values.clone().requires_grad_(True), mask)
+    except Exception as exc:
+        if "in-place operation" in str(exc):
+            expect(False, f"attention_context changed its input in place (with scores that require grad it "
+                          f"raised \"{exc}\"): build new tensors, e.g. scores.masked_fill(~mask, ...), not "
+                          "masked_fill_ or scores[...] = ...")
+    before = scores.clone()
+    _context(student, scores, values, mask)
+    expect(torch.equal(scores, before), f"attention_context changed scores in place: it was {describe(before)} "
+                                        f"and is now {describe(scores)}.")
 
 
 # ---------------------------------------------------------------- attentional_hidden
@@ -146,7 +178,7 @@ def test_hidden_tiny_example(student):
                  rtol=1e-9)
 
 
-@check("attention.attentional_hidden")
+@check("attention.attentional_hidden", kind="property")
 def test_hidden_float32(student, rng):
     """float32 in, float32 out, shape (B, H)"""
     got = student.attention.attentional_hidden(_randn(rng, 3, 5, dtype=torch.float32),

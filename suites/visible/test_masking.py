@@ -11,8 +11,12 @@ import torch
 from grader.checks import check, describe, expect, expect_close, expect_equal
 
 
-def _expect_bool_tensor(value, what):
+def _expect_tensor(value, what):
     expect(isinstance(value, torch.Tensor), f"{what} should be a torch tensor, but it is {describe(value)}.")
+
+
+def _expect_bool_tensor(value, what):
+    _expect_tensor(value, what)
     expect(value.dtype == torch.bool,
            f"{what} has dtype {str(value.dtype).replace('torch.', '')}; a mask is bool (True = may attend).")
 
@@ -21,9 +25,9 @@ def _expect_bool_tensor(value, what):
 
 @check("masking.causal_mask", weight=2)
 def test_causal_size_3(student):
-    """causal_mask(3): True on and below the diagonal, a bool tensor"""
+    """causal_mask(3): True on and below the diagonal"""
     got = student.masking.causal_mask(3)
-    _expect_bool_tensor(got, "causal_mask(3)")
+    _expect_tensor(got, "causal_mask(3)")
     expect_equal(got, np.array([[True, False, False], [True, True, False], [True, True, True]]),
                  what="causal_mask(3)")
 
@@ -36,6 +40,12 @@ def test_causal_size_1_and_device(student):
                  what='causal_mask(2, device="cpu")')
 
 
+@check("masking.causal_mask", kind="property")
+def test_causal_is_bool(student):
+    """the causal mask is a bool tensor"""
+    _expect_bool_tensor(student.masking.causal_mask(3), "causal_mask(3)")
+
+
 # ---------------------------------------------------------------- padding_mask
 
 @check("masking.padding_mask", weight=2)
@@ -43,9 +53,15 @@ def test_padding_example(student):
     """a batch of two sequences padded with 0 at the end: shape (B, 1, T), True at real tokens"""
     tokens = torch.tensor([[5, 7, 2, 0], [3, 0, 0, 0]])
     got = student.masking.padding_mask(tokens, 0)
-    _expect_bool_tensor(got, "the padding mask")
+    _expect_tensor(got, "the padding mask")
     expect_equal(got, np.array([[[True, True, True, False]], [[True, False, False, False]]]),
                  what="padding_mask(tokens, 0)")
+
+
+@check("masking.padding_mask", kind="property")
+def test_padding_is_bool(student):
+    """the padding mask is a bool tensor"""
+    _expect_bool_tensor(student.masking.padding_mask(torch.tensor([[5, 7, 0]]), 0), "the padding mask")
 
 
 @check("masking.padding_mask")
@@ -95,12 +111,20 @@ def test_softmax_large_scores(student):
                  what="the weights")
 
 
-@check("masking.masked_softmax")
+@check("masking.masked_softmax", kind="property")
 def test_softmax_keeps_float32(student):
-    """float32 in, float32 out, with a padding mask (B, 1, T) broadcast over the queries"""
-    scores = torch.zeros(2, 3, 4, dtype=torch.float32)
+    """float32 in, float32 out"""
+    scores = torch.zeros(2, 4, dtype=torch.float32)
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    got = student.masking.masked_softmax(scores, mask)
+    expect(isinstance(got, torch.Tensor) and got.dtype == torch.float32,
+           f"masked_softmax of float32 scores returned {describe(got)}; it should be a float32 tensor.")
+
+
+@check("masking.masked_softmax")
+def test_softmax_padding_mask_broadcast(student):
+    """a padding mask (B, 1, T) broadcasts over the queries of scores (B, T_q, T_k)"""
+    scores = torch.zeros(2, 3, 4, dtype=torch.float64)
     mask = torch.tensor([[[True, True, False, False]], [[True, True, True, True]]])
-    expected = np.broadcast_to(np.array([[[0.5, 0.5, 0.0, 0.0]], [[0.25, 0.25, 0.25, 0.25]]], dtype=np.float32),
-                               (2, 3, 4))
-    expect_close(student.masking.masked_softmax(scores, mask), expected, what="the weights", same_dtype=True,
-                 rtol=1e-6, atol=1e-7)
+    expected = np.broadcast_to(np.array([[[0.5, 0.5, 0.0, 0.0]], [[0.25, 0.25, 0.25, 0.25]]]), (2, 3, 4))
+    expect_close(student.masking.masked_softmax(scores, mask), expected, what="the weights")

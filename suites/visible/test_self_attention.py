@@ -35,14 +35,23 @@ def test_small_example(student):
 
 @check("self_attention.scaled_dot_product_attention", weight=2)
 def test_small_example_masked(student):
-    """the same example with a mask, one query of which may attend to nothing"""
+    """the same example with a mask: masked keys get weight 0"""
+    mask = torch.tensor([[True, True, False], [True, False, True]])
+    out, w = _sdpa(student, *_example(), mask=mask)
+    expect_close(w, np.array([[[1 / 3, 2 / 3, 0.0], [0.5, 0.0, 0.5]]]), what="the weights")
+    expect_close(out, np.array([[[2.0, 4.0, 0.0], [3.0, 0.0, 3.0]]]), what="the output")
+
+
+@check("self_attention.scaled_dot_product_attention")
+def test_query_that_may_attend_to_nothing(student):
+    """a query whose keys are all masked gets zero weights and a zero output, not NaN"""
     mask = torch.tensor([[True, True, False], [False, False, False]])
     out, w = _sdpa(student, *_example(), mask=mask)
     expect_close(w, np.array([[[1 / 3, 2 / 3, 0.0], [0.0, 0.0, 0.0]]]), what="the weights")
     expect_close(out, np.array([[[2.0, 4.0, 0.0], [0.0, 0.0, 0.0]]]), what="the output")
 
 
-@check("self_attention.scaled_dot_product_attention")
+@check("self_attention.scaled_dot_product_attention", kind="property")
 def test_shapes(student, rng):
     """shapes with heads: q (2, 3, 4, 5), k (2, 3, 6, 5), v (2, 3, 6, 7)"""
     q = torch.from_numpy(rng.standard_normal((2, 3, 4, 5)))
