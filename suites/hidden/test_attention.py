@@ -95,7 +95,7 @@ def test_softmax_large_logits(student):
                                  [0.26894142137, 0.73105857863]], dtype=dtype)
         got = student.attention.softmax(x)
         expect_close(got, expected, what=f"softmax(x) for x = [[1000, 1001], [-1000, -1001], [0, 1]] ({_name(dtype)})",
-                     same_dtype=True, **_tol(dtype))
+                     **_tol(dtype))
 
 
 @check("attention.softmax")
@@ -106,7 +106,7 @@ def test_softmax_wide_range(student):
         expected = torch.tensor([[0.0, 0.0, 1.0], [0.73105857863, 0.0, 0.26894142137]], dtype=dtype)
         expect_close(student.attention.softmax(x), expected,
                      what=f"softmax(x) for x = [[-1000, 0, 1000], [500, -500, 499]] ({_name(dtype)})",
-                     same_dtype=True, **_tol(dtype))
+                     **_tol(dtype))
 
 
 @check("attention.softmax", weight=2)
@@ -160,7 +160,7 @@ def test_softmax_matches_torch(student, rng):
             x = _randn(rng, *shape, dtype=dtype, scale=4.0)
             expect_close(student.attention.softmax(x, dim=dim), torch.softmax(x, dim=dim),
                          what=f"softmax(x, dim={dim}) for x of shape {shape} ({_name(dtype)})",
-                         same_dtype=True, **_tol(dtype))
+                         **_tol(dtype))
 
 
 @check("attention.softmax", weight=2)
