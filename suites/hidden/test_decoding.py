@@ -7,6 +7,10 @@ source (torch), on toy models with known next-token distributions (grader/fixtur
   "attention", so feeding only the last token or forgetting the causal mask changes it.
 
 Every toy model takes src_mask into account (encode and decode), and logs its calls.
+
+One mistake, one check: PrefixLM and padded sources appear only in the checks whose titles
+name them (the whole prefix, src_mask); the other checks use MarkovLM and unpadded sources.
+Greedy checks not about padding or stopping early do not judge what follows a row's eos.
 """
 
 import math
@@ -110,16 +114,44 @@ def _greedy(mod, model, src, max_len, bos=BOS, eos=EOS, pad=PAD, src_mask=None):
     return mod.decoding.greedy_decode(model, src, max_len, bos, eos, pad_id=pad, src_mask=src_mask)
 
 
-def _expect_tokens(got, want, where, model=None, src_mask_given=False):
+def _as_token_tensor(got):
+    """greedy_decode's result as a tensor, whatever integer form it came in (a list of rows,
+    an array): the type and dtype have a check of their own, the others judge the tokens."""
+    if isinstance(got, torch.Tensor):
+        return got
+    try:
+        return torch.as_tensor(got.tolist() if hasattr(got, "tolist") else got)
+    except Exception:
+        return got
+
+
+def _expect_tokens(got, want, where, model=None, src_mask_given=False, judge_pad=True, judge_length=True,
+                   pad=PAD, eos=EOS):
+    """The decoded tokens must equal ``want``. Without ``judge_pad`` the positions after a row's
+    eos are not judged (what goes there has checks of its own); without ``judge_length`` extra
+    columns are allowed after every row has finished (stopping early has a check of its own)."""
+    got = _as_token_tensor(got)
     try:
         expect(isinstance(got, torch.Tensor), f"greedy_decode should return a tensor, but it returned {describe(got)}.")
         expect(got.dim() == 2, f"greedy_decode should return a (B, L) tensor, but it returned {describe(got)}.")
         B, L = want.shape
         expect(got.shape[0] == B, f"the result has {got.shape[0]} rows; expected one per source row, {B}.")
-        if got.shape[1] != L:
+        all_finished = all(step is not None for step in _finish_steps(want, eos))
+        if got.shape[1] != L and (judge_length or got.shape[1] < L or not all_finished):
             raise CheckFailed(f"the result has {got.shape[1]} columns; expected {L}.\n  got:      "
                               f"{got.tolist()}\n  expected: {want.tolist()}")
-        expect_equal(got, want, what="the decoded tokens")
+        if got.shape[1] > L:           # every row finished within L columns: the rest is after eos
+            if judge_pad:
+                expect_equal(got[:, L:], torch.full((B, got.shape[1] - L), pad),
+                             what=f"the columns after {L} (every row has finished by then: pad_id={pad})")
+            got = got[:, :L]
+        if not judge_pad:
+            after_eos = torch.zeros(B, L, dtype=torch.bool)
+            for b, step in enumerate(_finish_steps(want, eos)):
+                if step is not None:
+                    after_eos[b, step + 1:] = True
+            got = torch.where(after_eos, want.to(got.dtype), got)
+        expect_equal(got, want, what="the decoded tokens" + ("" if judge_pad else " up to each row's eos"))
     except CheckFailed as exc:
         if got is not None and isinstance(got, torch.Tensor) and got.numel() <= 80 and "got:" not in str(exc):
             exc = CheckFailed(f"{exc}\n  got:      {got.tolist()}\n  expected: {want.tolist()}")
@@ -171,7 +203,7 @@ def test_greedy_pad_after_eos(student):
                          [1, 9, 2, 0, 0, 0, 0, 0, 0],
                          [1, 3, 4, 5, 6, 7, 8, 9, 2]])
     _expect_tokens(got, want, "greedy_decode on a model that, after eos, would go on with other tokens; "
-                   "rows 0 and 1 finish early and must be padded with pad_id=0", model)
+                   "rows 0 and 1 finish early and must be padded with pad_id=0", model, judge_length=False)
 
 
 @check("decoding.greedy_decode", weight=2)
@@ -183,7 +215,7 @@ def test_greedy_early_stop(student):
     got = _greedy(student, model, src, 40)
     want = torch.tensor([[1, 6, 7, 8, 9, 2], [1, 8, 9, 2, 0, 0]])
     _expect_tokens(got, want, "greedy_decode with max_len=40 where the longest row finishes after 5 new tokens "
-                   "(the result must stop there, 6 columns, not run on to max_len)", model)
+                   "(the result must stop there, 6 columns, not run on to max_len)", model, judge_pad=False)
     longest = max([c.get("tgt_shape", [0, 0])[1] for c in _calls(model) if c.get("op") == "decode"] or [0])
     expect(longest <= 5,
            f"greedy_decode called model.decode on {longest} target positions, for sequences that were all "
@@ -200,11 +232,12 @@ def test_greedy_max_len(student):
     got = _greedy(student, model, src, 4)
     _expect_tokens(got, torch.tensor([[1, 3, 4, 5], [1, 7, 8, 9], [1, 5, 6, 7]]),
                    "greedy_decode with max_len=4 (4 tokens, bos included; no row reaches its eos)", model)
-    got = _greedy(student, model, src, 6)
-    _expect_tokens(got, torch.tensor([[1, 3, 4, 5, 6, 7], [1, 7, 8, 9, 2, 0], [1, 5, 6, 7, 8, 9]]),
-                   "greedy_decode with max_len=6 (row 1 finishes, rows 0 and 2 are cut at 6 tokens)", model)
     got = _greedy(student, model, src, 1)
     _expect_tokens(got, torch.tensor([[1], [1], [1]]), "greedy_decode with max_len=1 (only bos)", model)
+    src = torch.tensor([[1, 1], [3, 3]])
+    got = _greedy(student, model, src, 6)
+    _expect_tokens(got, torch.tensor([[1, 3, 4, 5, 6, 7], [1, 5, 6, 7, 8, 9]]),
+                   "greedy_decode with max_len=6 (no row reaches its eos: both are cut at 6 tokens)", model)
 
 
 @check("decoding.greedy_decode", weight=2)
@@ -218,35 +251,35 @@ def test_greedy_other_special_ids(student):
     got = _greedy(student, model, src, 12, bos=0, eos=4, pad=7)
     old = torch.tensor([[1, 7, 8, 9, 2, 0, 0, 0, 0], [1, 3, 4, 5, 6, 7, 8, 9, 2]])
     want = torch.as_tensor(perm)[old]
-    _expect_tokens(got, want, "greedy_decode(model, src, 12, bos_id=0, eos_id=4, pad_id=7)", model)
+    _expect_tokens(got, want, "greedy_decode(model, src, 12, bos_id=0, eos_id=4, pad_id=7)", model,
+                   judge_length=False, pad=7, eos=4)
 
 
 @check("decoding.greedy_decode", weight=4)
 def test_greedy_prefix_model_vs_reference(student, ref, rng):
-    """a model that reads the whole prefix through a causal mask: batches of 1 and 4, padded sources"""
+    """a model that reads the whole prefix through a causal mask: batches of 1 and 4"""
     V = 7
 
     def make(rng):
         table = _random_prefix(rng, 11, V, eos_boost=0.8)
-        src, mask = _src(rng, 4, 5, lengths=[5, 3, 4, 2])
-        local = fixtures.PrefixLM(table)
-        want = ref.decoding.greedy_decode(local, src, 8, BOS, EOS, pad_id=PAD, src_mask=mask)
-        return table, src, mask, want
+        src, _ = _src(rng, 4, 5)
+        want = ref.decoding.greedy_decode(fixtures.PrefixLM(table), src, 8, BOS, EOS, pad_id=PAD)
+        return table, src, want
 
     def accept(case):
-        steps = _finish_steps(case[3], EOS)
-        done = [s for s in steps if s is not None]
-        return len(set(done)) >= 2 and None in steps
+        # rows that finish at different steps, all before max_len: max_len has a check of its own
+        steps = _finish_steps(case[2], EOS)
+        return None not in steps and len(set(steps)) >= 2 and max(steps) >= 3
 
     for B in (4, 1):
-        table, src, mask, want = _pick(rng, make, accept)
-        src, mask = src[:B], mask[:B]
+        table, src, want = _pick(rng, make, accept)
+        src = src[:B]
         if B == 1:
-            want = ref.decoding.greedy_decode(fixtures.PrefixLM(table), src, 8, BOS, EOS, pad_id=PAD, src_mask=mask)
+            want = ref.decoding.greedy_decode(fixtures.PrefixLM(table), src, 8, BOS, EOS, pad_id=PAD)
         _, model = _pair(student, "PrefixLM", table)
-        got = _greedy(student, model, src, 8, src_mask=mask)
+        got = _greedy(student, model, src, 8)
         _expect_tokens(got, want, f"greedy_decode of a batch of {B} on a model whose next token depends on the "
-                       "whole prefix (max_len=8, src_mask given)", model, src_mask_given=True)
+                       "whole prefix (max_len=8)", model, judge_pad=False, judge_length=False)
 
 
 @check("decoding.greedy_decode", weight=2)
@@ -254,7 +287,7 @@ def test_greedy_markov_vs_reference(student, ref, rng):
     """random bigram models against the reference: several batch sizes and vocabularies"""
     for B, V, S, max_len in [(5, 6, 4, 7), (1, 5, 3, 6), (3, 9, 6, 9)]:
         def make(rng):
-            table, bias = _random_markov(rng, V, bias_scale=0.6)
+            table, bias = _random_markov(rng, V, bias_scale=0.6, eos_boost=1.5)
             src, _ = _src(rng, B, S, low=1, high=12)
             want = ref.decoding.greedy_decode(fixtures.MarkovLM(table, bias), src, max_len, BOS, EOS, pad_id=PAD)
             return table, bias, src, want
@@ -263,14 +296,15 @@ def test_greedy_markov_vs_reference(student, ref, rng):
             want = case[3]
             steps = _finish_steps(want, EOS)
             distinct = len({tuple(row) for row in want.tolist()})
-            done = [s for s in steps if s is not None]
-            return ((B == 1 or (distinct >= 2 and len(set(steps)) >= 2)) and want.shape[1] >= 4
-                    and (B == 1 or any(s >= 2 for s in done)))
+            # every row finishes before max_len (max_len has a check of its own), after >= 2 tokens
+            return (None not in steps and (B == 1 or (distinct >= 2 and len(set(steps)) >= 2))
+                    and max(steps) >= 3)
 
         table, bias, src, want = _pick(rng, make, accept)
         _, model = _pair(student, "MarkovLM", table, bias)
         got = _greedy(student, model, src, max_len)
-        _expect_tokens(got, want, f"greedy_decode of a batch of {B} (vocabulary {V}, max_len={max_len})", model)
+        _expect_tokens(got, want, f"greedy_decode of a batch of {B} (vocabulary {V}, max_len={max_len})", model,
+                       judge_pad=False, judge_length=False)
 
 
 @check("decoding.greedy_decode", weight=2)
@@ -285,15 +319,22 @@ def test_greedy_src_mask(student, ref):
                          [1, 6, 7, 8, 9, 2, 0, 0, 0]])
     got = _greedy(student, model, src, 12, src_mask=mask)
     _expect_tokens(got, want, "greedy_decode with padded sources and their src_mask (B, 1, S): each row must "
-                   "decode as its unpadded source would", model, src_mask_given=True)
+                   "decode as its unpadded source would", model, src_mask_given=True, judge_pad=False,
+                   judge_length=False)
 
 
-@check("decoding.greedy_decode")
+# Plain, typical inputs for the property checks: two rows that run to max_len without eos,
+# so that neither padding, stopping early nor a fully finished batch is involved.
+_PLAIN_SRC = [[1, 1], [3, 3]]
+_PLAIN_MAX_LEN = 4
+
+
+@check("decoding.greedy_decode", kind="property")
 def test_greedy_dtype_long(student):
     """the result is a LongTensor (int64), on the source's device"""
     table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
-    got = _greedy(student, model, torch.tensor([[5, 5], [6, 6]]), 8)
+    got = _greedy(student, model, torch.tensor(_PLAIN_SRC), _PLAIN_MAX_LEN)
     expect(isinstance(got, torch.Tensor), f"greedy_decode should return a tensor, but it returned {describe(got)}.")
     expect(got.dtype == torch.int64,
            f"greedy_decode returned a tensor of dtype {str(got.dtype).replace('torch.', '')}; token ids are "
@@ -301,27 +342,27 @@ def test_greedy_dtype_long(student):
     expect(str(got.device) == "cpu", f"greedy_decode returned a tensor on {got.device}; expected the source's device (cpu).")
 
 
-@check("decoding.greedy_decode")
+@check("decoding.greedy_decode", kind="property")
 def test_greedy_keeps_mode(student):
     """the model's mode (train or eval) is the same after decoding as before"""
     table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
-    src = torch.tensor([[5, 5], [6, 6]])
+    src = torch.tensor(_PLAIN_SRC)
     for mode in ("train", "eval"):
         getattr(model, mode)()
-        _greedy(student, model, src, 8)
+        _greedy(student, model, src, _PLAIN_MAX_LEN)
         expect(bool(model.training) == (mode == "train"),
                f"after model.{mode}(), greedy_decode left the model in "
                f"{'training' if model.training else 'eval'} mode. Decoding must not change the model's mode: "
                "the caller decides (call model.eval() yourself before decoding, not inside greedy_decode).")
 
 
-@check("decoding.greedy_decode")
+@check("decoding.greedy_decode", kind="property")
 def test_greedy_no_grad(student):
     """no gradient is recorded: the model runs under torch.no_grad()"""
     table, bias = fixtures.counting_chain()
     _, model = _pair(student, "MarkovLM", table, bias)
-    _greedy(student, model, torch.tensor([[5, 5], [6, 6]]), 8)
+    _greedy(student, model, torch.tensor(_PLAIN_SRC), _PLAIN_MAX_LEN)
     calls = _calls(model)
     expect(len(calls) > 0, "greedy_decode did not call the model.")
     recorded = [c["op"] for c in calls if c.get("grad_enabled")]
@@ -336,6 +377,35 @@ def _beam(mod, model, src, beam_size, max_len, bos=BOS, eos=EOS, src_mask=None):
     return mod.decoding.beam_search(model, src, beam_size, max_len, bos, eos, src_mask=src_mask)
 
 
+def _token_ids(tokens):
+    """A hypothesis's tokens as a tuple of ints, or None. Lenient on purpose: a 1-D integer
+    tensor of any dtype, a list or tuple of ints, an array; also a (1, n) tensor or whole
+    numbers stored as floats, which only test_beam_types judges."""
+    if isinstance(tokens, torch.Tensor) or hasattr(tokens, "tolist"):
+        tokens = tokens.tolist()
+        if isinstance(tokens, list) and len(tokens) == 1 and isinstance(tokens[0], list):
+            tokens = tokens[0]                  # (1, n): the batch axis kept
+    if not isinstance(tokens, (list, tuple)):
+        return None
+    ids = []
+    for t in tokens:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or t != int(t):
+            return None
+        ids.append(int(t))
+    return tuple(ids)
+
+
+def _number(logprob):
+    """A logprob as a float, or None: a Python float or int, or any tensor or array of one number."""
+    if hasattr(logprob, "numel") and logprob.numel() == 1:
+        logprob = logprob.item()
+    elif hasattr(logprob, "size") and getattr(logprob, "size", 0) == 1 and hasattr(logprob, "item"):
+        logprob = logprob.item()
+    if isinstance(logprob, bool) or not isinstance(logprob, (int, float)):
+        return None
+    return float(logprob)
+
+
 def _as_hypotheses(result, call):
     """The result as a list of (tuple of ints, float), or a failure saying what it is."""
     if not isinstance(result, (list, tuple)):
@@ -345,16 +415,14 @@ def _as_hypotheses(result, call):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             raise CheckFailed(f"{call} returned a list whose item {i} is {describe(item)}; expected a pair "
                               "(tokens, logprob).")
-        tokens, logprob = item
-        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
-            raise CheckFailed(f"in the result of {call}, the tokens of hypothesis {i} are {describe(tokens)}; "
-                              "expected a 1-D LongTensor (bos, ..., eos).")
-        if isinstance(logprob, torch.Tensor) and logprob.numel() == 1:
-            logprob = logprob.item()
-        if not isinstance(logprob, (int, float)):
-            raise CheckFailed(f"in the result of {call}, the logprob of hypothesis {i} is {describe(logprob)}; "
+        tokens, logprob = _token_ids(item[0]), _number(item[1])
+        if tokens is None:
+            raise CheckFailed(f"in the result of {call}, the tokens of hypothesis {i} are {describe(item[0])}; "
+                              "expected a 1-D integer tensor or a list of ints (bos, ..., eos).")
+        if logprob is None:
+            raise CheckFailed(f"in the result of {call}, the logprob of hypothesis {i} is {describe(item[1])}; "
                               "expected a number.")
-        out.append((tuple(int(t) for t in tokens.tolist()), float(logprob)))
+        out.append((tokens, logprob))
     return out
 
 
@@ -429,15 +497,15 @@ def _trap_table():
 def test_beam_one_equals_greedy(student, ref, rng):
     """beam_size = 1 gives greedy decoding's sequence, with its summed log-probability"""
     for trial in range(3):
-        table = _random_prefix(rng, 11, 6, eos_boost=0.7 * trial)
-        src, mask = _src(rng, 1, 4, lengths=[3])
-        local, model = _pair(student, "PrefixLM", table)
-        greedy = ref.decoding.greedy_decode(local, src, 7, BOS, EOS, pad_id=PAD, src_mask=mask)[0]
+        table, bias = _random_markov(rng, 6, eos_boost=0.7 * trial)
+        src, _ = _src(rng, 1, 4)
+        local, model = _pair(student, "MarkovLM", table, bias)
+        greedy = ref.decoding.greedy_decode(local, src, 7, BOS, EOS, pad_id=PAD)[0]
         tokens = tuple(int(t) for t in greedy.tolist())
-        want = [(tokens, fixtures.sequence_logprob(local, src, tokens, mask))]
-        call = "beam_search(model, src, beam_size=1, max_len=7, bos_id=1, eos_id=2, src_mask=mask)"
-        got = _as_hypotheses(_beam(student, model, src, 1, 7, src_mask=mask), call)
-        _compare_lists(got, want, call + " (must equal greedy decoding)", model, src_mask_given=True)
+        want = [(tokens, fixtures.sequence_logprob(local, src, tokens))]
+        call = "beam_search(model, src, beam_size=1, max_len=7, bos_id=1, eos_id=2)"
+        got = _as_hypotheses(_beam(student, model, src, 1, 7), call)
+        _compare_lists(got, want, call + " (must equal greedy decoding)", model)
 
 
 @check("decoding.beam_search", weight=3)
@@ -452,11 +520,12 @@ def test_beam_beats_greedy(student):
         got = _as_hypotheses(_beam(student, model, src, beam_size, 5), call)
         expect(len(got) > 0, f"{call} returned no hypothesis.")
         try:
-            expect(got[0][0] == best[0],
-                   f"the best hypothesis is {list(got[0][0])}; expected {list(best[0])} (p = 0.42 * 0.93 = 0.39), "
+            top = max(got, key=lambda h: h[1])     # the order has a check of its own
+            expect(top[0] == best[0],
+                   f"the best hypothesis is {list(top[0])}; expected {list(best[0])} (p = 0.42 * 0.93 = 0.39), "
                    f"more probable than greedy's {list(greedy[0])} (p = 0.53 * 0.34 = 0.18). A beam keeps the "
                    "beam_size best candidates of ALL alive hypotheses at every step.")
-            expect_close(got[0][1], best[1], what="its logprob, log(0.42) + log(0.93)", **LOGP_TOL)
+            expect_close(top[1], best[1], what="its logprob, log(0.42) + log(0.93)", **LOGP_TOL)
             expect(any(t == greedy[0] for t, _ in got),
                    f"greedy's sequence {list(greedy[0])} (the second most probable) is missing from the result.")
         except CheckFailed as exc:
@@ -467,14 +536,13 @@ def test_beam_beats_greedy(student):
 def test_beam_exhaustive_is_brute_force(student, rng):
     """a beam as large as the search space returns every hypothesis, best first, with exact log-probs"""
     V, max_len = 5, 4                       # 1 + 4 + 16 finished, 64 unfinished hypotheses
-    table = _random_prefix(rng, 13, V, eos_boost=1.0)
-    src, mask = _src(rng, 1, 5, lengths=[4])
-    local, model = _pair(student, "PrefixLM", table)
-    want = _all_hypotheses(local, src, max_len, BOS, EOS, mask)
-    call = "beam_search(model, src, beam_size=125, max_len=4, bos_id=1, eos_id=2, src_mask=mask)"
-    got = _as_hypotheses(_beam(student, model, src, 125, max_len, src_mask=mask), call)
-    _compare_lists(got, want, call + " (vocabulary 5: the beam never has to drop a candidate)", model,
-                   src_mask_given=True)
+    table, bias = _random_markov(rng, V, eos_boost=1.0)
+    src, _ = _src(rng, 1, 5)
+    local, model = _pair(student, "MarkovLM", table, bias)
+    want = _all_hypotheses(local, src, max_len, BOS, EOS)
+    call = "beam_search(model, src, beam_size=125, max_len=4, bos_id=1, eos_id=2)"
+    got = _as_hypotheses(_beam(student, model, src, 125, max_len), call)
+    _compare_lists(got, want, call + " (vocabulary 5: the beam never has to drop a candidate)", model)
 
 
 @check("decoding.beam_search", weight=2)
@@ -482,21 +550,22 @@ def test_beam_brute_force_best(student, rng):
     """with a beam of 4 the best hypothesis is the brute-force best, where greedy's is not"""
     for V, max_len in [(4, 5), (5, 4)]:
         def make(rng):
-            table = _random_prefix(rng, 11, V, eos_boost=0.5)
+            table, bias = _random_markov(rng, V, eos_boost=0.5)
             src, _ = _src(rng, 1, 3)
-            local = fixtures.PrefixLM(table)
+            local = fixtures.MarkovLM(table, bias)
             best = _all_hypotheses(local, src, max_len, BOS, EOS)[0]
-            return table, src, best, _greedy_one(local, src, max_len)
+            return (table, bias), src, best, _greedy_one(local, src, max_len)
 
-        table, src, best, greedy = _pick(rng, make, lambda c: c[3] != c[2][0])
-        _, model = _pair(student, "PrefixLM", table)
+        (table, bias), src, best, greedy = _pick(rng, make, lambda c: c[3] != c[2][0])
+        _, model = _pair(student, "MarkovLM", table, bias)
         call = f"beam_search(model, src, beam_size=4, max_len={max_len}, bos_id=1, eos_id=2)"
         got = _as_hypotheses(_beam(student, model, src, 4, max_len), call)
         expect(len(got) > 0, f"{call} returned no hypothesis.")
         try:
-            expect(got[0][0] == best[0], f"the best hypothesis is {list(got[0][0])}; the most probable sequence "
+            top = max(got, key=lambda h: h[1])     # the order has a check of its own
+            expect(top[0] == best[0], f"the best hypothesis is {list(top[0])}; the most probable sequence "
                                          f"is {list(best[0])} (logprob {best[1]:.6f}).")
-            expect_close(got[0][1], best[1], what="the best logprob", **LOGP_TOL)
+            expect_close(top[1], best[1], what="the best logprob", **LOGP_TOL)
         except CheckFailed as exc:
             _fail_with(CheckFailed(f"{exc}\n  got (tokens, logprob):\n{_show(got)}"), call, model)
 
@@ -513,15 +582,15 @@ def _greedy_one(model, src, max_len):
         return tuple(ys)
 
 
-@check("decoding.beam_search", weight=2)
+@check("decoding.beam_search", weight=2, kind="property")
 def test_beam_hypotheses_well_formed(student, rng):
     """every hypothesis starts with bos and has at most max_len tokens; a finished one ends at its first eos"""
-    table = _random_prefix(rng, 13, 6, eos_boost=1.2)
-    src, mask = _src(rng, 1, 4, lengths=[4])
-    _, model = _pair(student, "PrefixLM", table)
+    table, bias = _random_markov(rng, 6, eos_boost=1.2)
+    src, _ = _src(rng, 1, 4)
+    _, model = _pair(student, "MarkovLM", table, bias)
     for beam_size, max_len in [(4, 6), (3, 3)]:
         call = f"beam_search(model, src, beam_size={beam_size}, max_len={max_len}, bos_id=1, eos_id=2)"
-        got = _as_hypotheses(_beam(student, model, src, beam_size, max_len, src_mask=mask), call)
+        got = _as_hypotheses(_beam(student, model, src, beam_size, max_len), call)
         expect(len(got) > 0, f"{call} returned no hypothesis.")
         for tokens, _ in got:
             expect(len(tokens) >= 1 and tokens[0] == BOS,
@@ -541,33 +610,33 @@ def test_beam_hypotheses_well_formed(student, rng):
                        f"tokens: an unfinished hypothesis can only come from the last step (max_len={max_len} tokens).")
 
 
-@check("decoding.beam_search", weight=2)
+@check("decoding.beam_search", weight=2, kind="property")
 def test_beam_logprobs_are_sums(student, rng):
     """each logprob is the sum of the model's log-probabilities of the tokens after bos"""
-    table = _random_prefix(rng, 11, 7, eos_boost=0.8)
-    src, mask = _src(rng, 1, 6, lengths=[4])
-    local, model = _pair(student, "PrefixLM", table)
-    call = "beam_search(model, src, beam_size=5, max_len=6, bos_id=1, eos_id=2, src_mask=mask)"
-    got = _as_hypotheses(_beam(student, model, src, 5, 6, src_mask=mask), call)
+    table, bias = _random_markov(rng, 7, eos_boost=0.8)
+    src, _ = _src(rng, 1, 6)
+    local, model = _pair(student, "MarkovLM", table, bias)
+    call = "beam_search(model, src, beam_size=5, max_len=6, bos_id=1, eos_id=2)"
+    got = _as_hypotheses(_beam(student, model, src, 5, 6), call)
     expect(len(got) > 0, f"{call} returned no hypothesis.")
     for tokens, score in got:
         if not tokens or tokens[0] != BOS:
             continue
-        want = fixtures.sequence_logprob(local, src, tokens, mask)
+        want = fixtures.sequence_logprob(local, src, tokens)
         try:
             expect_close(score, want, what=f"the logprob of {list(tokens)}", **LOGP_TOL)
         except CheckFailed as exc:
             _fail_with(CheckFailed(f"{exc} It is the sum, over the tokens after bos, of log_softmax of the logits "
                                    "at the position before each token (no length normalisation; log-probabilities, "
-                                   "not probabilities)."), call, model, src_mask_given=True)
+                                   "not probabilities)."), call, model)
 
 
-@check("decoding.beam_search", weight=2)
+@check("decoding.beam_search", weight=2, kind="property")
 def test_beam_sorted_and_counted(student, rng):
     """beam_size distinct hypotheses, sorted best (highest logprob) first"""
-    table = _random_prefix(rng, 11, 7, eos_boost=1.5)
+    table, bias = _random_markov(rng, 7, eos_boost=1.5)
     src, _ = _src(rng, 1, 4)
-    _, model = _pair(student, "PrefixLM", table)
+    _, model = _pair(student, "MarkovLM", table, bias)
     for beam_size in (3, 5):
         call = f"beam_search(model, src, beam_size={beam_size}, max_len=6, bos_id=1, eos_id=2)"
         got = _as_hypotheses(_beam(student, model, src, beam_size, 6), call)
@@ -584,9 +653,9 @@ def test_beam_sorted_and_counted(student, rng):
 @check("decoding.beam_search")
 def test_beam_keeps_unfinished(student, rng):
     """hypotheses still unfinished at max_len are returned (ranked with the finished ones)"""
-    table = _random_prefix(rng, 13, 6, eos_boost=-8.0)       # eos is very unlikely
+    table, bias = _random_markov(rng, 6, eos_boost=-8.0)      # eos is very unlikely
     src, _ = _src(rng, 1, 3)
-    local, model = _pair(student, "PrefixLM", table)
+    local, model = _pair(student, "MarkovLM", table, bias)
     want = _all_hypotheses(local, src, 4, BOS, EOS)[:3]
     call = "beam_search(model, src, beam_size=3, max_len=4, bos_id=1, eos_id=2) on a model that rarely emits eos"
     got = _as_hypotheses(_beam(student, model, src, 3, 4), call)
@@ -608,6 +677,21 @@ def test_beam_vs_reference(student, ref, rng):
         got = _as_hypotheses(_beam(student, model, src, beam_size, max_len, src_mask=mask), call)
         _compare_lists(got, want, call + " (at every step the beam_size best candidates are kept; a kept "
                        "candidate ending with eos is finished and leaves the beam)", model, src_mask_given=True)
+
+
+def _plain_table():
+    """Plain, typical inputs for the property checks (beam 2, max_len 3): step 1 keeps a (.5)
+    and b (.4); step 2 keeps bos a a (.25, alive) and bos b eos (.24, finished). Nothing
+    finishes at step 1 and something is alive at the end: no early stop, no empty list.
+    Tokens: pad 0, bos 1, eos 2, a 3, b 4."""
+    probs = torch.tensor([
+        [0.21, 0.05, 0.30, 0.25, 0.19],       # after pad (unused)
+        [0.03, 0.02, 0.05, 0.50, 0.40],       # after bos
+        [0.21, 0.05, 0.30, 0.25, 0.19],       # after eos (unused)
+        [0.03, 0.02, 0.15, 0.50, 0.30],       # after a
+        [0.03, 0.02, 0.60, 0.20, 0.15],       # after b
+    ], dtype=torch.float64)
+    return probs.log()
 
 
 def _slot_table():
@@ -639,40 +723,61 @@ def test_beam_finished_take_a_slot(student):
                    model)
 
 
-@check("decoding.beam_search")
+def _is_int_sequence(tokens):
+    """A 1-D integer tensor (any integer dtype) or array, or a list or tuple of Python ints."""
+    if isinstance(tokens, torch.Tensor):
+        return tokens.dim() == 1 and not tokens.is_floating_point() and not tokens.is_complex() \
+            and tokens.dtype != torch.bool
+    if hasattr(tokens, "dtype") and hasattr(tokens, "ndim"):      # a numpy array
+        return tokens.ndim == 1 and tokens.dtype.kind in "iu"
+    return isinstance(tokens, (list, tuple)) and all(isinstance(t, int) and not isinstance(t, bool) for t in tokens)
+
+
+def _is_scalar_number(logprob):
+    """A Python float (or int), or a 0-d tensor or array, of a real number."""
+    if isinstance(logprob, torch.Tensor):
+        return logprob.dim() == 0 and logprob.is_floating_point()
+    if hasattr(logprob, "dtype") and hasattr(logprob, "ndim"):
+        return logprob.ndim == 0 and logprob.dtype.kind == "f"
+    return isinstance(logprob, (int, float)) and not isinstance(logprob, bool)
+
+
+@check("decoding.beam_search", kind="property")
 def test_beam_types(student):
-    """tokens are 1-D LongTensors, logprobs Python floats; the result is a list"""
-    _, model = _pair(student, "MarkovLM", _trap_table())
-    result = _beam(student, model, torch.tensor([[3, 4]]), 2, 5)
+    """the result is a list of pairs: tokens a 1-D integer tensor or a list of ints, logprob a number"""
+    _, model = _pair(student, "MarkovLM", _plain_table())
+    result = _beam(student, model, torch.tensor([[3, 4]]), 2, 3)
     expect(isinstance(result, (list, tuple)) and len(result) > 0,
            f"beam_search should return a list of (tokens, logprob) pairs, but it returned {describe(result)}.")
     for item in result:
         expect(isinstance(item, (list, tuple)) and len(item) == 2,
                f"an item of beam_search's result is {describe(item)}; expected a pair (tokens, logprob).")
         tokens, logprob = item
-        expect(isinstance(tokens, torch.Tensor) and tokens.dim() == 1 and tokens.dtype == torch.int64,
-               f"the tokens of a hypothesis are {describe(tokens)}; expected a 1-D LongTensor (int64).")
-        expect(isinstance(logprob, float),
-               f"the logprob of a hypothesis is {describe(logprob)}; expected a Python float (float(...) or .item()).")
+        expect(_is_int_sequence(tokens),
+               f"the tokens of a hypothesis are {describe(tokens)}; expected a 1-D integer tensor (a LongTensor "
+               "of shape (n,), no batch axis) or a list of ints.")
+        expect(_is_scalar_number(logprob),
+               f"the logprob of a hypothesis is {describe(logprob)}; expected a number: a Python float "
+               "(float(...) or .item()) or a 0-d tensor.")
 
 
-@check("decoding.beam_search")
+@check("decoding.beam_search", kind="property")
 def test_beam_keeps_mode(student):
     """the model's mode (train or eval) is the same after beam search as before"""
-    _, model = _pair(student, "MarkovLM", _trap_table())
+    _, model = _pair(student, "MarkovLM", _plain_table())
     for mode in ("train", "eval"):
         getattr(model, mode)()
-        _beam(student, model, torch.tensor([[3, 4]]), 2, 5)
+        _beam(student, model, torch.tensor([[3, 4]]), 2, 3)
         expect(bool(model.training) == (mode == "train"),
                f"after model.{mode}(), beam_search left the model in "
                f"{'training' if model.training else 'eval'} mode. Decoding must not change the model's mode.")
 
 
-@check("decoding.beam_search")
+@check("decoding.beam_search", kind="property")
 def test_beam_no_grad(student):
     """no gradient is recorded: the model runs under torch.no_grad()"""
-    _, model = _pair(student, "MarkovLM", _trap_table())
-    _beam(student, model, torch.tensor([[3, 4]]), 2, 5)
+    _, model = _pair(student, "MarkovLM", _plain_table())
+    _beam(student, model, torch.tensor([[3, 4]]), 2, 3)
     calls = _calls(model)
     expect(len(calls) > 0, "beam_search did not call the model.")
     recorded = [c["op"] for c in calls if c.get("grad_enabled")]

@@ -207,10 +207,6 @@ def beam_search(model, src, beam_size, max_len, bos_id, eos_id, src_mask=None):
 ''',
         "returns_every_finished": _beam(
             ("        return hypotheses[:beam_size]\n", "        return hypotheses if finished else hypotheses[:beam_size]\n")),
-        "logprob_as_tensor": _beam(
-            ("finished += [(extended[i], float(best[i]))", "finished += [(extended[i], best[i])"),
-             ("[(alive[i], float(scores[i]))", "[(alive[i], scores[i])"),
-             ("hypotheses.sort(key=lambda h: h[1], reverse=True)", "hypotheses.sort(key=lambda h: float(h[1]), reverse=True)")),
         "max_len_excludes_bos": _beam(
             ("for _ in range(max_len - 1):", "for _ in range(max_len):")),
         "switches_model_to_eval": _beam(
@@ -319,3 +315,28 @@ def beam_search(model, src, beam_size, max_len, bos_id, eos_id, src_mask=None):
 ''',
     },
 }
+
+
+# ---------------------------------------------------------------- fairness (issue "fair grades")
+
+# The hypotheses' forms the contract leaves open: tokens as a list of ints or an integer
+# tensor of any dtype, logprob as a float or a 0-d tensor.
+RIGHT["decoding.beam_search"]["logprob_as_0d_tensor"] = _beam(
+    ("finished += [(extended[i], float(best[i]))", "finished += [(extended[i], best[i])"),
+    ("[(alive[i], float(scores[i]))", "[(alive[i], scores[i])"),
+    ("hypotheses.sort(key=lambda h: h[1], reverse=True)", "hypotheses.sort(key=lambda h: float(h[1]), reverse=True)"))
+RIGHT["decoding.beam_search"]["tokens_as_lists_of_ints"] = _beam(
+    ("        return hypotheses[:beam_size]\n",
+     "        return [(tokens.tolist(), score) for tokens, score in hypotheses[:beam_size]]\n"))
+RIGHT["decoding.beam_search"]["tokens_int32_logprob_tensor"] = _beam(
+    ("        return hypotheses[:beam_size]\n",
+     "        return [(tokens.int(), torch.tensor(score)) for tokens, score in hypotheses[:beam_size]]\n"))
+
+# (1, n) token tensors: the batch axis of the decoder's input kept in the result
+WRONG["decoding.beam_search"]["tokens_keep_batch_axis"] = _beam(
+    ("        return hypotheses[:beam_size]\n",
+     "        return [(tokens[None, :], score) for tokens, score in hypotheses[:beam_size]]\n"))
+
+# rows gathered as Python lists and returned so: the tokens are right, the type is not
+WRONG["decoding.greedy_decode"]["returns_lists_of_rows"] = _greedy(
+    ("        return ys\n", "        return ys.tolist()\n"))
