@@ -41,7 +41,7 @@ def test_mean_without_mask(student, rng):
     expect_close(student.heads.mean_pool(h), h.mean(dim=1).numpy(), what="mean_pool(h)", **TOL)
 
 
-@check("heads.mean_pool")
+@check("heads.mean_pool", kind="property")
 def test_mean_word_order(student, rng):
     """"I ate pizza" and "pizza ate I" get the same pooled vector"""
     emb = torch.from_numpy(rng.standard_normal((3, 4)))      # I, ate, pizza
@@ -88,7 +88,7 @@ def test_mlm_edges_and_specials(student, rng):
     expect_equal(labels, np.where(t <= 1, -100, t), what="labels with mask_prob=1.0 and special_ids=(0, 1)")
 
 
-@check("heads.mlm_mask")
+@check("heads.mlm_mask", kind="property")
 def test_visible_mlm_reproducible(student, rng):
     """the same generator seed gives the same masking"""
     tokens = torch.from_numpy(rng.integers(0, 9, size=(4, 30)))
@@ -112,7 +112,7 @@ def test_patchify_numbered_patches(student):
     expect_close(student.heads.patchify(images, 2), expected, what="patchify(images, 2)", **TOL)
 
 
-@check("heads.patchify")
+@check("heads.patchify", kind="property")
 def test_patchify_shape(student, rng):
     """shape (B, N, C*p*p) for a non-square RGB image"""
     images = torch.from_numpy(rng.standard_normal((2, 3, 8, 4)))

@@ -81,8 +81,36 @@ def mean_pool(h, mask=None):
     m = mask.unsqueeze(-1).to(h.dtype)
     return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
 ''',
+        # decoder-style pooling: the last real token's vector instead of the mean (depends on order)
+        "last_real_token": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h[:, -1]
+    last = mask.shape[1] - 1 - mask.flip(1).to(torch.int64).argmax(dim=1)
+    pooled = h[torch.arange(h.shape[0]), last]
+    return torch.where(mask.any(dim=1, keepdim=True), pooled, torch.zeros_like(pooled))
+''',
+        # zeroes the padding of the caller's h in place: right values, but autograd refuses it
+        "masked_fill_in_place": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return h.mean(dim=1)
+    keep = mask.unsqueeze(-1)
+    h.masked_fill_(~keep, 0.0)
+    return h.sum(dim=1) / keep.sum(dim=1).clamp(min=1).to(h.dtype)
+''',
+        # a stub: zeros of the right shape and dtype (earns nothing: its passes are all properties)
+        "returns_zeros_of_the_right_shape": '''
+def mean_pool(h, mask=None):
+    return torch.zeros(h.shape[0], h.shape[2], dtype=h.dtype)
+''',
     },
     "heads.cls_pool": {
+        # a stub: zeros of the right shape and dtype
+        "returns_zeros_of_the_right_shape": '''
+def cls_pool(h):
+    return torch.zeros(h.shape[0], h.shape[2], dtype=h.dtype)
+''',
         "last_position": '''
 def cls_pool(h):
     return h[:, -1]
@@ -308,8 +336,38 @@ def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), genera
     inputs[rand] = torch.randint(vocab_size, tokens.shape, generator=generator)[rand]
     return inputs, labels
 ''',
+        # Hugging Face's DataCollatorForLanguageModeling recipe, which owns its batch: labels are a
+        # clone, but the replacements are written into the caller's tokens
+        "hf_collator_in_place": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    labels = tokens.clone()
+    probability_matrix = torch.full(labels.shape, mask_prob)
+    special_tokens_mask = torch.isin(labels, torch.tensor(list(special_ids), dtype=labels.dtype))
+    probability_matrix.masked_fill_(special_tokens_mask, value=0.0)
+    masked_indices = torch.bernoulli(probability_matrix, generator=generator).bool()
+    labels[~masked_indices] = -100
+    indices_replaced = torch.bernoulli(torch.full(labels.shape, 0.8), generator=generator).bool() & masked_indices
+    tokens[indices_replaced] = mask_id
+    indices_random = (torch.bernoulli(torch.full(labels.shape, 0.5), generator=generator).bool()
+                      & masked_indices & ~indices_replaced)
+    random_words = torch.randint(vocab_size, labels.shape, dtype=torch.long, generator=generator)
+    tokens[indices_random] = random_words[indices_random]
+    return tokens, labels
+''',
+        # a stub: nothing chosen, the right types
+        "chooses_nothing": '''
+def mlm_mask(tokens, mask_id, vocab_size, mask_prob=0.15, special_ids=(), generator=None):
+    return tokens.clone(), torch.full_like(tokens, -100)
+''',
     },
     "heads.patchify": {
+        # a stub: zeros of the right shape and dtype
+        "returns_zeros_of_the_right_shape": '''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    p = patch_size
+    return torch.zeros(B, (H // p) * (W // p), C * p * p, dtype=images.dtype)
+''',
         # reshape straight to (B, N, C*p*p): the numbers are not patches
         "reshape_without_permute": '''
 def patchify(images, patch_size):
@@ -398,6 +456,16 @@ def mean_pool(h, mask=None):
         real = h[b] if mask is None else h[b][mask[b]]
         rows.append(real.mean(dim=0) if real.shape[0] > 0 else h.new_zeros(h.shape[2]))
     return torch.stack(rows)
+''',
+        # sentence-transformers' mean pooling: the mask expanded to h's size, the count clamped to 1e-9
+        "sentence_transformers_clamp": '''
+def mean_pool(h, mask=None):
+    if mask is None:
+        return torch.mean(h, 1)
+    input_mask_expanded = mask.unsqueeze(-1).expand(h.size()).to(h.dtype)
+    sum_embeddings = torch.sum(h * input_mask_expanded, 1)
+    sum_mask = torch.clamp(input_mask_expanded.sum(1), min=1e-9)
+    return sum_embeddings / sum_mask
 ''',
         "where_then_safe_divide": '''
 def mean_pool(h, mask=None):
