@@ -39,6 +39,44 @@ def test_no_held_out_string_is_ever_trained_on_and_the_run_is_seeded():
     assert torch.equal(first.batch(8, config)[0], second.batch(8, config)[0])
 
 
+# ---------------------------------------------------------------- the initial weights
+
+def _reference_modules():
+    from grader.manifest import load_manifest
+    from grader.modules import ModuleNamespace
+
+    return ModuleNamespace(ROOT / "solutions", load_manifest(ROOT / "course.toml").module_names, "_reference")
+
+
+def test_training_starts_from_the_same_weights_whatever_the_constructor_drew():
+    ref = _reference_modules()
+    config = capstone.GRADING
+    torch.manual_seed(3)
+    as_the_syllabus_asks = capstone.build_model(ref, config)
+    torch.manual_seed(4)
+    pytorch_defaults = capstone.build_model(ref, config)
+    for module in pytorch_defaults.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+            module.reset_parameters()      # nn.Embedding draws N(0, 1), nn.Linear Kaiming-uniform
+    with torch.no_grad():
+        for name, parameter in pytorch_defaults.named_parameters():
+            if parameter.dim() == 1:
+                parameter.normal_()        # norms and biases moved too
+    for model in (as_the_syllabus_asks, pytorch_defaults):
+        capstone.initialise(model, config.seed)
+    first, second = as_the_syllabus_asks.state_dict(), pytorch_defaults.state_dict()
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    for name, value in first.items():
+        if value.dim() == 2:
+            bound = (6.0 / sum(value.shape)) ** 0.5
+            assert value.abs().max() <= bound and value.std() > 0.4 * bound, name
+        else:
+            assert torch.equal(value, torch.ones_like(value) if "norm" in name and name.endswith("weight")
+                               else torch.zeros_like(value)), name
+    capstone.initialise(pytorch_defaults, config.seed + 1)
+    assert not torch.equal(pytorch_defaults.src_embed.weight, as_the_syllabus_asks.src_embed.weight)
+
+
 # ---------------------------------------------------------------- the command
 
 def invoke(*args):

@@ -1,6 +1,8 @@
 """Hidden checks of the capstone: the learner's own modules, with nothing substituted,
-assembled into a Transformer and trained in the worker; the trained weights come back as
-plain tensors and are judged here, in the reference architecture."""
+assembled into a Transformer and trained in the worker, from the initial weights
+``capstone.initialise`` gives every model (the learner's constructor may draw its own: the
+capstone grades whether the modules learn); the trained weights come back as plain
+tensors and are judged here, in the reference architecture."""
 
 import weakref
 

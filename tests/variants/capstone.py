@@ -4,7 +4,7 @@
 WRONG: a mistake that earlier exercises' points already cost, which must also keep the
 assembled model from learning the task, or from transferring to the reference
 architecture. RIGHT: correct pieces written differently (other op order, other float
-rounding), which must still train past the threshold.
+rounding, another initialisation), which must still train past the threshold.
 """
 
 from tests.variants import masking, multihead, positional, self_attention, training
@@ -29,8 +29,42 @@ WRONG = {
     },
 }
 
+# a correct Transformer that keeps PyTorch's own initialisation (nn.Embedding draws N(0, 1)):
+# the transformer suite charges the missing Xavier-uniform, the capstone must not, since
+# grading initialises every model the same way before training
+TRANSFORMER_WITH_PYTORCH_DEFAULT_INIT = """
+class Transformer(nn.Module):
+    def __init__(self, src_vocab, tgt_vocab, d_model=512, num_heads=8, num_encoder_layers=6,
+                 num_decoder_layers=6, d_ff=2048, dropout=0.1, max_len=5000, activation="relu",
+                 norm_first=False):
+        super().__init__()
+        self.scale = d_model ** 0.5
+        self.src_embed = nn.Embedding(src_vocab, d_model)
+        self.tgt_embed = nn.Embedding(tgt_vocab, d_model)
+        self.pos_encoding = PositionalEncoding(d_model, max_len, dropout)
+        layer_args = (d_model, num_heads, d_ff, dropout, activation, norm_first)
+        self.encoder = Encoder(EncoderLayer(*layer_args), num_encoder_layers)
+        self.decoder = Decoder(DecoderLayer(*layer_args), num_decoder_layers)
+        self.generator = nn.Linear(d_model, tgt_vocab)
+
+    def _embed(self, table, tokens):
+        return self.pos_encoding(table(tokens) * self.scale)
+
+    def encode(self, src, src_mask=None):
+        return self.encoder(self._embed(self.src_embed, src), src_mask)
+
+    def decode(self, tgt, memory, src_mask=None, tgt_mask=None):
+        hidden = self.decoder(self._embed(self.tgt_embed, tgt), memory, tgt_mask, src_mask)
+        return self.generator(hidden)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None):
+        memory = self.encode(src, src_mask)
+        return self.decode(tgt, memory, src_mask, tgt_mask)
+"""
+
 RIGHT = {
     "capstone.reverse_digits": {
+        "pytorch_default_initialisation": {"transformer.Transformer": TRANSFORMER_WITH_PYTORCH_DEFAULT_INIT},
         "einsum_attention_head_loop_logsumexp_loss": {
             "masking.causal_mask": masking.RIGHT["masking.causal_mask"]["arange_comparison"],
             "self_attention.scaled_dot_product_attention":
