@@ -184,19 +184,18 @@ def test_step_forward_matches_torch(student, rng):
 
 
 @check("lstm.lstm_step_forward", weight=1)
-def test_step_forward_keeps_memory(student, ref, rng):
+def test_step_forward_keeps_memory(student, rng):
     """forget gate open and input gate shut: the cell state is kept"""
     N, D, H = 2, 3, 3
     x, prev_h, prev_c, Wx, Wh, _ = _step_inputs(rng, N, D, H)
     Wx, Wh = 0.01 * Wx, 0.01 * Wh
     b = np.concatenate([np.full(H, -40.0), np.full(H, 40.0), np.zeros(H), np.zeros(H)])
-    next_h, next_c, _ = _step_fwd(student, x, prev_h, prev_c, Wx, Wh, b)
+    _, next_c, _ = _step_fwd(student, x, prev_h, prev_c, Wx, Wh, b)
+    # next_h is left to the other checks: this one is about the cell state only
     try:
         expect_close(next_c, prev_c, what="next_c")
     except CheckFailed as exc:
         raise CheckFailed(f"{exc}\nWith f = 1 and i = 0, next_c = f * prev_c + i * g must equal prev_c.") from None
-    want = ref.lstm.lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
-    expect_close(next_h, want[0], what="next_h")
 
 
 @check("lstm.lstm_step_forward", weight=1)

@@ -47,7 +47,7 @@ def test_step_forward_tiny(student):
     expect_close(next_h, np.array([[0.11323698693450365]]), what="next_h")
 
 
-@check("lstm.lstm_step_forward")
+@check("lstm.lstm_step_forward", kind="property")
 def test_step_forward_shapes(student, rng):
     """next_h and next_c have shape (N, H) (N=3, D=4, H=5)"""
     N, D, H = 3, 4, 5
@@ -59,7 +59,7 @@ def test_step_forward_shapes(student, rng):
 
 @check("lstm.lstm_step_forward")
 def test_visible_step_forward_keeps_memory(student, rng):
-    """forget gate open and input gate shut: the cell state is kept"""
+    """forget gate open and input gate shut: the cell state is kept, and next_h = 0.5 * tanh of it (o = 0.5)"""
     N, D, H = 2, 3, 2
     x, prev_h, prev_c = rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
     Wx, Wh = np.zeros((D, 4 * H)), np.zeros((H, 4 * H))

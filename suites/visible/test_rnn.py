@@ -58,7 +58,7 @@ def test_step_forward_tiny_example(student):
     expect_close(next_h, expected, what="next_h")
 
 
-@check("rnn.rnn_step_forward")
+@check("rnn.rnn_step_forward", kind="property")
 def test_step_forward_shape(student, rng):
     """next_h has shape (N, H) when D != H"""
     x, prev_h, Wx, Wh, b = _rnn_inputs(rng, 3, 1, 4, 2)
@@ -83,7 +83,7 @@ def test_visible_step_backward_gradient_check(student, rng):
         expect_close(got, numerical_gradient(next_h, arr, dnext_h), what=name, **GRAD_TOL)
 
 
-@check("rnn.rnn_step_backward")
+@check("rnn.rnn_step_backward", kind="property")
 def test_step_backward_shapes(student, rng):
     """each gradient has the shape of what it is the gradient of (N=3, D=5, H=2)"""
     x, prev_h, Wx, Wh, b = _rnn_inputs(rng, 3, 1, 5, 2)
@@ -107,7 +107,7 @@ def test_forward_tiny_example(student):
     expect_close(h, expected, what="h")
 
 
-@check("rnn.rnn_forward")
+@check("rnn.rnn_forward", kind="property")
 def test_forward_shape(student, rng):
     """h is batch first, (N, T, H), with N, T, D, H all different"""
     h, _ = _forward(student, *_rnn_inputs(rng, 2, 5, 3, 4))
@@ -129,7 +129,7 @@ def test_visible_backward_gradient_check(student, rng):
         expect_close(got, numerical_gradient(h, arr, dh), what=name, **GRAD_TOL)
 
 
-@check("rnn.rnn_backward")
+@check("rnn.rnn_backward", kind="property")
 def test_backward_shapes(student, rng):
     """each gradient has the shape of what it is the gradient of (N=2, T=4, D=3, H=5)"""
     _, cache = _forward(student, *_rnn_inputs(rng, 2, 4, 3, 5))
