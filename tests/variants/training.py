@@ -33,6 +33,21 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
     per = (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(-1)
     return torch.where(keep, per, torch.zeros_like(per)).sum() / keep.sum()
 ''',
+        # the nll from the log-sum-exp, but the smoothing term, when there is one, from
+        # log(softmax): with huge logits the unlikely classes get p = 0 and -log p = inf
+        "smoothing_term_from_softmax": '''
+def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
+    C = logits.shape[-1]
+    logits, target = logits.reshape(-1, C), target.reshape(-1)
+    keep = target != ignore_index
+    log_probs = logits - torch.logsumexp(logits, -1, keepdim=True)
+    safe = target.masked_fill(~keep, 0)
+    per = -log_probs.gather(-1, safe[:, None]).squeeze(-1)
+    if label_smoothing > 0:
+        smooth = -torch.log(torch.softmax(logits, dim=-1)).mean(-1)
+        per = (1 - label_smoothing) * per + label_smoothing * smooth
+    return per.masked_fill(~keep, 0.0).sum() / keep.sum()
+''',
         # the mean over ALL positions: padding dilutes the loss
         "divides_by_all_positions": '''
 def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
