@@ -19,7 +19,7 @@ import html
 import re
 
 from grader.checks import shown_title
-from grader.grading import ExerciseResult
+from grader.grading import ExerciseResult, stand_in_note
 from grader.manifest import Course
 
 CHECK_LIMIT = 2_000           # characters of learner text per check (and per note)
@@ -195,6 +195,8 @@ def exercise_markdown(result: ExerciseResult, course: Course | None = None) -> s
     parts = [f"**{'Passed' if result.passed else 'Not passed'}**: {_summary(result)}"]
     if result.problem:
         parts.append(md_text(result.problem))
+    if result.stood_in:
+        parts.append(md_text(stand_in_note(result.stood_in)))
     for check in result.checks:
         item = f"- {'✓' if check.passed else '✗'} {md_text(shown_title(check, result.checks))}"
         if check.feedback:
@@ -281,6 +283,8 @@ def submission_html(name: str, results: list[ExerciseResult], notes: list[str],
         out.append(f"<p>{e(_summary(r))}</p>")
         if r.problem:
             out.append(f'<p class="problem">{e(r.problem)}</p>')
+        if r.stood_in:
+            out.append(f'<p class="note">{e(stand_in_note(r.stood_in))}</p>')
         out.append('<ul class="checks">')
         for check in r.checks:
             item = f"<li>{_mark(check.passed)} {e(shown_title(check, r.checks))}"

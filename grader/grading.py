@@ -47,6 +47,8 @@ class ExerciseResult:
     problem: str = ""           # a reason that applies to the whole exercise
     seconds: float = 0.0
     grader_fault: str = ""      # the grader could not grade it: no score, never stored
+    stood_in: list[str] = field(default_factory=list)     # reference pieces used in place of the learner's
+    blocked_by: list[str] = field(default_factory=list)   # failing pieces nothing could stand in for
 
     @property
     def passed(self) -> bool:
@@ -63,6 +65,8 @@ class ExerciseResult:
                      f"{self.score:g}/{self.max_score:g} points")
         if self.problem:
             lines.append(self.problem)
+        if self.stood_in:
+            lines.append(stand_in_note(self.stood_in))
         for outcome in self.checks:
             lines.append(("✓ " if outcome.passed else "✗ ") + shown_title(outcome, self.checks))
             if outcome.feedback:
@@ -70,6 +74,20 @@ class ExerciseResult:
         if not self.passed:
             lines.append(f"Hint: `course hint {self.id}`")
         return "\n".join(lines)
+
+
+def stand_in_note(stood_in: list[str]) -> str:
+    """Why the feedback of an exercise came from running it beside reference pieces."""
+    names = ", ".join(stood_in)
+    return (f"graded with the reference {names} in place of yours, which does not pass its own checks "
+            "(yet): a bug there costs only its own points")
+
+
+def blocked_note(blocked_by: list[str]) -> str:
+    names = ", ".join(blocked_by)
+    return (f"not checked: it builds on {names}, which does not pass its checks yet. Grading runs the "
+            "reference in its place, so that one bug costs one exercise; here there is no reference to "
+            f"do that. Make {blocked_by[0]} pass, then check this one again.")
 
 
 # ---------------------------------------------------------------- suites
@@ -269,17 +287,38 @@ def _explain_failure(session: WorkerSession, message: str) -> str:
     return "\n".join(lines)
 
 
+def grade_in_order(ctx: GradingContext, exercise: Exercise, folder: Path, verdicts: dict[str, bool]) -> ExerciseResult:
+    """Grade ``exercise`` as grading a whole submission would: first whether the learner's
+    own versions of what it builds on pass (kept in ``verdicts``, by exercise id, for the
+    next call), then the exercise with :func:`grade_exercise`'s stand-in rule."""
+    for dep in ctx.course.dependencies(exercise.id):
+        if dep not in verdicts:
+            verdicts[dep] = grade_in_order(ctx, ctx.course.exercise(dep), folder, verdicts).passed
+    result = grade_exercise(ctx, exercise, folder, {dep for dep, ok in verdicts.items() if ok})
+    verdicts[exercise.id] = result.passed
+    return result
+
+
 def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
-                   passed: set[str] | frozenset[str] = frozenset()) -> ExerciseResult:
+                   passed: set[str] | frozenset[str] | None = None) -> ExerciseResult:
     """Grade one exercise of the submission in ``folder``. ``passed``: the exercises whose
     learner version passed every check in this grading; what the exercise builds on is the
-    learner's own where it passed, and the reference's (standing in) where it did not."""
+    learner's own where it passed, and the reference's (standing in) where it did not. With
+    no reference to stand in (a learner's ``course check``), a failing piece blocks the
+    exercise instead. ``passed=None``: not known; the learner's own pieces run."""
     started = time.monotonic()
     result = ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0)
     checks = ctx.suites.checks_for(exercise.id)
     if not checks:
         result.problem = "this exercise has no checks yet (a course bug; please report it)"
         return result
+    if passed is not None and not ctx.substitute and not exercise.own_code_only:
+        result.blocked_by = [dep for dep in ctx.course.dependencies(exercise.id) if dep not in passed]
+        if result.blocked_by:
+            result.problem = blocked_note(result.blocked_by)
+            result.checks = [CheckOutcome.of(fn, False, "not run") for fn in checks]
+            return result
+    passed = set(passed or ())
 
     learner_file = folder / f"{exercise.module}.py"
     banned_static: set[str] = set()
@@ -295,11 +334,12 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
         "graded": exercise.id,
         "exercises": {m.name: [ex.name for ex in m.exercises] for m in ctx.course.modules},
         "stubs": plan.stubs,
-        "stand_ins": plan.stand_ins(set(passed)),
+        "stand_ins": plan.stand_ins(passed),
         "builds_on": plan.builds_on,
         "forbidden": list(exercise.forbidden),
         "memory_limit_mb": ctx.course.memory_limit_mb,
     }
+    result.stood_in = [f"{module}.{name}" for module, names in config["stand_ins"].items() for name in names]
     reference = None
     if plan.builds_on:
         reference = {"role": "reference", "folder": "", "sources": plan.host_sources,

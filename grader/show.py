@@ -349,12 +349,11 @@ class VisibleChecks:
 
     def passes(self, exercise_id: str) -> bool:
         if exercise_id not in self.verdicts:
-            from grader.grading import GradingContext, grade_exercise
+            from grader.grading import GradingContext, grade_in_order
 
             if self._context is None:
                 self._context = GradingContext.for_course(self.course, kind="visible")
-            result = grade_exercise(self._context, self.course.exercise(exercise_id), self.folder)
-            self.verdicts[exercise_id] = result.passed
+            grade_in_order(self._context, self.course.exercise(exercise_id), self.folder, self.verdicts)
         return self.verdicts[exercise_id]
 
     def first_failing(self, exercise_ids: Sequence[str]) -> str | None:

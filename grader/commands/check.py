@@ -4,7 +4,7 @@ from rich.markup import escape
 
 from grader.checks import shown_title
 from grader.cli import CourseContext, pass_course
-from grader.grading import ExerciseResult, GradingContext, grade_exercise
+from grader.grading import ExerciseResult, GradingContext, grade_in_order, stand_in_note
 from grader.commands.progress import exercise_file, is_capstone
 from grader.i18n import exercise_text
 from grader.manifest import Exercise
@@ -21,8 +21,13 @@ def print_result(console: Console, cc: CourseContext, result: ExerciseResult) ->
         console.print(f"[green]✓[/] {result.id}  [dim]{escape(counts)}[/]")
         return
     console.print(f"[red]✗[/] {result.id}  [dim]{escape(counts)}[/]")
-    if result.problem:
+    if result.blocked_by:
+        console.print("    [red]" + escape(cc.t("check_blocked", names=", ".join(result.blocked_by),
+                                                first=result.blocked_by[0])) + "[/]")
+    elif result.problem:
         console.print(f"    [red]{escape(result.problem)}[/]")
+    if result.stood_in:
+        console.print(f"    [yellow]{escape(stand_in_note(result.stood_in))}[/]")
     for outcome in result.checks:
         if outcome.passed:
             console.print(f"    [green]✓[/] {escape(shown_title(outcome, result.checks))}")
@@ -66,17 +71,19 @@ def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
     ctx = GradingContext.for_course(course, kind="visible")
     console = Console(highlight=False)
     failing = []
+    verdicts: dict[str, bool] = {}      # what passes so far, as grading would find it
     try:
         for ex in selected:
             with console.status(escape(cc.t("checking", id=ex.id))):
-                result = grade_exercise(ctx, ex, folder)
+                result = grade_in_order(ctx, ex, folder, verdicts)
             state = cc.reload_state()       # as it is on disk now: another terminal may have shown a hint
             if result.graded:   # the grader's own failure says nothing of the learner's code
                 state.record_check(ex.id, result.passed)
                 state.save()
             print_result(console, cc, result)
             if not result.passed:
-                failing.append(ex)
+                # what blocks it is what to fix first
+                failing.append(course.exercise(result.blocked_by[0]) if result.blocked_by else ex)
                 if not keep_going and len(selected) > 1:
                     break
     finally:

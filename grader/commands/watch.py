@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
 from grader.commands.progress import resolve_target
-from grader.grading import GradingContext, grade_exercise
+from grader.grading import GradingContext, grade_in_order
 from grader.watch import fd_line_reader, live_events, watch
 
 
@@ -58,7 +58,8 @@ def command(cc: CourseContext, exercise: str | None) -> None:
 
         def run_checks(ex):
             with console.status(escape(cc.t("checking", id=ex.id))):
-                return grade_exercise(ctx, ex, folder)
+                # a save may have changed any file: what passes is found again each time
+                return grade_in_order(ctx, ex, folder, {})
 
         events = live_events(folder, _stdin_reader(), stop)
         watch(cc, console, events, run_checks, start)
