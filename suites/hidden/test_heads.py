@@ -12,8 +12,6 @@ from grader.checks import (check, describe, expect, expect_close, expect_equal, 
 
 TOL = dict(rtol=1e-6, atol=1e-7)          # values: tight for these exact computations, yet loose enough
                                           # that a float64 -> float32 slip is reported once, by the dtype check
-TOL64 = dict(rtol=1e-9, atol=1e-12)       # float64, the same formula in another order
-TOL32 = dict(rtol=1e-5, atol=1e-6)        # float32
 GRAD = dict(rtol=1e-6, atol=1e-7)
 SIGMAS = 6.0                              # statistical checks: a correct implementation never fails
 
