@@ -11,6 +11,12 @@ forward, step backward and sequence functions that agree on a cache layout of th
 
 WRONG = {
     "rnn.rnn_step_forward": {
+        # a stub: float64 zeros of the right shape pass the dtype property and nothing else
+        "returns_zeros_of_the_right_shape": '''
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.zeros((x.shape[0], Wh.shape[1]))
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+''',
         "no_tanh": '''
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
     next_h = x @ Wx + prev_h @ Wh + b
@@ -54,6 +60,12 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
 ''',
     },
     "rnn.rnn_step_backward": {
+        # a stub: zero gradients add up over a batch and vanish where tanh saturates
+        "returns_zeros_of_the_right_shape": '''
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    return np.zeros_like(x), np.zeros_like(prev_h), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
+''',
         "no_tanh_derivative": '''
 def rnn_step_backward(dnext_h, cache):
     x, prev_h, Wx, Wh, next_h = cache
@@ -104,6 +116,11 @@ def rnn_step_backward(dnext_h, cache):
 ''',
     },
     "rnn.rnn_forward": {
+        # a stub: zeros of the batch-first shape pass the shape property and nothing else
+        "returns_zeros_of_the_right_shape": '''
+def rnn_forward(x, h0, Wx, Wh, b):
+    return np.zeros((x.shape[0], x.shape[1], h0.shape[1])), []
+''',
         "h0_ignored": '''
 def rnn_forward(x, h0, Wx, Wh, b):
     N, T, _ = x.shape
@@ -324,6 +341,11 @@ def hidden_grad_norms(dh_last, cache):
 ''',
     },
     "rnn.clip_grad_norm": {
+        # a stub: copies of the gradients leave the inputs alone, and nothing else is right
+        "returns_copies_and_zero_norm": '''
+def clip_grad_norm(grads, max_norm):
+    return [g.copy() for g in grads], 0.0
+''',
         "per_array_norm": '''
 def clip_grad_norm(grads, max_norm):
     clipped = []

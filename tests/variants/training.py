@@ -8,6 +8,11 @@ of solutions/training.py (which imports torch).
 
 WRONG = {
     "training.cross_entropy": {
+        # a stub: a 0-dim zero of the logits' dtype passes the type and finiteness properties only
+        "returns_zeros_of_the_right_shape": '''
+def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
+    return logits.new_zeros(())
+''',
         # log(softmax) without the max shift: exp(1e4) overflows to inf, inf / inf = NaN
         "no_max_shift": '''
 def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
@@ -244,6 +249,11 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
 ''',
     },
     "training.noam_lr": {
+        # a stub: a constant Python float passes the type, step-0 and factor properties only
+        "returns_zero": '''
+def noam_lr(step, d_model, warmup_steps, factor=1.0):
+    return 0.0
+''',
         "step_zero_not_handled": '''
 def noam_lr(step, d_model, warmup_steps, factor=1.0):
     return factor * d_model ** -0.5 * min(step ** -0.5, step * warmup_steps ** -1.5)
