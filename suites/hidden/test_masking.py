@@ -169,7 +169,9 @@ def test_padding_dtype_bool(student):
 def test_padding_shape(student, rng):
     """shape (B, 1, T) for several sizes, batch of one and T = 1 included"""
     for B, T in [(1, 1), (1, 6), (4, 1), (3, 7)]:
-        tokens = torch.from_numpy(rng.integers(0, 4, size=(B, T)))
+        tokens = torch.from_numpy(rng.integers(1, 9, size=(B, T)))
+        for row, length in enumerate(rng.integers(1, T + 1, size=B)):
+            tokens[row, length:] = 0                # padded at the end: pads in the middle have their own check
         got = student.masking.padding_mask(tokens, 0)
         _expect_tensor(got, f"padding_mask of a ({B}, {T}) batch")
         expect(tuple(got.shape) == (B, 1, T),
