@@ -1,10 +1,11 @@
 """Fair grades for the rnn, lstm and training modules.
 
-One deviation loses the one check that names it: scaling the caller's gradients in place,
-a loss of the wrong type or shape, an unstable smoothing term, a forgotten step 0 or
-factor. A stub that passes only property checks earns nothing. And a chain of the
-learner's own pieces that agree on a cache layout of their own keeps full marks when the
-whole module is graded, as when one exercise is.
+One deviation loses the one check that names it: scaling the caller's gradients or
+zeroing the caller's ignored targets in place, a loss of the wrong type or shape, an
+unstable smoothing term, a forgotten step 0 or factor. A stub that passes only property
+checks earns nothing. And a chain of the learner's own pieces that agree on a cache
+layout of their own keeps full marks when the whole module is graded, as when one
+exercise is.
 """
 
 import tempfile
@@ -36,6 +37,7 @@ def _wrong(exercise_id, name):
 
 @pytest.mark.parametrize("exercise_id, name, check", [
     ("rnn.clip_grad_norm", "scales_in_place", rnn_suite.test_clip_leaves_inputs_unchanged),
+    ("training.cross_entropy", "zeroes_ignored_targets_in_place", training_suite.test_ce_leaves_inputs_unchanged),
     ("training.cross_entropy", "returns_float64", training_suite.test_ce_zero_dim_same_dtype),
     ("training.cross_entropy", "shape_one_not_scalar", training_suite.test_ce_zero_dim_same_dtype),
     ("training.cross_entropy", "smoothing_term_from_softmax", training_suite.test_ce_huge_logits_smoothing_finite),

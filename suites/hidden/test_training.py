@@ -81,6 +81,31 @@ def _expect_loss(got, want, call, tol):
     expect_close(value, wanted, what=f"the loss of {call}", **tol)
 
 
+def _call_keeping_arguments(student, module, name, *args, **kwargs):
+    """``student.<module>.<name>(*args, **kwargs)`` and the positional arguments as the
+    learner's code left them: ``(result, args_after)``.
+
+    In the grader the learner's code runs in the worker on copies of ``args``, so an
+    in-place change (``target[...] = 0``) never reaches the tensors here. The call is
+    therefore also made through a ``functools.partial`` built in the worker (reached
+    through the ``importlib`` that grader.fixtures imports), whose ``.args`` are the very
+    objects the learner's function received, read back after it ran. Under plain pytest the
+    function runs in this process, on ``args`` themselves. The ordinary call comes last, so
+    that feedback names the learner's function and reports an error as theirs."""
+    function = getattr(getattr(student, module), name)
+    if not hasattr(function, "value"):      # plain pytest: the learner's function itself
+        return function(*args, **kwargs), args
+    args_after = args
+    try:
+        functools = student.fixtures.importlib.value().import_module("functools")
+        bound = functools.partial(function.value(), *args, **kwargs)
+        bound()
+        args_after = tuple(bound.args)
+    except Exception:  # the learner's error, reported by the ordinary call below
+        pass
+    return function(*args, **kwargs), args_after
+
+
 def _compare(student, logits, target, tol=F64_TOL, **kw):
     _expect_loss(_ce(student, logits, target, **kw), _torch_ce(logits, target, **kw),
                  _call_text(logits, target, kw), tol)
@@ -124,6 +149,31 @@ def test_ce_zero_dim_same_dtype(student, rng):
         expect(got.dtype == dtype,
                f"{call} returned a loss of dtype {str(got.dtype)[6:]}; expected {str(dtype)[6:]}, the logits' "
                "dtype (do not convert: .double(), .float() or a float64 constant tensor change it).")
+
+
+@check("training.cross_entropy", kind="property")
+def test_ce_leaves_inputs_unchanged(student, rng):
+    """logits and target are left as they were"""
+    # 3 is an ordinary class id where ignore_index is not 3, so code without ignore_index
+    # runs here too; code that writes a class over the ignored targets changes target
+    cases = [(_logits(rng, (4, 5)), _targets(rng, (4,), 5), {}),
+             (_logits(rng, (2, 4, 5)), torch.tensor([[3, 1, 3, 0], [2, 3, 4, 3]]), {"ignore_index": 3})]
+    for logits, target, kw in cases:
+        before = (logits.clone(), target.clone())
+        _, after = _call_keeping_arguments(student, "training", "cross_entropy", logits, target, **kw)
+        for what, now, then in zip(("logits", "target"), after, before):
+            if isinstance(now, torch.Tensor) and now.shape == then.shape and torch.equal(now, then):
+                continue
+            if isinstance(now, torch.Tensor) and now.shape == then.shape:
+                where = tuple(int(i) for i in torch.nonzero(now != then)[0])
+                change = f"{what}[{', '.join(map(str, where))}] went from {then[where].item():.6g} to " \
+                         f"{now[where].item():.6g}"
+            else:
+                change = f"{what} became {describe(now)}"
+            raise CheckFailed(
+                f"{_call_text(logits, target, kw)} changed its input in place: {change}. The caller still needs "
+                "its batch as it was: build new tensors (target.masked_fill(~keep, 0), torch.where(...)) "
+                "instead of writing into the given ones (target[...] = 0, masked_fill_, -=).")
 
 
 @check("training.cross_entropy", weight=2)

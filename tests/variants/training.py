@@ -53,6 +53,18 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
         per = (1 - label_smoothing) * per + label_smoothing * smooth
     return per.masked_fill(~keep, 0.0).sum() / keep.sum()
 ''',
+        # makes the ignored targets a valid index by writing 0 into the CALLER's target tensor
+        "zeroes_ignored_targets_in_place": '''
+def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
+    C = logits.shape[-1]
+    keep = (target != ignore_index).reshape(-1)
+    target[target == ignore_index] = 0
+    logits, target = logits.reshape(-1, C), target.reshape(-1)
+    log_probs = logits - torch.logsumexp(logits, -1, keepdim=True)
+    nll = -log_probs.gather(-1, target[:, None]).squeeze(-1)
+    per = (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(-1)
+    return per.masked_fill(~keep, 0.0).sum() / keep.sum()
+''',
         # the mean over ALL positions: padding dilutes the loss
         "divides_by_all_positions": '''
 def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
