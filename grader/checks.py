@@ -39,6 +39,7 @@ __all__ = [
     "vjp",
     "expect_gradients_close",
     "plain_state",
+    "arguments_after",
     "describe",
     "to_numpy",
     "seeded_rng",
@@ -377,6 +378,15 @@ def expect_gradients_close(actual: Any, expected: Any, names: tuple[str, ...] | 
             raise CheckFailed(f"no gradient reaches {name}: something between it and the output cuts the graph "
                               "(.detach(), .data, .item(), numpy, torch.no_grad, or building a new tensor from values).")
         expect_close(got, want, what=f"the gradient of {name}", **tolerance)
+
+
+def arguments_after(student: Any, fn: Callable, *args: Any, **kwargs: Any) -> tuple:
+    """``fn(*args, **kwargs)``'s result, and its positional arguments as the call left them:
+    for checks that the learner's code does not modify its inputs (it runs on copies in
+    the worker, so the caller's objects here never change)."""
+    target = fn.value() if hasattr(fn, "value") else fn     # the worker's own function object
+    result, after = student.fixtures.arguments_after_call(target, list(args), dict(kwargs))
+    return result, tuple(after)
 
 
 def plain_state(module: Any) -> dict:

@@ -39,6 +39,15 @@ def train_capstone(config: dict, measure: bool = False, modules=None) -> dict:
     return result
 
 
+def arguments_after_call(fn, args: list, kwargs: dict | None = None) -> tuple:
+    """``fn(*args, **kwargs)``'s result and ``args`` as the call left them. The grader hands
+    the learner's code copies of its arguments, so whether a call modified its inputs can
+    only be seen where it ran: here."""
+    args = list(args)
+    result = fn(*args, **(kwargs or {}))
+    return result, args
+
+
 def make_generator(seed: int):
     """A ``torch.Generator`` seeded with ``seed``, made where the learner's code runs (a
     generator cannot cross the boundary; its handle can be passed back as an argument)."""

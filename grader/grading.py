@@ -299,6 +299,32 @@ def grade_in_order(ctx: GradingContext, exercise: Exercise, folder: Path, verdic
     return result
 
 
+class LastingVerdicts:
+    """Verdicts for :func:`grade_in_order` that outlive a run (``course watch``): one is
+    forgotten when the file of its module, or of a module it builds on, has changed."""
+
+    def __init__(self, course: Course, folder: Path):
+        self.course, self.folder = course, Path(folder)
+        self.verdicts: dict[str, bool] = {}
+        self._contents: dict[str, bytes | None] = {}
+
+    def current(self) -> dict[str, bool]:
+        changed = set()
+        for module in self.course.module_names:
+            try:
+                content = (self.folder / f"{module}.py").read_bytes()
+            except OSError:
+                content = None
+            if self._contents.get(module, b"") != content:
+                changed.add(module)
+            self._contents[module] = content
+        for exercise_id in list(self.verdicts):
+            touched = {exercise_id, *self.course.dependencies(exercise_id)}
+            if {dep.split(".")[0] for dep in touched} & changed:
+                del self.verdicts[exercise_id]
+        return self.verdicts
+
+
 def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
                    passed: set[str] | frozenset[str] | None = None) -> ExerciseResult:
     """Grade one exercise of the submission in ``folder``. ``passed``: the exercises whose

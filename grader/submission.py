@@ -272,8 +272,6 @@ def _with_what_they_build_on(ctx: GradingContext, selected: list) -> list:
     """``selected``, with what they build on but were not selected, in course order: whether
     the learner's own earlier piece passes decides what a later exercise runs with, so it
     is known whatever the selection (with ``--only``, such pieces are graded, not kept)."""
-    if not ctx.substitute:
-        return selected
     chosen = {ex.id for ex in selected}
     extra = {dep for ex in selected if not ex.own_code_only for dep in ctx.course.dependencies(ex.id)} - chosen
     order = {ex.id: index for index, ex in enumerate(ctx.course.exercises)}

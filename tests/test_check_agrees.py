@@ -61,3 +61,16 @@ def test_check_says_what_blocks_it_in_korean_too(tmp_path):
     root = _course_without_softmax(tmp_path)
     run = CliRunner().invoke(main, ["--course", str(root), "--lang", "ko", "check", "masking.masked_softmax"])
     assert "검사하지 않았습니다: 이 문제는 attention.softmax 위에 세워지는데" in _flat(run.output)
+
+
+def test_watch_forgets_a_verdict_only_when_a_file_it_depends_on_changed(tmp_path):
+    from grader.grading import LastingVerdicts
+    from grader.manifest import load_manifest
+
+    root = _course_without_softmax(tmp_path)
+    folder = root / "exercises"
+    lasting = LastingVerdicts(load_manifest(root / "course.toml"), folder)
+    lasting.current().update({"attention.softmax": False, "masking.masked_softmax": True, "rnn.rnn_forward": True})
+    assert lasting.current() == {"attention.softmax": False, "masking.masked_softmax": True, "rnn.rnn_forward": True}
+    (folder / "attention.py").write_text((folder / "attention.py").read_text() + "\n# saved\n")
+    assert lasting.current() == {"rnn.rnn_forward": True}      # masked_softmax builds on softmax

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
 from grader.commands.progress import resolve_target
-from grader.grading import GradingContext, grade_in_order
+from grader.grading import GradingContext, LastingVerdicts, grade_in_order
 from grader.watch import fd_line_reader, live_events, watch
 
 
@@ -55,11 +55,11 @@ def command(cc: CourseContext, exercise: str | None) -> None:
     ctx = None
     try:
         ctx = GradingContext.for_course(course, kind="visible")
+        verdicts = LastingVerdicts(course, folder)
 
         def run_checks(ex):
             with console.status(escape(cc.t("checking", id=ex.id))):
-                # a save may have changed any file: what passes is found again each time
-                return grade_in_order(ctx, ex, folder, {})
+                return grade_in_order(ctx, ex, folder, verdicts.current())
 
         events = live_events(folder, _stdin_reader(), stop)
         watch(cc, console, events, run_checks, start)

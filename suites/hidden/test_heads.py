@@ -2,12 +2,11 @@
 masking (checked by its statistics, not draw by draw), and ViT's patches (torch)."""
 
 import math
-import types
 
 import numpy as np
 import torch
 
-from grader.checks import (check, describe, expect, expect_close, expect_equal, expect_gradients_close,
+from grader.checks import (arguments_after, check, describe, expect, expect_close, expect_equal, expect_gradients_close,
                            expect_shape, expect_tuple, vjp)
 
 TOL = dict(rtol=1e-6, atol=1e-7)          # values: tight for these exact computations, yet loose enough
@@ -39,19 +38,9 @@ def _right_padded_mask(rng, B, T):
     return torch.from_numpy(np.arange(T)[None, :] < lengths[:, None])
 
 
-def _argument_after_call(student, name, first, **kwargs):
-    """``first`` as it is right after ``student.heads.<name>(first, **kwargs)``, where the call ran.
-
-    The grader sends the learner's process a copy of every argument, so what the call does to
-    its copy stays there. There the call is therefore made as ``min([first], key=the function)``:
-    min calls its key on its one item, then returns that very item, as the call left it."""
-    fn = getattr(student.heads, name)
-    if isinstance(fn, types.FunctionType):           # plain pytest: the learner's code runs here
-        fn(first, **kwargs)
-        return first
-    worker = student.fixtures.importlib.value()
-    key = worker.import_module("functools").partial(fn.value(), **kwargs)
-    return worker.import_module("builtins").min([first], key=key)
+def _after(student, fn, first, **kwargs):
+    """``first`` as the call ``fn(first, **kwargs)`` left it."""
+    return arguments_after(student, fn, first, **kwargs)[1][0]
 
 
 def _expect_no_nan(value, what, advice):
@@ -292,7 +281,7 @@ def test_mlm_leaves_tokens_unchanged(student, rng):
     """tokens itself is not modified: mlm_mask works on a copy"""
     tokens = _tokens(rng, (4, 30), 3, 30)
     gen = student.fixtures.make_generator(5)
-    after = _argument_after_call(student, "mlm_mask", tokens.clone(), mask_id=2, vocab_size=30, mask_prob=0.5,
+    after = _after(student, student.heads.mlm_mask, tokens.clone(), mask_id=2, vocab_size=30, mask_prob=0.5,
                                  generator=gen)
     expect_equal(after, tokens.numpy(), what="tokens after mlm_mask(tokens, 2, 30, mask_prob=0.5) (it must stay as "
                  "the caller gave it: make inputs = tokens.clone() and replace the chosen tokens in the copy)")
