@@ -50,7 +50,7 @@ def test_fully_masked_rows_cost_one_check(hidden, variants, exercise_id, name):
     assert failed == [FULLY_MASKED[exercise_id]]
 
 
-@pytest.mark.parametrize("name", ["in_place_fill", "in_place_index_assignment"])
+@pytest.mark.parametrize("name", ["in_place_fill", "in_place_index_assignment", "padded_values_zeroed_in_place"])
 def test_changing_an_input_in_place_costs_one_check(hidden, name):
     exercise_id = "attention.attention_context"
     _, failed = _failed_titles(hidden, exercise_id, attention.WRONG[exercise_id][name])

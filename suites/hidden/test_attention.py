@@ -397,20 +397,22 @@ def _is_in_place_error(exc):
 
 
 def _student_context_gradients(student, scores, values, upstream, kwargs, output):
-    """The learner's gradients of (scores, values). Code that changes scores in place cannot run
-    backward from an input that requires grad; test_context_does_not_modify_inputs names that
-    mistake, so here the gradient of scores is measured by central differences instead."""
+    """The learner's gradients of (scores, values). Code that changes an input in place cannot
+    run backward from inputs that require grad; test_context_does_not_modify_inputs names that
+    mistake, so here such code has its gradients measured by central differences instead."""
     fn = student.attention.attention_context
     try:
         return vjp(fn, (scores, values), upstream, kwargs=kwargs, output=output)[1]
     except Exception as exc:
         if not _is_in_place_error(exc):
             raise
-    _, (values_grad,), _ = vjp(fn, (scores, values), upstream, kwargs=kwargs, output=output, wrt=[1])
-    moved = scores.numpy().copy()
-    scores_grad = numerical_gradient(lambda: fn(torch.from_numpy(moved.copy()), values, **kwargs)[output],
-                                     moved, upstream.numpy(), h=1e-6)
-    return torch.from_numpy(scores_grad), values_grad
+    moved = [scores.numpy().copy(), values.numpy().copy()]
+
+    def call():
+        # fresh copies each time: the learner's code may change what it is given
+        return fn(torch.from_numpy(moved[0].copy()), torch.from_numpy(moved[1].copy()), **kwargs)[output]
+
+    return tuple(torch.from_numpy(numerical_gradient(call, x, upstream.numpy(), h=1e-6)) for x in moved)
 
 
 @check("attention.attention_context", weight=2)

@@ -273,6 +273,16 @@ def attention_context(scores, values, mask=None):
         weights = weights * mask
     return torch.einsum("bs,bsh->bh", weights, values), weights
 ''',
+        "padded_values_zeroed_in_place": '''
+def attention_context(scores, values, mask=None):
+    if mask is not None:
+        values *= mask.unsqueeze(-1)
+        scores = scores.masked_fill(~mask, -1e9)
+    weights = softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights.masked_fill(~mask, 0.0)
+    return (weights.unsqueeze(1) @ values).squeeze(1), weights
+''',
         "returns_zeros_of_the_right_shape": '''
 def attention_context(scores, values, mask=None):
     B, S, H = values.shape
