@@ -534,9 +534,11 @@ def test_context_fully_masked_rows(student, rng):
                f"a fully masked row must give zero weights and a zero context, not NaN ({_name(dtype)}): "
                f"weights = {describe(weights)}, context = {describe(context)}. softmax of a row that is all -inf "
                "is 0/0: give masked entries a very negative finite score, or zero the row afterwards.")
-        uniform = " (1/S each: a very negative fill alone leaves the row uniform; set the masked weights to 0 " \
-                  "after the softmax)" if np.allclose(w[1], 0.25) else ""
-        expect_close(w[1], np.zeros(4), what=f"weights[1] (every key masked, {_name(dtype)}){uniform}")
+        uniform = (" (1/S each: a very negative fill alone leaves such a row uniform; set the masked weights to 0 "
+                   "after the softmax)") if np.allclose(w[1], 0.25) else ""
+        expect(np.allclose(w[1], 0.0, rtol=0, atol=1e-8),
+               f"row 1 has every key masked ({_name(dtype)}), so its weights should be all 0, but they are "
+               f"{describe(weights[1])}{uniform}.")
         expect_close(c[1], np.zeros(2), what=f"context[1] (every key masked, {_name(dtype)})")
         expect_close(w[2], torch.softmax(scores[2].double(), -1), what=f"weights[2] (no key masked, {_name(dtype)})",
                      **_tol(dtype))
@@ -584,7 +586,7 @@ def test_context_does_not_modify_inputs(student, rng):
             if _is_in_place_error(exc):
                 raise CheckFailed(
                     f"attention_context(scores, values, mask) with {label} changed its input in place: called "
-                    f"with scores and values that require grad, it raised \"{exc}\". Build new tensors "
+                    f"with scores and values that require grad, it raised {exc}\nBuild new tensors "
                     "(scores.masked_fill(~mask, ...), not masked_fill_ or scores[...] = ...): the caller still "
                     "needs its scores.") from None
         # Under plain pytest the caller's tensors are these very ones: compare them with copies.

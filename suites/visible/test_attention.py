@@ -156,8 +156,8 @@ def test_context_keeps_inputs(student):
         _context(student, scores.clone().requires_grad_(True), values.clone().requires_grad_(True), mask)
     except Exception as exc:
         if "in-place operation" in str(exc):
-            expect(False, f"attention_context changed its input in place (with scores that require grad it "
-                          f"raised \"{exc}\"): build new tensors, e.g. scores.masked_fill(~mask, ...), not "
+            expect(False, f"attention_context changed its input in place: with scores that require grad it "
+                          f"raised {exc}\nBuild new tensors, e.g. scores.masked_fill(~mask, ...), not "
                           "masked_fill_ or scores[...] = ...")
     before = scores.clone()
     _context(student, scores, values, mask)
