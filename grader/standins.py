@@ -82,6 +82,11 @@ def encode_lenient(value: Any, blobs: list[bytes], on_other: Callable[[Any], dic
 
     if depth > wire.MAX_DEPTH:
         raise wire.WireError("the value is nested too deeply")
+    if isinstance(value, tuple) and type(value) is not tuple and depth > 0:
+        # a namedtuple inside a result (a cache read by field name) stays the learner's own,
+        # as a handle, so that it comes back to their code as it was; a result that is one
+        # is still the tuple a check unpacks
+        return on_other(value)
     if isinstance(value, tuple):
         return {"$tuple": [encode_lenient(v, blobs, on_other, depth + 1) for v in value]}
     if isinstance(value, list):

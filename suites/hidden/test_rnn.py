@@ -4,7 +4,7 @@ vanishing-gradient curve and gradient clipping (numpy, float64, batch first)."""
 import numpy as np
 import torch
 
-from grader.checks import CheckFailed, check, describe, expect, expect_close, expect_shape, expect_tuple, numerical_gradient
+from grader.checks import CheckFailed, arguments_after, check, describe, expect, expect_close, expect_shape, expect_tuple, numerical_gradient
 
 GRAD_TOL = dict(rtol=1e-5, atol=1e-7)      # central differences in float64
 TORCH_TOL = dict(rtol=1e-7, atol=1e-10)    # same float64 arithmetic, other order of operations
@@ -53,31 +53,6 @@ def _clip(mod, grads, max_norm):
            f"clipped_grads should be a list of {len(grads)} arrays, one per gradient given, "
            f"but it is {describe(clipped)}.")
     return list(clipped), total
-
-
-def _call_keeping_arguments(student, module, name, *args):
-    """``student.<module>.<name>(*args)`` and the arguments as the learner's code left them:
-    ``(result, args_after)``.
-
-    In the grader the learner's code runs in the worker on copies of ``args``, so an
-    in-place change (``g *= scale``) never reaches the arrays here. The call is therefore
-    also made through a ``functools.partial`` built in the worker (reached through the
-    ``importlib`` that grader.fixtures imports), whose ``.args`` are the very objects the
-    learner's function received, read back after it ran. Under plain pytest the function
-    runs in this process, on ``args`` themselves. The ordinary call comes last, so that
-    feedback names the learner's function and reports an error as theirs."""
-    function = getattr(getattr(student, module), name)
-    if not hasattr(function, "value"):      # plain pytest: the learner's function itself
-        return function(*args), args
-    args_after = args
-    try:
-        functools = student.fixtures.importlib.value().import_module("functools")
-        bound = functools.partial(function.value(), *args)
-        bound()
-        args_after = tuple(bound.args)
-    except Exception:  # the learner's error, reported by the ordinary call below
-        pass
-    return function(*args), args_after
 
 
 def _torch_rnn(rng, D, H):
@@ -615,7 +590,7 @@ def test_clip_leaves_inputs_unchanged(student, rng):
     """the arrays given are not modified (clipped_grads are new arrays)"""
     grads = _some_grads(rng, 1.0)
     given = [g.copy() for g in grads]
-    _, (grads_after, _) = _call_keeping_arguments(student, "rnn", "clip_grad_norm", given, 0.5)
+    _, (grads_after, _) = arguments_after(student, student.rnn.clip_grad_norm, given, 0.5)
     for i, (after, before) in enumerate(zip(grads_after, grads)):
         if isinstance(after, np.ndarray) and after.shape == before.shape and np.array_equal(after, before):
             continue

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grader.checks import CheckFailed, check, describe, expect, expect_close, expect_gradients_close, to_numpy, vjp
+from grader.checks import CheckFailed, arguments_after, check, describe, expect, expect_close, expect_gradients_close, to_numpy, vjp
 
 F64_TOL = dict(rtol=1e-9, atol=1e-12)     # float64, another order of operations
 F32_TOL = dict(rtol=2e-5, atol=1e-6)      # float32
@@ -81,31 +81,6 @@ def _expect_loss(got, want, call, tol):
     expect_close(value, wanted, what=f"the loss of {call}", **tol)
 
 
-def _call_keeping_arguments(student, module, name, *args, **kwargs):
-    """``student.<module>.<name>(*args, **kwargs)`` and the positional arguments as the
-    learner's code left them: ``(result, args_after)``.
-
-    In the grader the learner's code runs in the worker on copies of ``args``, so an
-    in-place change (``target[...] = 0``) never reaches the tensors here. The call is
-    therefore also made through a ``functools.partial`` built in the worker (reached
-    through the ``importlib`` that grader.fixtures imports), whose ``.args`` are the very
-    objects the learner's function received, read back after it ran. Under plain pytest the
-    function runs in this process, on ``args`` themselves. The ordinary call comes last, so
-    that feedback names the learner's function and reports an error as theirs."""
-    function = getattr(getattr(student, module), name)
-    if not hasattr(function, "value"):      # plain pytest: the learner's function itself
-        return function(*args, **kwargs), args
-    args_after = args
-    try:
-        functools = student.fixtures.importlib.value().import_module("functools")
-        bound = functools.partial(function.value(), *args, **kwargs)
-        bound()
-        args_after = tuple(bound.args)
-    except Exception:  # the learner's error, reported by the ordinary call below
-        pass
-    return function(*args, **kwargs), args_after
-
-
 def _compare(student, logits, target, tol=F64_TOL, **kw):
     _expect_loss(_ce(student, logits, target, **kw), _torch_ce(logits, target, **kw),
                  _call_text(logits, target, kw), tol)
@@ -160,7 +135,7 @@ def test_ce_leaves_inputs_unchanged(student, rng):
              (_logits(rng, (2, 4, 5)), torch.tensor([[3, 1, 3, 0], [2, 3, 4, 3]]), {"ignore_index": 3})]
     for logits, target, kw in cases:
         before = (logits.clone(), target.clone())
-        _, after = _call_keeping_arguments(student, "training", "cross_entropy", logits, target, **kw)
+        _, after = arguments_after(student, student.training.cross_entropy, logits, target, **kw)
         for what, now, then in zip(("logits", "target"), after, before):
             if isinstance(now, torch.Tensor) and now.shape == then.shape and torch.equal(now, then):
                 continue

@@ -490,6 +490,22 @@ def hidden_grad_norms(dh_last, cache):
     return norms
 '''
 
+# a cache as a namedtuple, read by field name (a style some courses teach)
+_NAMEDTUPLE_STEP_FORWARD = '''
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    from collections import namedtuple
+
+    StepCache = namedtuple("StepCache", "x prev_h Wx Wh next_h")
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    return next_h, StepCache(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, next_h=next_h)
+'''
+
+_NAMEDTUPLE_STEP_BACKWARD = '''
+def rnn_step_backward(dnext_h, cache):
+    da = dnext_h * (1 - cache.next_h ** 2)
+    return (da @ cache.Wx.T, da @ cache.Wh.T, cache.x.T @ da, cache.prev_h.T @ da, da.sum(axis=0))
+'''
+
 RIGHT = {
     "rnn.rnn_step_forward": {
         "einsum": '''
@@ -518,6 +534,8 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
                                     "rnn.rnn_step_backward": _WEIGHTS_FIRST_STEP_BACKWARD},
         "own_cache_dict_of_preactivation": {"rnn.rnn_step_forward": _DICT_STEP_FORWARD,
                                             "rnn.rnn_step_backward": _DICT_STEP_BACKWARD},
+        "own_cache_namedtuple_read_by_name": {"rnn.rnn_step_forward": _NAMEDTUPLE_STEP_FORWARD,
+                                              "rnn.rnn_step_backward": _NAMEDTUPLE_STEP_BACKWARD},
         "einsum": '''
 def rnn_step_backward(dnext_h, cache):
     x, prev_h, Wx, Wh, next_h = cache
