@@ -24,6 +24,14 @@ def _names(state):
     return sorted(state)
 
 
+def _parameter_names(module):
+    """The names of ``module``'s parameters: buffers of the learner's own (a scale, a mask)
+    are allowed. state_dict(keep_vars=True) keeps parameters as nn.Parameter, also
+    through the worker's proxy."""
+    return sorted(name for name, value in dict(module.state_dict(keep_vars=True)).items()
+                  if isinstance(value, torch.nn.Parameter))
+
+
 @check("capstone.reverse_digits", weight=1)
 def assembles_into_the_reference_transformer(student, ref):
     """Your modules assemble into a Transformer that computes what the reference computes"""
@@ -32,12 +40,15 @@ def assembles_into_the_reference_transformer(student, ref):
         capstone.VOCAB, capstone.VOCAB, d_model=CONFIG.d_model, num_heads=CONFIG.num_heads,
         num_encoder_layers=CONFIG.num_layers, num_decoder_layers=CONFIG.num_layers, d_ff=CONFIG.d_ff,
         dropout=CONFIG.dropout, max_len=CONFIG.max_digits + 8)
-    expected_names = _names(mine.state_dict())
-    got_names = _names(theirs.state_dict())
+    expected_names = _parameter_names(mine)
+    got_names = _parameter_names(theirs)
     expect(got_names == expected_names,
            f"your Transformer's parameters are {got_names}; expected {expected_names} "
            "(the names the syllabus fixes, so that trained weights can be read by any conforming Transformer)")
-    theirs.load_state_dict(plain_state(mine))
+    reference_state = plain_state(mine)
+    missed, unexpected = theirs.load_state_dict(reference_state, strict=False)[:2]
+    not_loaded = sorted(set(reference_state) & set(missed)) + sorted(unexpected)
+    expect(not not_loaded, f"load_state_dict could not set {not_loaded} of your Transformer.")
     theirs.eval()
     dataset = capstone.make_dataset(CONFIG)
     src, tgt = dataset.val[0][:16], dataset.val[1][:16]
@@ -67,13 +78,14 @@ def _trained_reference(ref, run):
     model = _reference_model(ref)
     state = run["state"]
     expected_names = _names(model.state_dict())
-    expect(isinstance(state, dict) and _names(state) == expected_names,
-           f"the trained model's parameters are {_names(state) if isinstance(state, dict) else state!r}; "
-           f"expected {expected_names}")
+    # the learner's own buffers come back too; only the reference's names are read
+    missing = [name for name in expected_names if not isinstance(state, dict) or name not in state]
+    expect(not missing, f"the trained model's state is {_names(state) if isinstance(state, dict) else state!r}, "
+                        f"without {missing}; expected {expected_names}")
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     wrong = {k: tuple(state[k].shape) for k in shapes if tuple(state[k].shape) != shapes[k]}
     expect(not wrong, f"trained parameters with the wrong shape: {wrong}; expected {({k: shapes[k] for k in wrong})}")
-    model.load_state_dict({k: torch.as_tensor(v).float() for k, v in state.items()})
+    model.load_state_dict({k: torch.as_tensor(state[k]).float() for k in expected_names})
     return model
 
 
