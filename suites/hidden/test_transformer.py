@@ -54,13 +54,28 @@ def _causal(size):
     return torch.ones(size, size, dtype=torch.bool).tril()
 
 
+def _parameters(module):
+    """The module's parameters by name. Buffers (a mask, a scale, the positional table),
+    persistent or not, are the learner's business: state_dict(keep_vars=True) keeps
+    parameters as nn.Parameter, so they can be told apart (also through the worker's proxy)."""
+    state = module.state_dict(keep_vars=True)
+    return {name: value for name, value in dict(state).items() if isinstance(value, torch.nn.Parameter)}
+
+
+def _load(module, state, call):
+    """Give the learner's module the parameters in ``state``; its own extra buffers stay as they are."""
+    missed, unexpected = module.load_state_dict(state, strict=False)[:2]
+    not_loaded = sorted(set(state) & set(missed)) + sorted(unexpected)
+    expect(not not_loaded, f"{call}.load_state_dict could not set {not_loaded}.")
+
+
 def _check_names(module, expected, call):
-    names = sorted(dict(module.state_dict()))
+    names = sorted(_parameters(module))
     want = sorted(expected)
     if names != want:
         missing = [n for n in want if n not in names]
         extra = [n for n in names if n not in want]
-        text = f"{call} has the parameters {names}; expected exactly {want}"
+        text = f"{call} has the parameters {names}; expected exactly {want} (buffers are free; parameters are not)"
         if missing:
             text += f" (missing: {missing}"
             text += f"; unexpected: {extra})" if extra else ")"
@@ -90,12 +105,33 @@ def _pair(student, ref, rng, name, args, kwargs=None, dtype=torch.float64, train
     state = _random_state(theirs, rng, dtype)
     theirs.load_state_dict(state)
     mine = getattr(student.transformer, name)(*args, **kwargs)
-    _check_names(mine, state, _call_text(name, args, kwargs))
+    call = _call_text(name, args, kwargs)
+    _check_names(mine, state, call)
     _convert(mine, dtype)
-    mine.load_state_dict(plain_state(theirs))
+    _load(mine, plain_state(theirs), call)
     (mine.train() if train else mine.eval())
     (theirs.train() if train else theirs.eval())
     return mine, theirs, state
+
+
+def _twin(student, name, args, kwargs, state, dtype=torch.float64):
+    """Another learner's transformer.<name>(*args, **kwargs) holding ``state``, in eval() mode."""
+    module = getattr(student.transformer, name)(*args, **kwargs)
+    _convert(module, dtype)
+    _load(module, {k: v.to(dtype) for k, v in state.items()}, _call_text(name, args, kwargs))
+    module.eval()
+    return module
+
+
+def _keeps_dtype(student, ref, rng, name, args, kwargs, inputs, call):
+    """The learner's transformer.<name> in float32 and float64, with plain inputs made by
+    ``inputs(dtype)``: the output must have the dtype of the module and its inputs."""
+    for dtype in (torch.float32, torch.float64):
+        mine, _, _ = _pair(student, ref, rng, name, args, kwargs, dtype=dtype)
+        out = mine(*inputs(dtype))
+        got = torch.as_tensor(out).dtype
+        expect(got == dtype, f"{call} in {_dtype_name(dtype)} returned {_dtype_name(got)}; expected "
+                             f"{_dtype_name(dtype)} (keep the caller's dtype).")
 
 
 def _stack_pair(student, ref, rng, stack, layer_args, layer_kwargs, num_layers, dtype=torch.float64):
@@ -108,9 +144,10 @@ def _stack_pair(student, ref, rng, stack, layer_args, layer_kwargs, num_layers, 
     theirs.load_state_dict(state)
     layer = getattr(student.transformer, layer_name)(*layer_args, **layer_kwargs)
     mine = getattr(student.transformer, stack)(layer, num_layers)
-    _check_names(mine, state, f"{stack}({_call_text(layer_name, layer_args, layer_kwargs)}, {num_layers})")
+    call = f"{stack}({_call_text(layer_name, layer_args, layer_kwargs)}, {num_layers})"
+    _check_names(mine, state, call)
     _convert(mine, dtype)
-    mine.load_state_dict(plain_state(theirs))
+    _load(mine, plain_state(theirs), call)
     mine.eval()
     theirs.eval()
     return mine, theirs, state
@@ -215,11 +252,11 @@ def _ln(student, d, eps=None, dtype=torch.float64, weight=None, bias=None):
     _check_names(module, ["weight", "bias"], f"LayerNorm({d})")
     _convert(module, dtype)
     if weight is not None:
-        module.load_state_dict({"weight": weight, "bias": bias})
+        _load(module, {"weight": weight, "bias": bias}, f"LayerNorm({d})")
     return module
 
 
-@check("transformer.LayerNorm")
+@check("transformer.LayerNorm", kind="property")
 def test_ln_parameters(student):
     """the parameters are weight (ones) and bias (zeros), both of shape (d_model,)"""
     module = student.transformer.LayerNorm(5)
@@ -239,7 +276,7 @@ def test_ln_fixed_value(student):
         want = (want / torch.tensor([[math.sqrt(0.1875 + 1e-5)], [math.sqrt(5.0 + 1e-5)]], dtype=torch.float64)).to(dtype)
         tol = TOL64 if dtype == torch.float64 else TOL32
         expect_close(_ln(student, 4, dtype=dtype)(x), want, what=f"LayerNorm(4) of a {_dtype_name(dtype)} input",
-                     same_dtype=True, **tol)
+                     **tol)
 
 
 @check("transformer.LayerNorm", weight=2)
@@ -273,10 +310,10 @@ def test_ln_matches_torch(student, rng):
             mine = _ln(student, d, dtype=dtype, weight=theirs.weight.detach().clone(),
                        bias=theirs.bias.detach().clone())
             expect_close(mine(x), theirs(x), what=f"LayerNorm({d}) of a {_dtype_name(dtype)} {shape} input",
-                         same_dtype=True, **tol)
+                         **tol)
 
 
-@check("transformer.LayerNorm")
+@check("transformer.LayerNorm", kind="property")
 def test_ln_each_position_alone(student, rng):
     """each position is normalised on its own: changing one position leaves the others unchanged"""
     module = _ln(student, 6)
@@ -298,7 +335,17 @@ def test_ln_large_mean_float32(student, rng):
     x = x64.float()
     want = F.layer_norm(x.double(), (16,)).float()
     expect_close(_ln(student, 16, dtype=torch.float32)(x), want, what="LayerNorm(16) of float32 vectors near 1000",
-                 same_dtype=True, rtol=1e-3, atol=2e-3)
+                 rtol=1e-3, atol=2e-3)
+
+
+@check("transformer.LayerNorm", kind="property")
+def test_ln_keeps_dtype(student, rng):
+    """float32 in, float32 out; float64 in, float64 out"""
+    for dtype in (torch.float32, torch.float64):
+        out = _ln(student, 6, dtype=dtype)(_randn(rng, (2, 3, 6), dtype))
+        got = torch.as_tensor(out).dtype
+        expect(got == dtype, f"LayerNorm(6) of a {_dtype_name(dtype)} (2, 3, 6) input returned {_dtype_name(got)}; "
+                             f"expected {_dtype_name(dtype)} (keep the caller's dtype).")
 
 
 @check("transformer.LayerNorm", weight=2)
@@ -327,7 +374,7 @@ def _ff_expected(state, x, activation="relu"):
 FF_NAMES = ["linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"]
 
 
-@check("transformer.FeedForward")
+@check("transformer.FeedForward", kind="property")
 def test_ff_parameters(student):
     """the parameters are linear1 = nn.Linear(d_model, d_ff) and linear2 = nn.Linear(d_ff, d_model)"""
     module = student.transformer.FeedForward(6, 10)
@@ -363,7 +410,14 @@ def test_ff_matches_formula(student, ref, rng):
             mine, _, state = _pair(student, ref, rng, "FeedForward", (d, d_ff), dtype=dtype)
             x = _randn(rng, shape, dtype)
             expect_close(mine(x), _ff_expected(state, x), what=f"FeedForward({d}, {d_ff}) of a "
-                         f"{_dtype_name(dtype)} {shape} input", same_dtype=True, **tol)
+                         f"{_dtype_name(dtype)} {shape} input", **tol)
+
+
+@check("transformer.FeedForward", kind="property")
+def test_ff_keeps_dtype(student, ref, rng):
+    """float32 in, float32 out; float64 in, float64 out"""
+    _keeps_dtype(student, ref, rng, "FeedForward", (6, 12), {}, lambda dtype: (_randn(rng, (2, 3, 6), dtype),),
+                 "FeedForward(6, 12) of a (2, 3, 6) input")
 
 
 @check("transformer.FeedForward", weight=2)
@@ -374,13 +428,14 @@ def test_ff_gelu(student, ref, rng):
     expect_close(mine(x), _ff_expected(state, x, "gelu"), what='FeedForward(4, 9, activation="gelu")(x)', **TOL64)
 
 
-@check("transformer.FeedForward")
+@check("transformer.FeedForward", kind="property")
 def test_ff_eval_and_train(student, ref, rng):
     """dropout=0.5: eval() gives the dropout-free result every time; train() makes two calls differ"""
     mine, _, state = _pair(student, ref, rng, "FeedForward", (6, 12), {"dropout": 0.5})
     x = _randn(rng, (2, 5, 6))
-    want = _ff_expected(state, x)
-    expect_close(mine(x), want, what="FeedForward(6, 12, dropout=0.5) in eval() mode", **TOL64)
+    want = _twin(student, "FeedForward", (6, 12), {"dropout": 0.0}, state)(x)
+    expect_close(mine(x), want, what="FeedForward(6, 12, dropout=0.5) in eval() mode (expected the output of "
+                 "FeedForward(6, 12, dropout=0.0) with the same weights)", **TOL64)
     expect_close(mine(x), want, what="a second call in eval() mode", **TOL64)
     mine.train()
     student.fixtures.seed_everything(1)
@@ -414,7 +469,7 @@ def test_ff_gradients(student, ref, rng):
 
 # ---------------------------------------------------------------- EncoderLayer
 
-@check("transformer.EncoderLayer")
+@check("transformer.EncoderLayer", kind="property")
 def test_enc_layer_parameters(student):
     """the sub-modules are self_attn, ff, norm1 and norm2, with nothing else holding parameters"""
     _check_names(student.transformer.EncoderLayer(8, 2, 16), _enc_layer_names(), "EncoderLayer(8, 2, 16)")
@@ -459,18 +514,23 @@ def test_enc_layer_gelu_and_heads(student, ref, rng):
                      what=f"the output of EncoderLayer({d}, {h}, 10, {kwargs}) with a (2, 4, 4) mask", **TORCH64)
 
 
+@check("transformer.EncoderLayer", kind="property")
+def test_enc_layer_keeps_dtype(student, ref, rng):
+    """float32 in, float32 out; float64 in, float64 out"""
+    _keeps_dtype(student, ref, rng, "EncoderLayer", (D, H, FF), {}, lambda dtype: (_randn(rng, (2, 4, D), dtype),),
+                 "EncoderLayer(8, 2, 16) of a (2, 4, 8) input")
+
+
 @check("transformer.EncoderLayer")
-def test_enc_layer_float32_small(student, ref, rng):
-    """float32 in, float32 out; batch 1 and T = 1 work (compared with the reference)"""
+def test_enc_layer_small_shapes(student, ref, rng):
+    """batch 1 and T = 1 work (compared with the reference)"""
     for shape, norm_first in (((1, 4, D), False), ((3, 1, D), True), ((1, 1, D), False)):
-        mine, theirs, _ = _pair(student, ref, rng, "EncoderLayer", (D, H, FF), {"norm_first": norm_first},
-                                dtype=torch.float32)
-        x = _randn(rng, shape, torch.float32)
-        expect_close(mine(x), theirs(x), what=f"the output for a float32 {shape} input (norm_first={norm_first})",
-                     same_dtype=True, **TOL32)
+        mine, theirs, _ = _pair(student, ref, rng, "EncoderLayer", (D, H, FF), {"norm_first": norm_first})
+        x = _randn(rng, shape)
+        expect_close(mine(x), theirs(x), what=f"the output for a {shape} input (norm_first={norm_first})", **TOL64)
 
 
-@check("transformer.EncoderLayer", weight=2)
+@check("transformer.EncoderLayer", weight=2, kind="property")
 def test_enc_layer_padding_changes_nothing(student, ref, rng):
     """with a padding mask, changing the padded positions leaves the real positions' outputs unchanged"""
     for norm_first in (False, True):
@@ -488,15 +548,15 @@ def test_enc_layer_padding_changes_nothing(student, ref, rng):
                      f"(norm_first={norm_first})", **TOL64)
 
 
-@check("transformer.EncoderLayer")
+@check("transformer.EncoderLayer", kind="property")
 def test_enc_layer_eval_and_train(student, ref, rng):
-    """dropout=0.5: eval() switches dropout off (the torch result, twice); train() makes two calls differ"""
+    """dropout=0.5: eval() switches dropout off (the dropout-free result, twice); train() makes two calls differ"""
     mine, _, state = _pair(student, ref, rng, "EncoderLayer", (D, H, FF), {"dropout": 0.5})
-    theirs = _torch_encoder_layer(state, D, H, FF)
     x = _randn(rng, (2, 4, D))
-    want = _torch_encode(theirs, x, None, H)
-    expect_close(mine(x), want, what="EncoderLayer(8, 2, 16, dropout=0.5) in eval() mode", **TORCH64)
-    expect_close(mine(x), want, what="a second call in eval() mode", **TORCH64)
+    want = _twin(student, "EncoderLayer", (D, H, FF), {"dropout": 0.0}, state)(x)
+    expect_close(mine(x), want, what="EncoderLayer(8, 2, 16, dropout=0.5) in eval() mode (expected the output of "
+                 "EncoderLayer(8, 2, 16, dropout=0.0) with the same weights)", **TOL64)
+    expect_close(mine(x), want, what="a second call in eval() mode", **TOL64)
     mine.train()
     student.fixtures.seed_everything(2)
     expect(not torch.allclose(mine(x), mine(x)),
@@ -535,7 +595,7 @@ def test_enc_layer_gradients(student, ref, rng):
 
 # ---------------------------------------------------------------- DecoderLayer
 
-@check("transformer.DecoderLayer")
+@check("transformer.DecoderLayer", kind="property")
 def test_dec_layer_parameters(student):
     """the sub-modules are self_attn, cross_attn, ff, norm1, norm2 and norm3, nothing else with parameters"""
     _check_names(student.transformer.DecoderLayer(8, 2, 16), _dec_layer_names(), "DecoderLayer(8, 2, 16)")
@@ -579,20 +639,26 @@ def test_dec_layer_gelu_and_heads(student, ref, rng):
                      what=f"the output of DecoderLayer({d}, {h}, 10, {kwargs})", **TORCH64)
 
 
+@check("transformer.DecoderLayer", kind="property")
+def test_dec_layer_keeps_dtype(student, ref, rng):
+    """float32 in, float32 out; float64 in, float64 out"""
+    _keeps_dtype(student, ref, rng, "DecoderLayer", (D, H, FF), {},
+                 lambda dtype: (_randn(rng, (2, 4, D), dtype), _randn(rng, (2, 5, D), dtype)),
+                 "DecoderLayer(8, 2, 16) of x (2, 4, 8) and memory (2, 5, 8)")
+
+
 @check("transformer.DecoderLayer")
-def test_dec_layer_float32_small(student, ref, rng):
-    """float32 in, float32 out; batch 1, T = 1 and a memory of length 1 work (compared with the reference)"""
+def test_dec_layer_small_shapes(student, ref, rng):
+    """batch 1, T = 1 and a memory of length 1 work (compared with the reference)"""
     for (B, T, S), norm_first in (((1, 3, 5), False), ((2, 1, 4), True), ((1, 1, 1), False)):
-        mine, theirs, _ = _pair(student, ref, rng, "DecoderLayer", (D, H, FF), {"norm_first": norm_first},
-                                dtype=torch.float32)
-        x, memory = _randn(rng, (B, T, D), torch.float32), _randn(rng, (B, S, D), torch.float32)
+        mine, theirs, _ = _pair(student, ref, rng, "DecoderLayer", (D, H, FF), {"norm_first": norm_first})
+        x, memory = _randn(rng, (B, T, D)), _randn(rng, (B, S, D))
         causal = _causal(T)
         expect_close(mine(x, memory, causal), theirs(x, memory, causal),
-                     what=f"the output for float32 x {(B, T, D)} and memory {(B, S, D)} (norm_first={norm_first})",
-                     same_dtype=True, **TOL32)
+                     what=f"the output for x {(B, T, D)} and memory {(B, S, D)} (norm_first={norm_first})", **TOL64)
 
 
-@check("transformer.DecoderLayer", weight=2)
+@check("transformer.DecoderLayer", weight=2, kind="property")
 def test_dec_layer_causal(student, ref, rng):
     """with a causal tgt_mask, the output at position t does not change when later target positions change"""
     for norm_first in (False, True):
@@ -607,7 +673,7 @@ def test_dec_layer_causal(student, ref, rng):
                      f"(norm_first={norm_first})", **TOL64)
 
 
-@check("transformer.DecoderLayer", weight=2)
+@check("transformer.DecoderLayer", weight=2, kind="property")
 def test_dec_layer_memory_padding(student, ref, rng):
     """with a memory_mask, changing the padded memory positions changes nothing"""
     for norm_first in (False, True):
@@ -622,15 +688,15 @@ def test_dec_layer_memory_padding(student, ref, rng):
                      f"(norm_first={norm_first})", **TOL64)
 
 
-@check("transformer.DecoderLayer")
+@check("transformer.DecoderLayer", kind="property")
 def test_dec_layer_eval_and_train(student, ref, rng):
-    """dropout=0.5: eval() switches dropout off (the torch result, twice); train() makes two calls differ"""
+    """dropout=0.5: eval() switches dropout off (the dropout-free result, twice); train() makes two calls differ"""
     mine, _, state = _pair(student, ref, rng, "DecoderLayer", (D, H, FF), {"dropout": 0.5})
-    theirs = _torch_decoder_layer(state, D, H, FF)
     x, memory = _randn(rng, (2, 4, D)), _randn(rng, (2, 3, D))
-    want = _torch_decode(theirs, x, memory, None, None, H)
-    expect_close(mine(x, memory), want, what="DecoderLayer(8, 2, 16, dropout=0.5) in eval() mode", **TORCH64)
-    expect_close(mine(x, memory), want, what="a second call in eval() mode", **TORCH64)
+    want = _twin(student, "DecoderLayer", (D, H, FF), {"dropout": 0.0}, state)(x, memory)
+    expect_close(mine(x, memory), want, what="DecoderLayer(8, 2, 16, dropout=0.5) in eval() mode (expected the output "
+                 "of DecoderLayer(8, 2, 16, dropout=0.0) with the same weights)", **TOL64)
+    expect_close(mine(x, memory), want, what="a second call in eval() mode", **TOL64)
     mine.train()
     student.fixtures.seed_everything(3)
     expect(not torch.allclose(mine(x, memory), mine(x, memory)),
@@ -674,7 +740,7 @@ def _stack_names(layer_names, n):
     return [f"layers.{i}.{name}" for i in range(n) for name in layer_names] + ["norm.weight", "norm.bias"]
 
 
-@check("transformer.Encoder", weight=2)
+@check("transformer.Encoder", weight=2, kind="property")
 def test_encoder_structure(student):
     """layers holds num_layers deep copies of the layer (same weights, not shared), then a final norm"""
     layer = student.transformer.EncoderLayer(D, H, FF)
@@ -719,40 +785,33 @@ def test_encoder_matches_torch_pre_norm(student, ref, rng):
                  **TORCH64)
 
 
-@check("transformer.Encoder")
+@check("transformer.Encoder", kind="property")
 def test_encoder_does_not_use_the_layer_itself(student, ref, rng):
     """changing the layer given to Encoder afterwards changes nothing (the stack holds copies)"""
-    mine, theirs, _ = _stack_pair(student, ref, rng, "Encoder", (D, H, FF), {}, 2)
+    _, theirs, _ = _stack_pair(student, ref, rng, "Encoder", (D, H, FF), {}, 2)
     layer = student.transformer.EncoderLayer(D, H, FF)
     encoder = student.transformer.Encoder(layer, 2)
     encoder.double()
-    encoder.load_state_dict(plain_state(theirs))
+    _load(encoder, plain_state(theirs), "Encoder(EncoderLayer(8, 2, 16), 2)")
     encoder.eval()
     x = _randn(rng, (2, 3, D))
     out = encoder(x)
     layer.double()
-    layer.load_state_dict({k: v + 0.5 for k, v in _random_state(ref.transformer.EncoderLayer(D, H, FF), rng).items()})
+    _load(layer, {k: v + 0.5 for k, v in _random_state(ref.transformer.EncoderLayer(D, H, FF), rng).items()},
+          "EncoderLayer(8, 2, 16)")
     expect_close(encoder(x), out, what="the encoder's output after changing the original layer's weights", **TOL64)
-    expect_close(out, theirs(x), what="the encoder's output", **TOL64)
 
 
 @check("transformer.Encoder")
-def test_encoder_float32_small(student, ref, rng):
-    """float32 in, float32 out; one layer; batch 1 and T = 1 (compared with the reference)"""
+def test_encoder_small(student, ref, rng):
+    """one layer; batch 1 and T = 1 (compared with the reference)"""
     for shape, n in (((1, 4, D), 1), ((2, 1, D), 2)):
-        layer = ref.transformer.EncoderLayer(D, H, FF)
-        theirs = ref.transformer.Encoder(layer, n)
-        theirs.load_state_dict(_random_state(theirs, rng, torch.float32))
-        theirs.eval()
-        mine = student.transformer.Encoder(student.transformer.EncoderLayer(D, H, FF), n)
-        mine.load_state_dict(plain_state(theirs))
-        mine.eval()
-        x = _randn(rng, shape, torch.float32)
-        expect_close(mine(x), theirs(x), what=f"the output of a {n}-layer encoder for a float32 {shape} input",
-                     same_dtype=True, **TOL32)
+        mine, theirs, _ = _stack_pair(student, ref, rng, "Encoder", (D, H, FF), {}, n)
+        x = _randn(rng, shape)
+        expect_close(mine(x), theirs(x), what=f"the output of a {n}-layer encoder for a {shape} input", **TOL64)
 
 
-@check("transformer.Encoder")
+@check("transformer.Encoder", kind="property")
 def test_encoder_padding_changes_nothing(student, ref, rng):
     """the mask reaches every layer: changing padded positions leaves the real positions' outputs unchanged"""
     mine, _, _ = _stack_pair(student, ref, rng, "Encoder", (D, H, FF), {}, 3)
@@ -779,7 +838,7 @@ def test_encoder_gradients(student, ref, rng):
 
 # ---------------------------------------------------------------- Decoder
 
-@check("transformer.Decoder", weight=2)
+@check("transformer.Decoder", weight=2, kind="property")
 def test_decoder_structure(student):
     """layers holds num_layers deep copies of the layer (same weights, not shared), then a final norm"""
     layer = student.transformer.DecoderLayer(D, H, FF)
@@ -823,22 +882,16 @@ def test_decoder_matches_torch_pre_norm(student, ref, rng):
 
 
 @check("transformer.Decoder")
-def test_decoder_float32_small(student, ref, rng):
-    """float32 in, float32 out; one layer; batch 1, T = 1 (compared with the reference)"""
+def test_decoder_small(student, ref, rng):
+    """one layer; batch 1, T = 1 (compared with the reference)"""
     for (B, T, S), n in (((1, 3, 4), 1), ((2, 1, 3), 2)):
-        theirs = ref.transformer.Decoder(ref.transformer.DecoderLayer(D, H, FF), n)
-        theirs.load_state_dict(_random_state(theirs, rng, torch.float32))
-        theirs.eval()
-        mine = student.transformer.Decoder(student.transformer.DecoderLayer(D, H, FF), n)
-        mine.load_state_dict(plain_state(theirs))
-        mine.eval()
-        x, memory = _randn(rng, (B, T, D), torch.float32), _randn(rng, (B, S, D), torch.float32)
+        mine, theirs, _ = _stack_pair(student, ref, rng, "Decoder", (D, H, FF), {}, n)
+        x, memory = _randn(rng, (B, T, D)), _randn(rng, (B, S, D))
         expect_close(mine(x, memory, _causal(T)), theirs(x, memory, _causal(T)),
-                     what=f"the output of a {n}-layer decoder for float32 x {(B, T, D)}, memory {(B, S, D)}",
-                     same_dtype=True, **TOL32)
+                     what=f"the output of a {n}-layer decoder for x {(B, T, D)}, memory {(B, S, D)}", **TOL64)
 
 
-@check("transformer.Decoder", weight=2)
+@check("transformer.Decoder", weight=2, kind="property")
 def test_decoder_causal_and_padding(student, ref, rng):
     """the masks reach every layer: later targets and padded memory positions change nothing"""
     mine, _, _ = _stack_pair(student, ref, rng, "Decoder", (D, H, FF), {}, 2)
@@ -881,7 +934,7 @@ def _model_pair(student, ref, rng, src_vocab=11, tgt_vocab=13, dtype=torch.float
     return _pair(student, ref, rng, "Transformer", (src_vocab, tgt_vocab), config, dtype=dtype)
 
 
-@check("transformer.Transformer")
+@check("transformer.Transformer", kind="property")
 def test_model_parameters(student, ref):
     """the parameters: src_embed, tgt_embed, encoder, decoder and generator (pos_encoding has none)"""
     theirs = ref.transformer.Transformer(11, 13, **SMALL)
@@ -895,13 +948,14 @@ def test_model_parameters(student, ref):
     expect_shape(pe, (50, 8), what="pos_encoding.pe (a PositionalEncoding(d_model, max_len, dropout))")
 
 
-@check("transformer.Transformer")
+@check("transformer.Transformer", kind="property")
 def test_model_xavier_init(student):
     """every matrix (embeddings included) starts Xavier-uniform; biases and norms keep their initial values"""
     student.fixtures.seed_everything(0)
     mine = student.transformer.Transformer(40, 48, d_model=32, num_heads=4, num_encoder_layers=1,
                                            num_decoder_layers=1, d_ff=64, max_len=20)
-    for name, value in dict(mine.state_dict()).items():
+    for name, value in _parameters(mine).items():
+        value = value.detach()
         if value.dim() == 2:
             fan_out, fan_in = value.shape
             bound = math.sqrt(6.0 / (fan_in + fan_out))
@@ -961,7 +1015,7 @@ def test_model_decode(student, ref, rng):
                  **TOL64)
 
 
-@check("transformer.Transformer", weight=2)
+@check("transformer.Transformer", weight=2, kind="property")
 def test_model_padded_source_changes_nothing(student, ref, rng):
     """padded source tokens change nothing in the logits: src_mask reaches the encoder AND the cross-attention"""
     mine, _, _ = _model_pair(student, ref, rng)
@@ -975,7 +1029,7 @@ def test_model_padded_source_changes_nothing(student, ref, rng):
     expect_close(again, out, what="the logits after changing the padded source tokens (masked by src_mask)", **TOL64)
 
 
-@check("transformer.Transformer", weight=2)
+@check("transformer.Transformer", weight=2, kind="property")
 def test_model_causal(student, ref, rng):
     """with a causal tgt_mask, the logits at position t do not change when later target tokens change"""
     mine, _, _ = _model_pair(student, ref, rng)
@@ -990,24 +1044,32 @@ def test_model_causal(student, ref, rng):
 
 @check("transformer.Transformer")
 def test_model_shapes(student, ref, rng):
-    """logits (B, T_tgt, tgt_vocab) with S != T, batch 1, T = 1, 4 heads, float32 (compared with the reference)"""
+    """logits (B, T_tgt, tgt_vocab) with S != T, batch 1, T = 1, 4 heads (compared with the reference)"""
     for (B, S, T), heads in (((1, 6, 3), 4), ((3, 2, 1), 2), ((1, 1, 1), 4)):
-        mine, theirs, _ = _model_pair(student, ref, rng, src_vocab=9, tgt_vocab=7, dtype=torch.float32,
-                                      num_heads=heads)
+        mine, theirs, _ = _model_pair(student, ref, rng, src_vocab=9, tgt_vocab=7, num_heads=heads)
         src, tgt = _tokens(rng, (B, S), 9), _tokens(rng, (B, T), 7)
         out = mine(src, tgt, None, _causal(T))
         expect_shape(out, (B, T, 7), what=f"the logits for src {(B, S)}, tgt {(B, T)} and tgt_vocab = 7")
         expect_close(out, theirs(src, tgt, None, _causal(T)), what=f"the logits for src {(B, S)}, tgt {(B, T)}, "
-                     f"{heads} heads, float32", same_dtype=True, **TOL32)
+                     f"{heads} heads", **TOL64)
 
 
-@check("transformer.Transformer")
-def test_model_eval_and_train(student, ref, rng):
-    """dropout=0.1: eval() gives the same logits twice; train() makes two calls differ"""
-    mine, theirs, _ = _model_pair(student, ref, rng)
+@check("transformer.Transformer", kind="property")
+def test_model_keeps_dtype(student, ref, rng):
+    """a float32 model gives float32 logits; a float64 model float64 logits"""
     src, tgt = _tokens(rng, (2, 5), 11), _tokens(rng, (2, 4), 13)
-    want = theirs(src, tgt, None, _causal(4))
-    expect_close(mine(src, tgt, None, _causal(4)), want, what="the logits in eval() mode", **TOL64)
+    _keeps_dtype(student, ref, rng, "Transformer", (11, 13), SMALL, lambda dtype: (src, tgt, None, _causal(4)),
+                 "Transformer(11, 13, d_model=8, ...)(src (2, 5), tgt (2, 4))")
+
+
+@check("transformer.Transformer", kind="property")
+def test_model_eval_and_train(student, ref, rng):
+    """dropout=0.1: eval() gives the dropout-free logits twice; train() makes two calls differ"""
+    mine, _, state = _model_pair(student, ref, rng)
+    src, tgt = _tokens(rng, (2, 5), 11), _tokens(rng, (2, 4), 13)
+    want = _twin(student, "Transformer", (11, 13), {**SMALL, "dropout": 0.0}, state)(src, tgt, None, _causal(4))
+    expect_close(mine(src, tgt, None, _causal(4)), want, what="the logits in eval() mode (expected the logits of "
+                 "Transformer(11, 13, ..., dropout=0.0) with the same weights)", **TOL64)
     expect_close(mine(src, tgt, None, _causal(4)), want, what="the logits of a second call in eval() mode", **TOL64)
     mine.train()
     student.fixtures.seed_everything(4)

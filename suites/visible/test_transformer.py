@@ -26,8 +26,11 @@ def _pad_mask(lengths, size):
 
 
 def _names(module, expected, call):
-    names = sorted(dict(module.state_dict()))
-    expect(names == sorted(expected), f"{call} has the parameters {names}; expected exactly {sorted(expected)}.")
+    """The module's parameters must be ``expected``; buffers of its own are allowed."""
+    state = dict(module.state_dict(keep_vars=True))
+    names = sorted(name for name, value in state.items() if isinstance(value, torch.nn.Parameter))
+    expect(names == sorted(expected), f"{call} has the parameters {names}; expected exactly {sorted(expected)} "
+                                      "(buffers are free; parameters are not).")
 
 
 def _layer(student, name, *args, **kwargs):

@@ -62,6 +62,12 @@ WRONG = {
             """        self.register_buffer("weight", torch.ones(d_model))
         self.register_buffer("gamma_bias", torch.zeros(d_model))
         self.bias = self.gamma_bias""")),
+        # float64 statistics for accuracy, but the result is never cast back to the caller's dtype
+        "statistics_in_float64_returned_as_float64": _reference_with("LayerNorm", (_LN_FORWARD, """        x64 = x.double()
+        centred = x64 - x64.mean(dim=-1, keepdim=True)
+        var = centred.square().mean(dim=-1, keepdim=True)
+        return centred * torch.rsqrt(var + self.eps) * self.weight + self.bias
+""")),
         "statistics_detached": _reference_with("LayerNorm", (_LN_FORWARD, """        mean = x.mean(dim=-1, keepdim=True).detach()
         var = (x - mean).pow(2).mean(dim=-1, keepdim=True).detach()
         return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
@@ -167,6 +173,9 @@ WRONG = {
         "converts_to_float64": _reference_with("DecoderLayer", (
             "        if self.norm_first:\n            h = self.norm1(x)",
             "        x, memory = x.double(), memory.double()\n        if self.norm_first:\n            h = self.norm1(x)")),
+        # a stub that hands back its input: it keeps the shape, the dtype and the masks' promises
+        "returns_its_input": _reference_with("DecoderLayer", ("        if self.norm_first:\n            h = self.norm1(x)",
+                                                             "        return x\n        if self.norm_first:\n            h = self.norm1(x)")),
         "memory_detached": _reference_with("DecoderLayer", (
             "        if self.norm_first:\n            h = self.norm1(x)",
             "        memory = memory.detach()\n        if self.norm_first:\n            h = self.norm1(x)")),
@@ -241,6 +250,17 @@ WRONG = {
         "memory_detached": _reference_with("Transformer", (
             "return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)",
             "return self.decode(tgt, self.encode(src, src_mask).detach(), src_mask, tgt_mask)")),
+        # a stub that only gets the shape right: every check it passes is a property, so it earns 0
+        "returns_zeros_of_the_right_shape": _reference_with("Transformer", (
+            "return self.encoder(x, src_mask)", "return x.new_zeros(x.shape)"), (
+            "return self.generator(self.decoder(x, memory, tgt_mask, src_mask))",
+            "return x.new_zeros(tgt.shape + (self.generator.out_features,))"), (
+            "return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)",
+            "return self.src_embed.weight.new_zeros(tgt.shape + (self.generator.out_features,))")),
+        # logits upcast "for a stable loss": a float32 model no longer gives float32 logits
+        "logits_upcast_to_float64": _reference_with("Transformer", (
+            "return self.generator(self.decoder(x, memory, tgt_mask, src_mask))",
+            "return self.generator(self.decoder(x, memory, tgt_mask, src_mask)).double()")),
     },
 }
 
@@ -356,6 +376,12 @@ class Decoder(nn.Module):
                 torch.nn.init.xavier_uniform_(p, gain=1.0)
 """), ("self.src_embed(src) * math.sqrt(self.d_model)", "self.src_embed(src).mul(self.d_model ** 0.5)"),
             ("self.tgt_embed(tgt) * math.sqrt(self.d_model)", "self.tgt_embed(tgt) * self.src_embed.embedding_dim ** 0.5")),
+        # the docstring fixes the parameters; a (persistent) buffer of one's own is allowed
+        "scale_kept_in_a_buffer": _reference_with("Transformer", (
+            "self.d_model = d_model",
+            "self.d_model = d_model\n        self.register_buffer(\"scale\", torch.tensor(math.sqrt(d_model), dtype=torch.float64))"),
+            ("self.src_embed(src) * math.sqrt(self.d_model)", "self.src_embed(src) * self.scale"),
+            ("self.tgt_embed(tgt) * math.sqrt(self.d_model)", "self.tgt_embed(tgt) * self.scale")),
     },
 }
 
