@@ -109,6 +109,13 @@ def shown_title(outcome: CheckOutcome, outcomes: list[CheckOutcome]) -> str:
     return outcome.title + (f" ({PROPERTY_WAITS})" if waits else "")
 
 
+def stand_in_note(stood_in: list[str]) -> str:
+    """Why the feedback of an exercise came from running it beside reference pieces."""
+    names = ", ".join(stood_in)
+    return (f"graded with the reference {names} in place of yours, which does not pass its own checks "
+            "(yet): a bug there costs only its own points")
+
+
 def exercise_score(outcomes: list[CheckOutcome], points: float) -> float:
     """The exercise's ``points`` shared among its checks by weight, for those credited."""
     total = sum(o.weight for o in outcomes)

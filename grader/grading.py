@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.checks import CheckFailed, CheckOutcome, checks_in, exercise_score, seeded_rng, shown_title
+from grader.checks import CheckFailed, CheckOutcome, checks_in, exercise_score, seeded_rng, shown_title, \
+    stand_in_note
 from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
@@ -74,13 +75,6 @@ class ExerciseResult:
         if not self.passed:
             lines.append(f"Hint: `course hint {self.id}`")
         return "\n".join(lines)
-
-
-def stand_in_note(stood_in: list[str]) -> str:
-    """Why the feedback of an exercise came from running it beside reference pieces."""
-    names = ", ".join(stood_in)
-    return (f"graded with the reference {names} in place of yours, which does not pass its own checks "
-            "(yet): a bug there costs only its own points")
 
 
 def blocked_note(blocked_by: list[str]) -> str:

@@ -323,6 +323,22 @@ def test_stand_ins_keep_one_bug_to_one_exercise(course, attention_hidden, capsys
         without = 0.0
     assert without < points
     assert wrong["softmax"].__code__.co_filename == "<cell attention-softmax-solution>"   # restored after
+    assert "graded with the reference attention.softmax in place of yours" in capsys.readouterr().out
+
+
+def test_a_self_consistent_chain_keeps_its_own_pieces_as_course_grade_does(course, capsys):
+    """A CS231n-style rnn_backward that unpacks the caches its own step forward makes: its
+    own pieces pass their checks, so they stay; the reference's would not fit its caches."""
+    from grader.nbexport import reference_source
+    from grader.nbgrader_support import load_hidden
+    from tests.variants.rnn import RIGHT as RNN_RIGHT
+
+    load_hidden("rnn", suite=(ROOT / "suites" / "hidden" / "test_rnn.py").read_text(),
+                reference=reference_source(course, "rnn"))
+    chain = RNN_RIGHT["rnn.rnn_backward"]["own_cache_weights_first_reads_D"]
+    mine = notebook_namespace(course, "rnn", {exercise_id.split(".")[1]: source for exercise_id, source in chain.items()})
+    assert grade_in_process(course, "rnn.rnn_backward", mine) == course.exercise("rnn.rnn_backward").points
+    assert "in place of yours" not in capsys.readouterr().out
 
 
 def test_a_forbidden_method_call_is_caught_at_run_time(course, attention_hidden):

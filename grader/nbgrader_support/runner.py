@@ -22,9 +22,11 @@ passes, the cell raises :class:`ExerciseFailed` with the feedback (nbgrader: 0 p
 
 What is the same as ``course grade``: the checks (same code, same seeded ``rng``, same
 ``student``/``ref``/``rng`` arguments), the weights, the feedback ("called ... returned
-... expected ..."), and the stand-ins: while an exercise is graded, the reference versions
-of what it builds on (in this module) replace the notebook's, so one bug costs one
-exercise. Earlier modules are the reference files next to the notebook anyway.
+... expected ..."), and the stand-in rule: while an exercise is graded, what it builds on
+(in this module) is the notebook's own where that passes its own hidden checks, and the
+reference's where it does not, so one bug costs one exercise and a self-consistent chain
+keeps its own pieces; the feedback says which stood in. Earlier modules are the reference
+files next to the notebook anyway.
 What is not: the student's code runs in this very process, next to the checks, with no
 time limit of its own (nbgrader's cell timeout applies) and no isolation, so it could
 tamper with the checks. Forbidden calls are found by a static scan of the cells the kernel
@@ -46,10 +48,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import fixtures
-from grader.checks import CheckFailed, CheckOutcome, checks_in, describe, exercise_score, seeded_rng, shown_title
+from grader.checks import (CheckFailed, CheckOutcome, checks_in, describe, exercise_score, seeded_rng, shown_title,
+                           stand_in_note)
 from grader.forbidden import forbidden_in_sources
 
 _HIDDEN: dict[str, "_HiddenModule"] = {}     # module name -> its hidden suite and reference, when grading
+_OWN_VERDICTS: dict[tuple[str, int], bool] = {}   # (exercise, id of the notebook's definition) -> passes
 _VISIBLE: dict[str, types.ModuleType] = {}   # suite path -> the loaded visible suite
 
 
@@ -251,7 +255,8 @@ class ExerciseTests:
 
     def hidden(self, module: str, stand_ins: tuple | list = ()) -> "ExerciseTests":
         """Grade with the hidden suite of ``module`` (loaded by :func:`load_hidden`), with
-        the reference versions of ``stand_ins`` in place of the notebook's."""
+        the reference versions of those of ``stand_ins`` whose notebook version does not
+        pass its own hidden checks in place of the notebook's (the rule of ``course grade``)."""
         if module not in _HIDDEN:
             raise RuntimeError(f"the hidden checks of {module} are not loaded: the first test cell of the "
                                "notebook loads them, so run the notebook from the top")
@@ -273,17 +278,31 @@ class ExerciseTests:
             print(f"{self.exercise}: no checks to run here; grading runs hidden ones")
             return None
         _one_torch_thread_when_grading()
+        standing = tuple(name for name in self._stand_ins if not self._passes_its_own_checks(name))
         with _Tripwires(self.forbidden, self.namespace) as tripwires:
-            outcomes = self._run_checks(checks)
+            outcomes = self._run_checks(checks, standing)
         banned = forbidden_in_sources(_cell_sources(self.namespace), self.name, self.forbidden) | tripwires.used
         score = 0.0 if banned else exercise_score(outcomes, self.points)
-        report = self._report(outcomes, score, banned, grading)
+        report = self._report(outcomes, score, banned, grading, standing)
         if score == 0:
             raise ExerciseFailed(report)
         print(report)
         return score
 
-    def _run_checks(self, checks: list[Callable]) -> list[CheckOutcome]:
+    def _passes_its_own_checks(self, name: str) -> bool:
+        """Whether the notebook's ``name`` (an exercise of this module) passes every hidden
+        check of its own, run as it is; remembered per definition for the kernel's life."""
+        definition = self.namespace.get(name)
+        key = (f"{self.module}.{name}", id(definition))
+        if key not in _OWN_VERDICTS:
+            own = ExerciseTests(key[0], points=1, namespace=self.namespace)
+            own._hidden = self._hidden
+            checks = [fn for fn in checks_in(self._hidden.suite) if fn.__check_exercise__ == key[0]]
+            outcomes = own._run_checks(checks, ()) if definition is not None and checks else []
+            _OWN_VERDICTS[key] = bool(outcomes) and all(o.passed for o in outcomes)
+        return _OWN_VERDICTS[key]
+
+    def _run_checks(self, checks: list[Callable], standing: tuple[str, ...]) -> list[CheckOutcome]:
         calls = _Calls()
         available: dict[str, Any] = {"student": _Student(self.module, self.namespace, calls)}
         if self._hidden is not None:
@@ -291,7 +310,7 @@ class ExerciseTests:
         outcomes = []
         # a student's print to stderr (or a warning) must not cost the points: nbgrader
         # gives 0 to a test cell with any stderr output
-        with _stand_ins(self.namespace, self._hidden, self._stand_ins), contextlib.redirect_stderr(sys.stdout):
+        with _stand_ins(self.namespace, self._hidden, standing), contextlib.redirect_stderr(sys.stdout):
             for fn in checks:
                 calls.last = None
                 available["rng"] = seeded_rng(f"{self.exercise}:{fn.__name__}")
@@ -319,13 +338,16 @@ class ExerciseTests:
             text += f"\n  at {func}, line {line}" + (f": {code}" if code else "")
         return f"called {call.text()}\n{text}" if call is not None else text
 
-    def _report(self, outcomes: list[CheckOutcome], score: float, banned: set[str], grading: bool) -> str:
+    def _report(self, outcomes: list[CheckOutcome], score: float, banned: set[str], grading: bool,
+                standing: tuple[str, ...]) -> str:
         passed = sum(o.passed for o in outcomes)
         kind, note = ("checks", "") if grading else ("visible checks", " (grading runs hidden checks too)")
         lines = [f"{self.exercise}: {passed}/{len(outcomes)} {kind} passed, {score:g}/{self.points:g} points{note}"]
         if banned:
             lines.append(f"uses {', '.join(sorted(banned))}, which this exercise asks you to write yourself; "
                          "no points until it is gone")
+        if standing:
+            lines.append(stand_in_note([f"{self.module}.{name}" for name in standing]))
         for outcome in outcomes:
             lines.append(("✓ " if outcome.passed else "✗ ") + shown_title(outcome, outcomes))
             lines.extend("    " + line for line in outcome.feedback.splitlines())
