@@ -139,7 +139,7 @@ class MultiHeadAttention(nn.Module):
         d_model must be divisible by num_heads; d_k = d_model // num_heads.
         Four projections, each nn.Linear(d_model, d_model, bias=bias), named
         exactly w_q, w_k, w_v (queries, keys, values) and w_o (output).
-        Nothing else with parameters.
+        Nothing else with parameters (buffers, e.g. a causal mask, are yours to add).
 
     forward(query, key, value, mask=None):
         query  (B, T_q, d_model)

@@ -134,10 +134,11 @@ def beam_search(model, src, beam_size, max_len, bos_id, eos_id, src_mask=None):
     Returns:
         a list of (tokens, logprob) pairs, best (highest logprob) first:
         tokens     LongTensor (n,), 1 <= n <= max_len, starting with bos_id; a finished
-                   hypothesis ends with its (first and only) eos_id
-        logprob    Python float, the sum over the tokens after bos of their log-probability
-                   (log_softmax of the logits) given the tokens before them; no length
-                   normalisation
+                   hypothesis ends with its (first and only) eos_id. A 1-D tensor of another
+                   integer dtype, or a list of ints, is fine too (no batch axis: not (1, n)).
+        logprob    Python float (a 0-d tensor is fine too), the sum over the tokens after bos
+                   of their log-probability (log_softmax of the logits) given the tokens before
+                   them; no length normalisation
 
     The algorithm, exactly:
         - start with one alive hypothesis, [bos_id], of score 0.0, and no finished ones;

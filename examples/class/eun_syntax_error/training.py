@@ -122,7 +122,8 @@ def cross_entropy(logits, target, ignore_index=-100, label_smoothing=0.0):
     never log(softmax): logits of 1e4 must neither overflow nor give NaN.
     log_softmax, F.cross_entropy, F.nll_loss and the nn loss modules are not
     allowed. Beware of gathering at an ignored target such as -100: it is not a
-    valid class index.
+    valid class index. Do not modify logits or target (no target[...] = 0 or
+    masked_fill_ on them): the caller still needs its batch as it was.
     """
     # BEGIN SOLUTION
     num_classes = logits.shape[-1]
