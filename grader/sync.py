@@ -3,7 +3,8 @@
 A learner may be working in ``exercises/`` (in a clone of this repository, say): a file
 in which some exercise is no longer its stub holds their work. Sync never overwrites it
 unless forced, and then keeps a copy first; the drift check judges the stub committed to
-git for such a file, not the learner's copy.
+git for such a file, not the learner's copy. A course with a ``docs/`` folder also gets
+its API reference there (:mod:`grader.apidoc`), checked the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.apidoc import api_page, page_path
 from grader.manifest import Course
 from grader.source import find_regions, make_stubs, stub_line
 
@@ -86,6 +88,9 @@ def find_drift(course: Course) -> list[Drift]:
         for path in sorted(exercises.glob("*.py")):
             if path not in expected:
                 drift.append(Drift(path, "has no solution in solutions/"))
+    page = page_path(course)
+    if page.parent.is_dir() and (not page.exists() or page.read_text(encoding="utf-8") != api_page(course)):
+        drift.append(Drift(page, "differs from what solutions/ generates"))
     return drift
 
 
@@ -114,4 +119,10 @@ def write_stubs(course: Course, force: bool = False) -> SyncResult:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         result.written.append(path)
+    page = page_path(course)    # the API reference, for a course that keeps docs/
+    if page.parent.is_dir():
+        text = api_page(course)
+        if not page.exists() or page.read_text(encoding="utf-8") != text:
+            page.write_text(text, encoding="utf-8")
+            result.written.append(page)
     return result
