@@ -14,6 +14,37 @@ from grader.state import LearnerState, NewerStateError, StateError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
+# What `course` says outside a course when it has not even its messages (a non-editable
+# install puts grader/ alone in site-packages, without i18n/): the English of no_course.
+NO_COURSE = ("no course here: course.toml is not in this folder or above it. Run `course` inside the "
+             "course folder (cd into it), or say where it is with --course DIR or export COURSE_ROOT=DIR")
+
+# The instructors' and developers' commands: they speak English and take no --lang of their own.
+INSTRUCTOR_COMMANDS = frozenset({"grade", "release", "sync", "gradescope", "nbgrader"})
+
+
+class Count:
+    """A number in a message. ``{n}`` shows it (a float as with ``:g``) and ``{n:point|points}``
+    the word that agrees with it, for languages that have plurals; a Korean message simply
+    leaves the word out. `CourseContext.t` passes every number of a message as one."""
+
+    def __init__(self, n: float):
+        self.n = n
+
+    def __format__(self, spec: str) -> str:
+        if "|" in spec:
+            one, other = spec.split("|", 1)
+            return one if self.n == 1 else other
+        return format(self.n, spec or ("g" if isinstance(self.n, float) else ""))
+
+    def __str__(self) -> str:
+        return format(self)
+
+
+def counted(n: float, one: str, other: str | None = None) -> str:
+    """``n`` and the word that agrees with it, in English: 1 submission, 2 submissions."""
+    return f"{Count(n)} {Count(n):{one}|{other or one + 's'}}"
+
 
 def find_course_root(start: Path) -> Path | None:
     for folder in [start, *start.parents]:
@@ -40,7 +71,11 @@ class CourseContext:
             if root is None and (PACKAGE_ROOT / "course.toml").is_file():
                 root = PACKAGE_ROOT
             if root is None:
-                raise click.ClickException(message("no_course", self._lang_without_course()))
+                try:
+                    said = message("no_course", self._lang_without_course())
+                except (RuntimeError, KeyError):    # no i18n/ beside the package, and no course to read it from
+                    said = NO_COURSE
+                raise click.ClickException(said)
             try:
                 self._course = load_manifest(Path(root) / "course.toml")
             except ManifestError as exc:
@@ -62,8 +97,17 @@ class CourseContext:
         return self._lang
 
     def t(self, key: str, /, **fields) -> str:
-        """The message ``key`` in the learner's language."""
+        """The message ``key`` in the learner's language; its numbers can choose their
+        words (`Count`)."""
+        fields = {name: Count(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+                  for name, value in fields.items()}
         return message(key, self.lang, **fields)
+
+    def choose_lang(self, lang: str | None) -> None:
+        """``--lang`` given after a command's name: it counts as given before it."""
+        if lang:
+            self.explicit_lang = lang.lower()
+            self._lang = None
 
     def _lang_without_course(self) -> str:
         """For the one message said before there is a course: --lang or $COURSE_LANG."""
@@ -95,15 +139,27 @@ class CourseContext:
 
 pass_course = click.make_pass_decorator(CourseContext)
 
+LANG_HELP = "Language of instructions, hints and messages. Default: $COURSE_LANG, else default_lang in course.toml, else en."
+
+
+def _take_lang(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    cc = ctx.find_object(CourseContext)
+    if cc is not None:
+        cc.choose_lang(value)
+
+
+# `course hint ID --lang ko` as well as `course --lang ko hint ID`: every learner's command
+# gets this option when it is registered (unless it has a --lang of its own).
+lang_option = click.option("--lang", type=click.Choice(LANGS, case_sensitive=False), default=None,
+                           expose_value=False, callback=_take_lang, help=LANG_HELP)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
              invoke_without_command=True)
 @click.option("--course", "course_root", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: os.environ.get("COURSE_ROOT"),
               help="The course folder (the one with course.toml). Default: $COURSE_ROOT, else the nearest one above here.")
-@click.option("--lang", type=click.Choice(LANGS, case_sensitive=False), default=None,
-              help="Language of instructions, hints and messages. Default: $COURSE_LANG, else default_lang "
-                   "in course.toml, else en.")
+@click.option("--lang", type=click.Choice(LANGS, case_sensitive=False), default=None, help=LANG_HELP)
 @click.version_option(__version__, prog_name="course")
 @click.pass_context
 def main(ctx: click.Context, course_root: Path | None, lang: str | None) -> None:
@@ -115,7 +171,7 @@ def main(ctx: click.Context, course_root: Path | None, lang: str | None) -> None
                   course explain ID  the instructions of a module or an exercise
                   course check       run the checks on your exercises/
                   course hint ID     the next hint for an exercise
-                  course watch       check again on every save, and move on when it passes
+                  course watch       check again at every save; move on when it passes
                   course progress    how far you are
                   course show all    pictures of the ideas, drawn with your code
                   course notebook M  module M as a Jupyter notebook
@@ -126,7 +182,7 @@ def main(ctx: click.Context, course_root: Path | None, lang: str | None) -> None
     (The student release has the learners' commands only.)
 
     \b
-    In Korean (한국어):  course --lang ko ...   or   export COURSE_LANG=ko
+    In Korean (한국어):  course hint ID --lang ko   or   export COURSE_LANG=ko
     Technical terms keep their English beside the Korean; what the checks
     themselves print (their titles, "got ... expected ...") stays English.
     """
@@ -149,7 +205,10 @@ def _register() -> None:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"grader.commands.{info.name}")
         if hasattr(module, "command"):
-            main.add_command(module.command)
+            command = module.command
+            if command.name not in INSTRUCTOR_COMMANDS and not any(p.name == "lang" for p in command.params):
+                lang_option(command)
+            main.add_command(command)
 
 
 _register()

@@ -80,15 +80,39 @@ class Course:
         raise KeyError(exercise_id)
 
     def select(self, pattern: str | None) -> list[Exercise]:
-        """Exercises whose id matches the glob ``pattern`` (several separated by commas);
-        a bare module name selects the module. Course order is kept."""
+        """Exercises whose id, or bare name, matches the glob ``pattern`` (several
+        separated by commas); a module name selects the module. Course order is kept."""
         if not pattern:
             return self.exercises
         patterns = [p.strip() for p in pattern.split(",") if p.strip()]
         return [
             ex for ex in self.exercises
-            if any(fnmatch.fnmatchcase(ex.id, p) or ex.module == p for p in patterns)
+            if any(fnmatch.fnmatchcase(ex.id, p) or fnmatch.fnmatchcase(ex.name, p) or ex.module == p
+                   for p in patterns)
         ]
+
+    def lookup(self, text: str) -> Exercise | Module | None:
+        """What ``text`` names: an exercise by its id (``rnn.rnn_forward``), a module by its
+        name (``rnn``), or an exercise by its bare name (``rnn_forward``) when no other
+        exercise has that name. None when it names nothing, or more than one exercise."""
+        for module in self.modules:
+            if module.name == text:
+                return module
+        named = [ex for ex in self.exercises if text in (ex.id, ex.name)]
+        return named[0] if len(named) == 1 else None
+
+    def close_matches(self, text: str, n: int = 3) -> list[str]:
+        """The exercise ids and module names ``text`` most likely means (a typo, a bare
+        name several modules have, a wrong module), best first; at most ``n``."""
+        import difflib
+
+        def similarity(a: str, b: str) -> float:
+            return difflib.SequenceMatcher(None, a, b).ratio()
+
+        scores = {ex.id: max(similarity(text, ex.id), similarity(text, ex.name)) for ex in self.exercises}
+        scores.update({m.name: similarity(text, m.name) for m in self.modules})
+        ranked = sorted(scores.items(), key=lambda item: -item[1])    # stable: ties keep course order
+        return [name for name, score in ranked if score >= 0.6][:n]
 
     def dependencies(self, exercise_id: str) -> list[str]:
         """Every exercise ``exercise_id`` builds on, directly or not, in course order."""

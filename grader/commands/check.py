@@ -5,7 +5,7 @@ from rich.markup import escape
 from grader.checks import shown_title
 from grader.cli import CourseContext, pass_course
 from grader.grading import ExerciseResult, GradingContext, grade_in_order, stand_in_note
-from grader.commands.progress import exercise_file, is_capstone
+from grader.commands.progress import exercise_file, is_capstone, select_targets
 from grader.i18n import exercise_text
 from grader.manifest import Exercise
 
@@ -37,24 +37,24 @@ def print_result(console: Console, cc: CourseContext, result: ExerciseResult) ->
                 console.print(f"        {escape(line)}")
 
 
-def select_or_fail(cc: CourseContext, pattern: str | None) -> list[Exercise]:
-    selected = cc.course.select(pattern)
-    if not selected:
-        raise click.ClickException(cc.t("no_match", pattern=pattern))
-    return selected
+def select_or_fail(cc: CourseContext, patterns: tuple[str, ...]) -> list[Exercise]:
+    """What `course check ID...` means (every exercise without ID); an unknown ID is an
+    error that suggests the closest ones."""
+    return select_targets(cc, patterns)
 
 
 @click.command("check")
-@click.argument("exercise", required=False)
+@click.argument("exercises", metavar="[ID]...", nargs=-1)
 @click.option("--all", "keep_going", is_flag=True, help="Go on after the first failing exercise.")
 @pass_course
-def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
+def command(cc: CourseContext, exercises: tuple[str, ...], keep_going: bool) -> None:
     """Run the visible checks on your exercises/.
 
     \b
-    course check                    every exercise in course order, up to the first that fails
-    course check rnn.rnn_forward    one exercise
+    course check                    every exercise, up to the first that fails
+    course check rnn.rnn_forward    one exercise (rnn_forward alone will do)
     course check rnn                one module
+    course check rnn_forward lstm   several, checked in course order
     course check 'lstm.*_backward'  a glob over exercise ids
     course check --all              every exercise, failing or not
 
@@ -63,7 +63,7 @@ def command(cc: CourseContext, exercise: str | None, keep_going: bool) -> None:
     good sign, not a promise. To check again on every save: `course watch`.
     """
     course = cc.course
-    selected = select_or_fail(cc, exercise)
+    selected = select_or_fail(cc, exercises)
     folder = course.root / "exercises"
     if not folder.is_dir():
         raise click.ClickException(cc.t("no_exercises_folder", folder=folder))

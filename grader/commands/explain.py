@@ -4,28 +4,36 @@ from rich.markup import escape
 from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
-from grader.commands.progress import exercise_file, is_capstone, resolve_target
+from grader.commands.progress import exercise_file, is_capstone, resolve_targets
 from grader.i18n import exercise_text, module_text
 
 
 @click.command("explain")
-@click.argument("target", metavar="[ID]", required=False)
+@click.argument("targets", metavar="[ID]...", nargs=-1)
 @pass_course
-def command(cc: CourseContext, target: str | None) -> None:
+def command(cc: CourseContext, targets: tuple[str, ...]) -> None:
     """Print the intro of a module or the instructions of an exercise, in your language.
 
     The stubs' docstrings in exercises/ are English; this prints the same texts in
     the language you chose (--lang, $COURSE_LANG or course.toml), with code,
-    shapes and formulas unchanged. Without ID: the exercise you are on.
+    shapes and formulas unchanged. Without ID: the exercise you are on. An
+    exercise's bare name will do when no other module has it (rnn_backward).
 
     \b
     course explain rnn                      the rnn module: the idea, the shapes
     course explain rnn.rnn_backward         what rnn_backward takes and returns
-    course --lang ko explain attention      in Korean
+    course explain rnn_forward rnn_backward several, one after the other
+    course explain attention --lang ko      in Korean
     """
-    course = cc.course
-    found = resolve_target(cc, target, modules=True)
     console = Console(highlight=False)
+    for number, found in enumerate(resolve_targets(cc, targets, modules=True)):
+        if number:
+            console.print()
+        _explain(console, cc, found)
+
+
+def _explain(console: Console, cc: CourseContext, found) -> None:
+    course = cc.course
     if isinstance(found, str):
         text = module_text(course, found, cc.lang)
         body = Text(text.intro) if text.intro else Text(cc.t("no_intro"), style="dim")
@@ -46,7 +54,7 @@ def command(cc: CourseContext, target: str | None) -> None:
     body = Text(text.instructions) if text.instructions else Text(cc.t("no_instructions"), style="dim")
     where = cc.t("explain_where_capstone") if is_capstone(cc, ex) else cc.t(
         "explain_where", file=exercise_file(cc, ex), name=ex.name)
-    points = escape(cc.t("explain_points", points=f"{ex.points:g}"))
+    points = escape(cc.t("explain_points", points=ex.points))
     console.rule(f"[bold]{ex.id}[/]: {escape(text.title)} [dim]({points})[/]", align="left")
     console.print(where)
     console.print()

@@ -1,4 +1,5 @@
 import re
+import shlex
 from pathlib import Path
 
 import click
@@ -7,7 +8,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader.cli import CourseContext, pass_course
+from grader.cli import Count, CourseContext, counted, pass_course
 from grader.feedback import clean_text
 from grader.gradebook import Gradebook
 from grader.grading import ATTEMPTS
@@ -93,10 +94,21 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     console = Console(stderr=True)
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("exercises"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("grade", total=len(submissions) * len(exercises))
-        results = grade_class(course, list(submissions), exercises, book, jobs, time_limit,
-                              on_exercise=lambda: progress.advance(task))
+    finished = 0
+
+    def one_more() -> None:
+        nonlocal finished
+        finished += 1
+        progress.advance(task)
+
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("grade", total=len(submissions) * len(exercises))
+            results = grade_class(course, list(submissions), exercises, book, jobs, time_limit,
+                                  on_exercise=one_more)
+    except KeyboardInterrupt:
+        _interrupted(cc, finished, len(submissions) * len(exercises), submissions, out, jobs, only, force,
+                     time_limit)
 
     remove_leftovers(out)
     records = book.records()
@@ -106,17 +118,44 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     _print_summary(course, results, everyone, len(exercises))
     stale = [r for r in records if r.stale() and r.name not in set(names)]
     if stale:
-        click.echo(f"note: {len(stale)} submission(s) in {out} hold results of another version of the course or "
-                   f"grader, left out of grades.csv (e.g. {clean_text(stale[0].name)}); grade them again into {out}",
-                   err=True)
+        n = Count(len(stale))
+        click.echo(f"note: {counted(n.n, 'submission')} in {out} {n:holds|hold} results of another version of "
+                   f"the course or grader, left out of grades.csv (e.g. {clean_text(stale[0].name)}); grade "
+                   f"{n:it|them} again into {out}", err=True)
     refused = [path for path in submissions if name_refusal(given_name(path))]
     if refused:
-        click.echo(f"note: {len(refused)} submission(s) were not graded for their names (e.g. "
-                   f"{clean_text(str(refused[0]))}, under {clean_text(submission_name(refused[0]))}); "
-                   "rename them and grade them again", err=True)
-    click.echo(f"wrote {out / 'grades.csv'} ({len(everyone)} submissions), {len(results)} results.json, "
+        n = Count(len(refused))
+        click.echo(f"note: {counted(n.n, 'submission')} {n:was|were} not graded for {n:its name|their names} "
+                   f"(e.g. {clean_text(str(refused[0]))}, under {clean_text(submission_name(refused[0]))}); "
+                   f"rename {n:it|them} and grade {n:it|them} again", err=True)
+    click.echo(f"wrote {out / 'grades.csv'} ({counted(len(everyone), 'submission')}), {len(results)} results.json, "
                f"feedback.md and feedback.html files, scores_histogram.png and pass_rates.png under {out}")
     _fail_if_incomplete(results)
+
+
+def _interrupted(cc: CourseContext, finished: int, total: int, submissions: tuple[Path, ...], out: Path,
+                 jobs: int, only: str | None, force: bool, time_limit: float | None) -> None:
+    """Ctrl-C: what is kept (every result is stored as soon as it is known) and the command
+    that grades the rest; exit status 130, as for any program stopped by Ctrl-C."""
+    command = ["course"]
+    if cc.explicit_root is not None:
+        command += ["--course", str(cc.explicit_root)]
+    command += ["grade", *map(str, submissions), "--out", str(out)]
+    if jobs != 1:
+        command += ["--jobs", str(jobs)]
+    if only:
+        command += ["--only", only]
+    if force:
+        command += ["--force"]
+    if time_limit is not None:
+        command += ["--time-limit", f"{time_limit:g}"]
+    again = ("To grade them all again, as --force asks, run the same command (without --force it would "
+             "grade only what has no result, keeping the earlier results of the rest):" if force else
+             "To grade what is missing, and only that, run the same command again:")
+    click.echo(f"\nInterrupted. {finished} of {counted(total, 'exercise result')} of this run are saved in {out}, "
+               "each stored as soon as it was known; the ones being graded when you pressed Ctrl-C are not. "
+               f"{again}\n  {shlex.join(command)}", err=True)
+    raise SystemExit(130)
 
 
 def _fail_if_incomplete(results: list[SubmissionResult]) -> None:
@@ -125,7 +164,7 @@ def _fail_if_incomplete(results: list[SubmissionResult]) -> None:
     if not missing:
         return
     name, exercise, fault = missing[0]
-    click.echo(f"incomplete: {len(missing)} exercise result(s) could not be made, for the grader's reasons "
+    click.echo(f"incomplete: {counted(len(missing), 'exercise result')} could not be made, for the grader's reasons "
                f"(tried {ATTEMPTS} times), e.g. {terminal_text(name)} {exercise}: {clean_text(fault)}. "
                "Nothing is stored for them and they are not in grades.csv: run the same command again "
                "to grade what is missing.", err=True)
@@ -151,7 +190,7 @@ def terminal_text(text: str) -> str:
 def _print_summary(course: Course, results: list[SubmissionResult], everyone: list[SubmissionResult],
                    per_submission: int) -> None:
     reused = sum(r.reused for r in results)
-    table = Table(title=f"{len(results)} submissions graded", title_justify="left")
+    table = Table(title=f"{counted(len(results), 'submission')} graded", title_justify="left")
     table.add_column("submission")
     table.add_column("score", justify="right")
     table.add_column("passed", justify="right")
@@ -167,7 +206,7 @@ def _print_summary(course: Course, results: list[SubmissionResult], everyone: li
     if everyone:
         mean = sum(r.score for r in everyone) / len(everyone)
         top = max(r.max_score for r in everyone)
-        click.echo(f"class mean: {mean:.2f}/{top:g} over {len(everyone)} submissions in the gradebook")
+        click.echo(f"class mean: {mean:.2f}/{top:g} over {counted(len(everyone), 'submission')} in the gradebook")
         modules = Table(title="pass rate per module (whole gradebook)", title_justify="left")
         modules.add_column("module")
         modules.add_column("pass rate", justify="right")

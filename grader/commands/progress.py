@@ -84,7 +84,7 @@ def command(cc: CourseContext) -> None:
                       str(hints) if hints else "")
     console.print(table)
     console.print()
-    console.print(cc.t("progress_total", points=f"{earned:g}", total=f"{course.total_points:g}",
+    console.print(cc.t("progress_total", points=earned, total=course.total_points,
                        done=len(state.passed.keys() & {ex.id for ex in course.exercises}),
                        exercises=len(course.exercises), hints=hints_total))
     nxt = state.next_exercise(course)
@@ -132,27 +132,59 @@ def show_overview(cc: CourseContext) -> None:
 
 
 def resolve_target(cc: CourseContext, text: str | None, modules: bool = False) -> Exercise | str:
-    """The exercise (or, with ``modules``, the module name) the learner means by ``text``;
-    nothing given: the exercise they are on; a module, without ``modules``: its first
-    exercise not passed yet. An unknown id is an error that suggests the closest ones."""
-    import difflib
-
+    """The exercise (or, with ``modules``, the module name) the learner means by ``text``:
+    an id, a module, or an exercise's bare name (``rnn_forward``); nothing given: the
+    exercise they are on; a module, without ``modules``: its first exercise not passed yet.
+    An unknown id is an error that suggests the closest ones."""
     course = cc.course
     if text is None:
         nxt = cc.state.next_exercise(course)
         if nxt is None:
             raise click.ClickException(cc.t("course_done_plain"))
         return nxt
-    ids = [ex.id for ex in course.exercises]
-    if text in ids:
-        return course.exercise(text)
-    names = [module.name for module in course.modules]
-    if modules and text in names:
-        return text
-    if text in names:
-        exercises = course.module(text).exercises
-        return next((ex for ex in exercises if ex.id not in cc.state.passed), exercises[0])
-    candidates = ids + (names if modules else [])
-    close = difflib.get_close_matches(text, candidates, n=3, cutoff=0.5)
+    found = course.lookup(text)
+    if found is None:
+        raise unknown_target(cc, text)
+    if isinstance(found, Exercise):
+        return found
+    if modules:
+        return found.name
+    return next((ex for ex in found.exercises if ex.id not in cc.state.passed), found.exercises[0])
+
+
+def resolve_targets(cc: CourseContext, texts: tuple[str, ...], modules: bool = False) -> list[Exercise | str]:
+    """`resolve_target` for each of ``texts`` (each once, in the order given); none: the
+    exercise the learner is on. Every text is checked before anything is done."""
+    if not texts:
+        return [resolve_target(cc, None, modules)]
+    return [resolve_target(cc, text, modules) for text in dict.fromkeys(texts)]
+
+
+def select_targets(cc: CourseContext, texts: tuple[str, ...]) -> list[Exercise]:
+    """The exercises ``texts`` mean, in course order: ids, bare names, modules, globs
+    ('lstm.*_backward'), several in one text separated by commas; none: every exercise.
+    A name that matches nothing is an error that suggests the closest ones."""
+    course = cc.course
+    parts = [part.strip() for text in texts for part in text.split(",") if part.strip()]
+    if not parts:
+        return course.exercises
+    wanted: set[str] = set()
+    for part in parts:
+        if any(c in part for c in "*?["):
+            found = course.select(part)
+            if not found:
+                raise click.ClickException(cc.t("no_match", pattern=part))
+        else:
+            named = course.lookup(part)
+            if named is None:
+                raise unknown_target(cc, part)
+            found = [named] if isinstance(named, Exercise) else named.exercises
+        wanted.update(ex.id for ex in found)
+    return [ex for ex in course.exercises if ex.id in wanted]
+
+
+def unknown_target(cc: CourseContext, text: str) -> click.ClickException:
+    """The error for an id that names nothing: the closest ids, else where they are listed."""
+    close = cc.course.close_matches(text)
     suggestion = cc.t("did_you_mean", ids=", ".join(close)) if close else cc.t("see_list")
-    raise click.ClickException(cc.t("unknown_id", id=text, suggestion=suggestion))
+    return click.ClickException(cc.t("unknown_id", id=text, suggestion=suggestion))
