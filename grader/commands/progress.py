@@ -153,11 +153,12 @@ def resolve_target(cc: CourseContext, text: str | None, modules: bool = False) -
 
 
 def resolve_targets(cc: CourseContext, texts: tuple[str, ...], modules: bool = False) -> list[Exercise | str]:
-    """`resolve_target` for each of ``texts`` (each once, in the order given); none: the
-    exercise the learner is on. Every text is checked before anything is done."""
+    """`resolve_target` for each of ``texts``, each exercise or module once, in the order
+    given; none: the exercise the learner is on. Every text is checked before anything
+    is done."""
     if not texts:
         return [resolve_target(cc, None, modules)]
-    return [resolve_target(cc, text, modules) for text in dict.fromkeys(texts)]
+    return list(dict.fromkeys(resolve_target(cc, text, modules) for text in texts))
 
 
 def select_targets(cc: CourseContext, texts: tuple[str, ...]) -> list[Exercise]:
