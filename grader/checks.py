@@ -17,6 +17,7 @@ The check's docstring is its title in the feedback; its code is never shown.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -142,22 +143,15 @@ def seeded_rng(name: str) -> np.random.Generator:
 
 def to_numpy(value: Any) -> Any:
     """Tensors become numpy arrays; everything else is returned unchanged."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        torch = None
-    if torch is not None and isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
+    tensor = _torch_tensor(value)
+    return tensor.detach().cpu().numpy() if tensor is not None else value
 
 
 def _torch_tensor(value: Any):
-    """``value`` if it is a torch tensor, else None."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return None
-    return value if isinstance(value, torch.Tensor) else None
+    """``value`` if it is a torch tensor, else None. Without torch imported nothing is one:
+    so checks of numpy exercises never pay for importing it."""
+    torch = sys.modules.get("torch")
+    return value if torch is not None and isinstance(value, torch.Tensor) else None
 
 
 def _kind(value: Any) -> str:

@@ -39,9 +39,10 @@ PACKET = 65536
 class ForkServer:
     """The grader's handle on one fork server; thread-safe, started on first use."""
 
-    def __init__(self, env: dict, preload: list[str], memory_mb: int = 0):
+    def __init__(self, env: dict, preload: list[str], memory_mb: int = 0, warm_up: bool = True):
         self.env = env
         self.preload = list(preload)
+        self.warm_up = warm_up      # run torch's first operations once, for the many workers to come
         self.memory_mb = memory_mb
         self.budget: limits.WorkerBudget | None = None   # kept by the server: its workers are born inside
         self._lock = threading.Lock()
@@ -53,7 +54,8 @@ class ForkServer:
         budget = limits.WorkerBudget.create(self.memory_mb, limits.WORKER_PROCESSES)
         keep = ["--keep", json.dumps(budget.spec)] if budget.folders else []
         self._process = subprocess.Popen(
-            sandbox.python_command("grader.forkserver", "--fd", str(theirs.fileno()), *keep, *self.preload),
+            sandbox.python_command("grader.forkserver", "--fd", str(theirs.fileno()), *keep,
+                                   *([] if self.warm_up else ["--cold"]), *self.preload),
             cwd=sandbox.empty_folder(), pass_fds=[theirs.fileno()], env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
@@ -69,10 +71,16 @@ class ForkServer:
             self._stop()
             raise OSError("the fork server did not start")
 
-    def kept_budget(self) -> "limits.WorkerBudget | None":
-        """The budget the server keeps (starting the server if need be), or None: then each
-        worker needs one of its own."""
+    def kept_budget(self, preload: list[str] | tuple[str, ...] = ()) -> "limits.WorkerBudget | None":
+        """The budget the server keeps, or None: then each worker needs one of its own.
+        Starts the server if need be, with ``preload`` imported: a server that lacks one of
+        them is replaced by one that has them all (so a numpy exercise never waits for torch,
+        and torch is imported once, outside the budget the workers share)."""
         with self._lock:
+            missing = [name for name in preload if name not in self.preload]
+            if missing and self._sock is not None:
+                self._stop()
+            self.preload += missing
             if self._sock is None:
                 self._start()
             return self.budget
@@ -255,18 +263,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="fork server for grader workers (started by the grader)")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--keep", type=json.loads, default=None, help="a budget to enter, for every worker")
+    parser.add_argument("--cold", action="store_true", help="skip the warm-up (for a worker or two)")
     parser.add_argument("preload", nargs="*", help="modules to import before forking")
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
     sandbox.enter_user_namespace()  # as an ordinary user; before any import can start a thread
     for name in ["numpy", "grader.worker", "grader.vjp", *args.preload]:
         __import__(name)
-    if "torch" in args.preload:
-        __import__("torch._dynamo")  # the first meta-device or compiled op would import it: 0.7 s
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
-        _warm_up(torch)
+        if not args.cold:
+            __import__("torch._dynamo")  # the first meta-device or compiled op would import it: 0.7 s
+            _warm_up(torch)
     sandbox.visible_paths()  # computed once here, not in every worker
     kept = args.keep if args.keep is not None and limits.enter_as_keeper(args.keep) else None
     _Server(sock, kept).serve()

@@ -87,33 +87,47 @@ def blocked_note(blocked_by: list[str]) -> str:
 # ---------------------------------------------------------------- suites
 
 class Suites:
-    """The checks of one kind (``hidden`` or ``visible``), by exercise id."""
+    """The checks of one kind (``hidden`` or ``visible``), by exercise id. A module's suite
+    file (``test_<module>.py``) is loaded when one of its exercises is first asked for, so
+    checking a numpy exercise never imports torch."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self._by_exercise: dict[str, list[Callable]] | None = None
+        self._by_exercise: dict[str, list[Callable]] = {}
+        self._loaded: set[Path] = set()
         self._lock = threading.Lock()
 
-    def _load(self) -> dict[str, list[Callable]]:
-        with self._lock:
-            if self._by_exercise is None:
-                found: dict[str, list[Callable]] = {}
-                for path in sorted(self.folder.glob("test_*.py")):
-                    name = f"_course_suite_{self.folder.name}_{path.stem}"
-                    spec = importlib.util.spec_from_file_location(name, path)
-                    module = importlib.util.module_from_spec(spec)
-                    sys.modules[name] = module
-                    spec.loader.exec_module(module)
-                    for fn in checks_in(module):
-                        found.setdefault(fn.__check_exercise__, []).append(fn)
-                self._by_exercise = found
-        return self._by_exercise
+    def _load_file(self, path: Path) -> None:
+        if path in self._loaded:
+            return
+        self._loaded.add(path)
+        name = f"_course_suite_{self.folder.name}_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        for fn in checks_in(module):
+            self._by_exercise.setdefault(fn.__check_exercise__, []).append(fn)
+        if "torch" in sys.modules:      # checks work on small tensors: more threads only spin
+            sys.modules["torch"].set_num_threads(1)
+
+    def _load_all(self) -> None:
+        for path in sorted(self.folder.glob("test_*.py")):
+            self._load_file(path)
 
     def checks_for(self, exercise_id: str) -> list[Callable]:
-        return self._load().get(exercise_id, [])
+        with self._lock:
+            own = self.folder / f"test_{exercise_id.split('.')[0]}.py"
+            if own.exists():
+                self._load_file(own)
+            if exercise_id not in self._by_exercise:    # a check may live in another file
+                self._load_all()
+            return list(self._by_exercise.get(exercise_id, []))
 
     def exercise_ids(self) -> set[str]:
-        return set(self._load())
+        with self._lock:
+            self._load_all()
+            return set(self._by_exercise)
 
 
 class Signatures:
@@ -172,19 +186,32 @@ class GradingContext:
             self.refusals = RefusalCache(self.course.module_names)
 
     @classmethod
-    def for_course(cls, course: Course, kind: str = "hidden", **kwargs) -> "GradingContext":
+    def for_course(cls, course: Course, kind: str = "hidden", warm_up: bool = True, **kwargs) -> "GradingContext":
         root = course.root
         solutions = root / "solutions"
         has_reference = kind == "hidden" and solutions.is_dir()
-        one_thread_for_torch(course)
         return cls(
             course=course,
             suites=Suites(root / "suites" / kind),
             reference=ModuleNamespace(solutions, course.module_names, "_reference") if has_reference else None,
             signatures=Signatures([p for p in (solutions, root / "exercises") if p.is_dir()]),
             substitute=has_reference,
-            **{"launcher": warm_launcher(course), **kwargs},
+            **{"launcher": warm_launcher(course, warm_up), **kwargs},
         )
+
+    def start_early(self, exercise: Exercise) -> None:
+        """Start the fork server now, in the background, with what ``exercise`` needs: its
+        imports (torch: seconds) then overlap the grader's own."""
+        if self.launcher is not None:
+            first = self.course.dependencies(exercise.id)[:1] or [exercise.id]   # graded first
+            libraries = libraries_for(self.course, self.course.exercise(first[0]))
+            threading.Thread(target=self._start_launcher, args=(libraries,), daemon=True).start()
+
+    def _start_launcher(self, libraries: tuple[str, ...]) -> None:
+        try:
+            self.launcher.kept_budget(libraries)
+        except OSError:    # the first worker will say what is wrong, or start from scratch
+            pass
 
     def close(self) -> None:
         if self.launcher is not None:
@@ -200,10 +227,17 @@ def one_thread_for_torch(course: Course) -> None:
         torch.set_num_threads(1)
 
 
-def warm_launcher(course: Course) -> ForkServer:
-    """A fork server with the libraries the course's modules use already imported."""
-    preload = ["torch"] if course.uses_torch else []
-    return ForkServer(worker_env(tempfile.gettempdir()), preload, course.memory_limit_mb)
+def warm_launcher(course: Course, warm_up: bool = True) -> ForkServer:
+    """A fork server, started on first use with the libraries that exercise needs imported
+    (see :func:`libraries_for`); ``warm_up=False`` for a command that runs a worker or two,
+    which would not earn back the warm-up's cost."""
+    return ForkServer(worker_env(tempfile.gettempdir()), [], course.memory_limit_mb, warm_up)
+
+
+def libraries_for(course: Course, exercise: Exercise) -> tuple[str, ...]:
+    """What a worker for ``exercise`` should find imported: torch for a torch module (and
+    for a capstone, which assembles them), nothing for a numpy one."""
+    return ("torch",) if course.module(exercise.module).framework == "torch" else ()
 
 
 @dataclass(frozen=True)
@@ -409,7 +443,7 @@ def _attempt(ctx: GradingContext, exercise: Exercise, checks: list[Callable], sc
     _private_copy(screened, work)
     result.checks = []
     with WorkerSession(work, {**config, "folder": str(work)}, time_limit, place / "output.txt", ctx.launcher,
-                       reference=reference) as session:
+                       reference=reference, preload=libraries_for(ctx.course, exercise)) as session:
         _run_checks(ctx, exercise, checks, session, result)
         if session.fault is not None:   # a check's own code may have caught it: it still counts
             raise session.fault

@@ -98,8 +98,9 @@ class WorkerSession:
     without one, or when the launcher fails, it is started from scratch."""
 
     def __init__(self, folder: Path, config: dict, time_limit: float, output_file: Path, launcher=None,
-                 reference: dict | None = None):
+                 reference: dict | None = None, preload: tuple[str, ...] = ()):
         self.launcher = launcher
+        self.preload = tuple(preload)       # libraries a launcher's worker should find imported
         self.folder = folder
         self.config = config
         self.reference = reference          # the reference host's config, for the worker's stand-ins
@@ -132,7 +133,7 @@ class WorkerSession:
         with open(self.output_file, "wb") as out:
             if self.launcher is not None:
                 try:
-                    kept = self.launcher.kept_budget()
+                    kept = self.launcher.kept_budget(self.preload)
                     fits = kept is not None and kept.memory_mb == self._memory_mb
                     self.budget = kept if fits else self._own_budget()
                     if self.budget.keeper is not None and self.kills_shared_budget:
@@ -373,7 +374,8 @@ class WorkerSession:
             folder = self.folder.parent / "reference"
             folder.mkdir(exist_ok=True)
             host = WorkerSession(folder, self.reference, self.time_limit,
-                                 self.output_file.with_name("reference-output.txt"), self.launcher)
+                                 self.output_file.with_name("reference-output.txt"), self.launcher,
+                                 preload=self.preload)
             host.kills_shared_budget = False
             self.reference_host = host
             try:

@@ -101,7 +101,7 @@ def test_the_exit_status_of_a_forked_worker_is_reported(server, tmp_path):
 
 
 class BrokenLauncher:
-    def kept_budget(self):                  # as ForkServer's, which starts the server first
+    def kept_budget(self, preload=()):      # as ForkServer's, which starts the server first
         raise OSError("no fork server here")
 
     def spawn(self, *args):
@@ -279,3 +279,35 @@ def test_course_grade_with_jobs_imports_nothing_from_the_instructors_working_fol
     assert sorted(p.name for p in markers.iterdir()) == []
     rows = (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:]   # named from here, graded there
     assert sorted(rows) == ["ann,2,2", "ben,2,2"], rows
+
+
+def test_a_server_imports_torch_only_once_an_exercise_needs_it():
+    """A numpy exercise never waits for torch; the first torch exercise replaces the server
+    by one that imported it, once, before it entered the workers' budget."""
+    launcher = ForkServer(worker_env("/tmp"), [])
+    try:
+        launcher.kept_budget(())
+        without = launcher._process.pid
+        assert launcher.preload == []
+        launcher.kept_budget(("torch",))
+        with_torch = launcher._process.pid
+        launcher.kept_budget(("torch",))
+        launcher.kept_budget(())
+        assert with_torch != without and launcher._process.pid == with_torch
+        assert launcher.preload == ["torch"]
+    finally:
+        launcher.close()
+
+
+def test_checking_a_numpy_exercise_does_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support import copy_course
+
+    root = copy_course(tmp_path / "course")
+    script = ("import sys, runpy; sys.argv = ['grader', '--course', sys.argv[1], 'check', 'rnn.rnn_step_forward'];"
+              "\ntry:\n    runpy.run_module('grader', run_name='__main__')\nexcept SystemExit:\n    pass"
+              "\nprint('torch imported:', 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120)
+    assert "torch imported: False" in done.stdout, done.stdout + done.stderr

@@ -327,7 +327,7 @@ class BudgetedLauncher:
     def __init__(self, server, budget):
         self.server, self.budget = server, budget
 
-    def kept_budget(self):
+    def kept_budget(self, preload=()):
         return None                         # no budget of its own: each worker joins the one given
 
     def spawn(self, sock, output_fd, cwd, budget=None):

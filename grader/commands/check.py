@@ -68,7 +68,9 @@ def command(cc: CourseContext, exercises: tuple[str, ...], keep_going: bool) -> 
     if not folder.is_dir():
         raise click.ClickException(cc.t("no_exercises_folder", folder=folder))
     cc.state        # an unreadable state file is reported (and set aside) before any check runs
-    ctx = GradingContext.for_course(course, kind="visible")
+    # one exercise runs a worker or two: a warm-up would cost more than it saves
+    ctx = GradingContext.for_course(course, kind="visible", warm_up=len(selected) > 1)
+    ctx.start_early(selected[0])
     console = Console(highlight=False)
     failing = []
     verdicts: dict[str, bool] = {}      # what passes so far, as grading would find it

@@ -55,6 +55,7 @@ def command(cc: CourseContext, exercise: str | None) -> None:
     ctx = None
     try:
         ctx = GradingContext.for_course(course, kind="visible")
+        ctx.start_early(start)
         verdicts = LastingVerdicts(course, folder)
 
         def run_checks(ex):

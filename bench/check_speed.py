@@ -1,0 +1,60 @@
+"""How long `course check ID` takes for a learner, next to a bare `import torch`.
+
+    python bench/check_speed.py [--rounds 3] [--exercises rnn.rnn_step_forward attention.softmax ...]
+
+In a private copy of the course whose exercises/ hold the solutions, times
+`python -m grader check ID` for each exercise and `python -c "import torch"`, taking
+turns, ROUNDS times; prints each one's best and its ratio to the import (the issue's
+target: 1.2). Figures, not assertions: machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ["rnn.rnn_step_forward", "lstm.lstm_backward", "attention.softmax", "multihead.MultiHeadAttention",
+           "transformer.EncoderLayer"]
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--exercises", nargs="+", default=DEFAULT)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        course = Path(tmp) / "course"
+        course.mkdir()
+        shutil.copy(ROOT / "course.toml", course)
+        for folder in ("suites", "i18n"):
+            shutil.copytree(ROOT / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(ROOT / "solutions", course / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+        runs = {"import torch": [sys.executable, "-c", "import torch"]}
+        runs.update({ex: [sys.executable, "-m", "grader", "check", ex] for ex in args.exercises})
+        best = {label: float("inf") for label in runs}
+        for _ in range(args.rounds):
+            for label, cmd in runs.items():
+                best[label] = min(best[label], timed(cmd, course))
+        base = best["import torch"]
+        print(f"best of {args.rounds}; a bare `import torch` took {base:.2f} s")
+        for label in args.exercises:
+            print(f"  course check {label:32} {best[label]:5.2f} s  {best[label] / base:4.2f}x")
+
+
+if __name__ == "__main__":
+    main()
