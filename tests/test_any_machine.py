@@ -41,8 +41,8 @@ class SlowStart:
     def __init__(self, server, seconds: float):
         self.server, self.seconds = server, seconds
 
-    def kept_budget(self):
-        return self.server.kept_budget()
+    def kept_budget(self, preload=()):
+        return self.server.kept_budget(preload)
 
     def spawn(self, *args, **kwargs):
         time.sleep(self.seconds)
@@ -55,8 +55,8 @@ class NeverStarts:
     def __init__(self, server, failures: int):
         self.server, self.failures, self.spawned = server, failures, 0
 
-    def kept_budget(self):
-        return self.server.kept_budget()
+    def kept_budget(self, preload=()):
+        return self.server.kept_budget(preload)
 
     def spawn(self, *args, **kwargs):
         self.spawned += 1
@@ -134,7 +134,7 @@ def test_course_grade_exits_1_naming_what_it_could_not_grade(tmp_path, monkeypat
     run = CliRunner().invoke(main, ["--course", str(ROOT), "grade", str(folder), "--out", str(out),
                                     "--only", "rnn.rnn_step_forward"])
     assert run.exit_code == 1, run.output
-    assert "incomplete: 1 exercise result(s)" in run.output
+    assert "incomplete: 1 exercise result could not be made" in run.output
     assert "ref rnn.rnn_step_forward" in run.output
     monkeypatch.setattr(remote, "START_SECONDS", 120.0)
     again = CliRunner().invoke(main, ["--course", str(ROOT), "grade", str(folder), "--out", str(out),
