@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import re
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -253,12 +254,89 @@ def messages(lang: str) -> dict[str, str]:
 
 def message(key: str, lang: str, /, **fields) -> str:
     """The CLI message ``key`` in ``lang`` (English when it has not been translated),
-    with ``{field}`` placeholders filled in."""
+    with ``{field}`` placeholders filled in, and a Korean particle written after one
+    (``{name}을(를)``) made to agree with what fills it (:func:`agree_particles`)."""
     for code in (lang, DEFAULT_LANG):
         text = messages(code).get(key)
         if isinstance(text, str):
-            return text.format(**fields)
+            return agree_particles(text, fields).format(**fields)
     if _messages_file(DEFAULT_LANG) is None:
         raise RuntimeError(f"i18n/{DEFAULT_LANG}/messages.toml was not found next to {PACKAGE_ROOT / 'grader'}; "
                            "install the course with `pip install -e .` from its folder")
     raise KeyError(f"no message {key!r} in i18n/{DEFAULT_LANG}/messages.toml")
+
+
+# ---------------------------------------------------------------- Korean particles
+
+# A Korean particle that depends on the word before it, as a translator writes it after a
+# placeholder: "{name}을(를)". -> (after a final consonant, after a vowel, after a final ㄹ)
+PARTICLES: dict[str, tuple[str, str, str]] = {
+    "을(를)": ("을", "를", "을"), "를(을)": ("을", "를", "을"),
+    "이(가)": ("이", "가", "이"), "가(이)": ("이", "가", "이"),
+    "은(는)": ("은", "는", "은"), "는(은)": ("은", "는", "은"),
+    "과(와)": ("과", "와", "과"), "와(과)": ("과", "와", "과"),
+    "(으)로": ("으로", "로", "로"), "으로(로)": ("으로", "로", "로"),
+    "(이)나": ("이나", "나", "이나"), "(이)라": ("이라", "라", "이라"),
+}
+
+# Latin letters and digits as a Korean reader pronounces the end of a word: "softmax" ends
+# in a vowel (맥스), "rnn" and "mask_len" in a consonant (엔, 렌), "tool" in ㄹ (툴); the
+# digits 0 영, 3 삼, 6 육 end in a consonant, 1 일, 7 칠, 8 팔 in ㄹ, the others in a vowel.
+_LATIN_CONSONANT = ("ng", "m", "n")
+_LATIN_RIEUL = ("l",)
+_DIGIT_ENDING = {"0": "consonant", "3": "consonant", "6": "consonant",
+                 "1": "rieul", "7": "rieul", "8": "rieul"}
+
+_PARTICLE_AFTER_FIELD = re.compile(
+    r"(\{(?P<field>\w+)(?P<spec>(?:![rsa])?(?::[^{}]*)?)\})"   # the placeholder
+    r"(?P<tags>(?:\[/?[^\[\]]*\])*)"                             # rich markup closing it, if any
+    r"(?P<pair>" + "|".join(re.escape(p) for p in sorted(PARTICLES, key=len, reverse=True)) + ")")
+
+
+def word_ending(word: str) -> str | None:
+    """How ``word`` ends when read aloud: "vowel", "rieul" (a final ㄹ), "consonant" (any
+    other final consonant), or None when its last character says nothing (no letter,
+    digit or Hangul syllable). Punctuation at the end (quotes, brackets, a path's slash)
+    is not read."""
+    text = str(word).rstrip()
+    while text and not (text[-1].isalnum() or "\uac00" <= text[-1] <= "\ud7a3"):
+        text = text[:-1]
+    if not text:
+        return None
+    last = text[-1]
+    if "\uac00" <= last <= "\ud7a3":
+        final = (ord(last) - 0xAC00) % 28
+        return "vowel" if final == 0 else "rieul" if final == 8 else "consonant"
+    if last.isdigit() and last.isascii():
+        return _DIGIT_ENDING.get(last, "vowel")
+    if last.isascii() and last.isalpha():
+        lower = text.lower()
+        if lower.endswith(_LATIN_RIEUL):
+            return "rieul"
+        return "consonant" if lower.endswith(_LATIN_CONSONANT) else "vowel"
+    return None
+
+
+def particle(word: str, pair: str) -> str:
+    """The form of the particle ``pair`` (a key of :data:`PARTICLES`, "을(를)") that agrees
+    with ``word``: particle("dot_score", "을(를)") == "를", particle("파일", "(으)로") == "로".
+    When the word's ending cannot be told, the pair is kept as written."""
+    ending = word_ending(word)
+    if ending is None:
+        return pair
+    consonant, vowel, rieul = PARTICLES[pair]
+    return {"consonant": consonant, "vowel": vowel, "rieul": rieul}[ending]
+
+
+def agree_particles(text: str, fields: dict) -> str:
+    """``text`` (a message before formatting) with each particle pair written right after
+    a placeholder, ``{name}을(를)`` or ``[bold]{name}[/]을(를)``, replaced by the form that
+    agrees with the value filling the placeholder."""
+    def agree(found: re.Match) -> str:
+        name = found.group("field")
+        if name not in fields:
+            return found.group(0)
+        filled = ("{" + name + found.group("spec") + "}").format(**{name: fields[name]})
+        return found.group(1) + found.group("tags") + particle(filled, found.group("pair"))
+
+    return _PARTICLE_AFTER_FIELD.sub(agree, text)

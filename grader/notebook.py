@@ -20,6 +20,7 @@ import ast
 import functools
 import importlib
 import inspect
+import os
 import re
 import sys
 import tempfile
@@ -86,7 +87,8 @@ def module_source(course: Course, module: str, reference: bool) -> tuple[str, Pa
     folder = course.root / ("solutions" if reference else "exercises")
     path = folder / f"{module}.py"
     if not path.is_file():
-        advice = "the reference notebook needs solutions/" if reference else "`course sync` creates the stubs"
+        advice = ("the reference notebook needs solutions/" if reference
+                  else "exercises/ holds your code: restore the file from your copy of the course")
         raise NotebookError(f"{path} does not exist ({advice})")
     source = path.read_text(encoding="utf-8")
     try:
@@ -132,7 +134,8 @@ def _code_cell(code: str) -> str:
     return f"# %%\n{code.strip(chr(10))}\n"
 
 
-def notebook_text(course: Course, module: str, lang: str = "en", reference: bool = False) -> str:
+def notebook_text(course: Course, module: str, lang: str = "en", reference: bool = False,
+                  where: Path | None = None) -> str:
     """The py:percent text of the notebook of ``module``."""
     from grader.show import topics_for_module
 
@@ -160,7 +163,7 @@ def notebook_text(course: Course, module: str, lang: str = "en", reference: bool
         "from grader.notebook import NotebookSession",
         "",
         f"session = NotebookSession(globals(), module={module!r}, modules_from={folder_name!r}, lang={lang!r},",
-        f"                          course_root={str(course.root.resolve())!r})",
+        f"                          course_root={_root_from(course, where)!r})",
         "check, show = session.check, session.show",
     ]
     if not capstone:
@@ -191,15 +194,24 @@ def notebook_text(course: Course, module: str, lang: str = "en", reference: bool
     return "\n".join(cells)
 
 
+def _root_from(course: Course, where: Path | None) -> str:
+    """The course folder as the notebook's setup cell names it: relative to the folder the
+    notebook is written to (a kernel starts there), so that the notebook names no absolute
+    path and still works when the course folder moves or is shared as a whole."""
+    if where is None:
+        return "."
+    return Path(os.path.relpath(course.root.resolve(), Path(where).resolve())).as_posix()
+
+
 def build_notebook(course: Course, module: str, out: Path, lang: str = "en", reference: bool = False) -> Path:
     """Write the notebook of ``module`` to ``out`` (.ipynb), for the python3 kernel."""
     import jupytext
 
-    notebook = jupytext.reads(notebook_text(course, module, lang, reference), fmt="py:percent")
+    out = Path(out)
+    notebook = jupytext.reads(notebook_text(course, module, lang, reference, where=out.parent), fmt="py:percent")
     notebook.metadata.pop("jupytext", None)          # a plain notebook, not one paired with a script
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(notebook, out, fmt="ipynb")
     return out
@@ -268,7 +280,8 @@ class NotebookSession:
         from grader.cli import find_course_root
         from grader.manifest import load_manifest
 
-        root = find_course_root(Path.cwd()) or (Path(course_root) if course_root else None)
+        # course_root is relative to the notebook's folder, where the kernel starts
+        root = find_course_root(Path.cwd()) or (Path(course_root).resolve() if course_root else None)
         if root is None or not (root / "course.toml").is_file():
             raise RuntimeError("no course.toml in this folder or above it, nor at "
                                f"{course_root}: open the notebook inside the course folder")

@@ -1,14 +1,84 @@
-"""Pictures written as PNG files (matplotlib, no screen needed)."""
+"""Pictures written as PNG files (matplotlib, no screen needed).
+
+The pictures of ``course show`` speak the learner's language: their titles, axes and
+legends are messages (``picture_*`` in ``i18n/<lang>/messages.toml``), and in Korean they
+are set in a font that has Hangul (:func:`hangul_font`), with DejaVu Sans, matplotlib's
+own, for the rest. Where no such font is found they keep their English words, and say so.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib.util
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+from grader.i18n import message  # noqa: E402
+
+DPI = 150               # the pictures of `course show`: sharp on a laptop screen, readable when zoomed
+CHART_DPI = 110         # `course grade`'s charts and `course capstone`'s curves
+
+# Fonts with Hangul, in order of preference, for a machine that has one installed already.
+KNOWN_HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Source Han Sans KR", "UnDotum",
+                      "Baekmuk Gulim", "Malgun Gothic", "Apple SD Gothic Neo", "AppleGothic")
+
+
+@functools.lru_cache(maxsize=None)
+def hangul_font() -> str | None:
+    """The family name of a font with Hangul that matplotlib can use, or None.
+
+    First the NanumGothic of the ``koreanize-matplotlib`` package (a dependency of the
+    course: a font file in the package, found without importing it, since importing it
+    would change every picture's font), then any font installed on the machine from
+    :data:`KNOWN_HANGUL_FONTS`."""
+    from matplotlib import font_manager
+
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    if spec is not None and spec.origin:
+        shipped = Path(spec.origin).parent / "fonts" / "NanumGothic.ttf"
+        if shipped.is_file():
+            try:
+                font_manager.fontManager.addfont(str(shipped))
+                return font_manager.FontProperties(fname=str(shipped)).get_name()
+            except (OSError, RuntimeError, ValueError):
+                pass
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in KNOWN_HANGUL_FONTS if name in installed), None)
+
+
+_told: set[str] = set()
+
+
+def words_lang(lang: str) -> str:
+    """The language a picture can be written in: ``lang``, or English (said once, on
+    stderr) when ``lang`` needs a font that is not there."""
+    if lang == "ko" and hangul_font() is None:
+        if lang not in _told:
+            _told.add(lang)
+            print(message("picture_no_hangul_font", lang), file=sys.stderr)
+        return "en"
+    return lang
+
+
+@contextlib.contextmanager
+def style(lang: str) -> Iterator[None]:
+    """Matplotlib's settings for a picture in ``lang``: in Korean, DejaVu Sans with the
+    Hangul font as the fallback for the glyphs it lacks."""
+    font = hangul_font() if lang == "ko" else None
+    settings = {"font.family": ["DejaVu Sans", font]} if font else {}
+    with plt.rc_context(settings):
+        yield
+
+
+def _say(lang: str, key: str, /, **fields) -> str:
+    return message(key, lang, **fields)
 
 
 def training_curves(losses: Sequence[float], val_curve: Sequence[tuple[int, float]], path: Path,
@@ -35,34 +105,36 @@ def training_curves(losses: Sequence[float], val_curve: Sequence[tuple[int, floa
 
 
 def attention_heatmap(weights, row_labels: Sequence[str], column_labels: Sequence[str], path: Path,
-                      title: str = "") -> Path:
+                      title: str = "", lang: str = "en", dpi: int = CHART_DPI) -> Path:
     """One heatmap per head: ``weights (h, rows, columns)``."""
+    lang = words_lang(lang)
     heads = weights.shape[0]
-    fig, axes = plt.subplots(1, heads, figsize=(2.6 * heads + 1, 3.2), squeeze=False)
-    for head, ax in enumerate(axes[0]):
-        image = ax.imshow(weights[head], vmin=0.0, vmax=1.0, cmap="viridis")
-        ax.set_title(f"head {head}")
-        ax.set_xticks(range(len(column_labels)), column_labels)
-        ax.set_yticks(range(len(row_labels)), row_labels if head == 0 else [""] * len(row_labels))
-        ax.set_xlabel("source")
-        if head == 0:
-            ax.set_ylabel("predicting the token after")
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight")
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
+    with style(lang):
+        fig, axes = plt.subplots(1, heads, figsize=(3.4 * heads + 1.4, 4.2), squeeze=False)
+        for head, ax in enumerate(axes[0]):
+            image = ax.imshow(weights[head], vmin=0.0, vmax=1.0, cmap="viridis")
+            ax.set_title(_say(lang, "picture_head", head=head))
+            ax.set_xticks(range(len(column_labels)), column_labels)
+            ax.set_yticks(range(len(row_labels)), row_labels if head == 0 else [""] * len(row_labels))
+            ax.set_xlabel(_say(lang, "picture_source"))
+            if head == 0:
+                ax.set_ylabel(_say(lang, "picture_predicting_after"))
+        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label=_say(lang, "picture_attention_weight"))
+        if title:
+            fig.suptitle(title)
+        return _save(fig, path, dpi)
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, dpi: int = CHART_DPI) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
 def score_histogram(totals: Sequence[float], max_score: float, path: Path, title: str = "") -> Path:
-    """How many submissions got each total score (``course grade``'s ``scores_histogram.png``)."""
+    """How many submissions got each total score (the class's ``scores_histogram.png``)."""
     fig, ax = plt.subplots(figsize=(7, 3.8))
     top = max(float(max_score), max(totals, default=0.0), 1.0)
     bins = [top * i / 20 for i in range(21)]
@@ -83,7 +155,7 @@ def score_histogram(totals: Sequence[float], max_score: float, path: Path, title
 
 def pass_rate_chart(exercise_ids: Sequence[str], rates: Sequence[float], path: Path, title: str = "") -> Path:
     """Per exercise, in course order from top to bottom, the fraction of submissions that
-    passed it (``course grade``'s ``pass_rates.png``): the bars that stop short are the
+    passed it (the class's ``pass_rates.png``): the bars that stop short are the
     concepts the class missed."""
     count = len(exercise_ids)
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.28 * max(count, 1)))
@@ -105,90 +177,101 @@ def pass_rate_chart(exercise_ids: Sequence[str], rates: Sequence[float], path: P
 
 # ---------------------------------------------------------------- `course show`'s pictures
 
-def gradient_norm_curves(curves: dict[str, Sequence[float]], path: Path, title: str = "") -> Path:
+def gradient_norm_curves(curves: dict[str, Sequence[float]], path: Path, title: str = "",
+                         lang: str = "en") -> Path:
     """``||dL/dh_t||`` against the time step t, one line per network, on a log scale
-    (``course show vanishing``): a straight falling line is a geometric decay."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for label, norms in curves.items():
-        ax.plot(range(len(norms)), list(norms), marker=".", markersize=4, linewidth=1.4, label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("time step t (the loss sits on the last step)")
-    ax.set_ylabel("||dL/dh_t||  (log scale)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right", fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    (``course show vanishing``): a straight falling line is a geometric decay. The
+    curves' labels are shown as they are given."""
+    lang = words_lang(lang)
+    with style(lang):
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        for label, norms in curves.items():
+            ax.plot(range(len(norms)), list(norms), marker=".", markersize=4, linewidth=1.4, label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel(_say(lang, "picture_vanishing_x"))
+        ax.set_ylabel(_say(lang, "picture_vanishing_y"))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower right", fontsize=8)
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        return _save(fig, path, DPI)
 
 
 def positional_encoding_chart(encoding, path: Path, dims: Sequence[int] = (0, 8, 16, 24),
-                              title: str = "") -> Path:
+                              title: str = "", lang: str = "en") -> Path:
     """The encoding ``(max_len, d_model)`` as a heat map (positions down, dimensions across)
     and a few of its dimensions as curves over the positions (``course show positional``)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.1, 1]})
-    image = left.imshow(encoding, aspect="auto", cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
-    left.set_xlabel("dimension")
-    left.set_ylabel("position")
-    fig.colorbar(image, ax=left, shrink=0.85)
-    for dim in [d for d in dims if d < encoding.shape[1]]:
-        kind = "sin" if dim % 2 == 0 else "cos"
-        right.plot(encoding[:, dim], linewidth=1.3, label=f"dim {dim} ({kind})")
-    right.set_xlabel("position")
-    right.set_ylabel("value")
-    right.set_ylim(-1.1, 1.45)
-    right.grid(alpha=0.3)
-    right.legend(loc="upper center", fontsize=8, ncol=len(dims), handlelength=1.5)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    lang = words_lang(lang)
+    with style(lang):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.1, 1]})
+        image = left.imshow(encoding, aspect="auto", cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+        left.set_xlabel(_say(lang, "picture_dimension"))
+        left.set_ylabel(_say(lang, "picture_position"))
+        fig.colorbar(image, ax=left, shrink=0.85)
+        for dim in [d for d in dims if d < encoding.shape[1]]:
+            kind = "sin" if dim % 2 == 0 else "cos"
+            right.plot(encoding[:, dim], linewidth=1.3, label=_say(lang, "picture_dimension_curve", dim=dim, kind=kind))
+        right.set_xlabel(_say(lang, "picture_position"))
+        right.set_ylabel(_say(lang, "picture_value"))
+        right.set_ylim(-1.1, 1.45)
+        right.grid(alpha=0.3)
+        right.legend(loc="upper center", fontsize=8, ncol=len(dims), handlelength=1.5)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path, DPI)
 
 
 def mask_grid(panels: Sequence[Sequence[tuple[str, object]]], row_titles: Sequence[str],
               query_labels: Sequence[Sequence[str]], key_labels: Sequence[Sequence[str]], path: Path,
-              title: str = "") -> Path:
+              title: str = "", lang: str = "en") -> Path:
     """Boolean masks ``(T_q, T_k)`` drawn as grids, True (may attend) filled: one row of
     panels per sequence, ``panels[row] = [(name, mask), ...]`` (``course show masks``)."""
+    lang = words_lang(lang)
     rows, columns = len(panels), max(len(row) for row in panels)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 3.0 * rows + 0.4), squeeze=False)
-    for r, row in enumerate(panels):
-        for c, (name, mask) in enumerate(row):
-            ax = axes[r][c]
-            ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.25, interpolation="nearest")
-            ax.set_xticks(range(len(key_labels[r])), key_labels[r], rotation=60, fontsize=7)
-            ax.set_yticks(range(len(query_labels[r])), query_labels[r], fontsize=7)
-            ax.set_xticks([x - 0.5 for x in range(len(key_labels[r]) + 1)], minor=True)
-            ax.set_yticks([y - 0.5 for y in range(len(query_labels[r]) + 1)], minor=True)
-            ax.grid(which="minor", color="white", linewidth=1.0)
-            ax.tick_params(which="minor", length=0)
-            ax.set_title(f"{name}", fontsize=9)
-            if c == 0:
-                ax.set_ylabel(f"{row_titles[r]}\nquery", fontsize=8)
-            ax.set_xlabel("key", fontsize=8)
-        for c in range(len(row), columns):
-            axes[r][c].axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    with style(lang):
+        fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 3.0 * rows + 0.4), squeeze=False)
+        for r, row in enumerate(panels):
+            for c, (name, mask) in enumerate(row):
+                ax = axes[r][c]
+                ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.25, interpolation="nearest")
+                ax.set_xticks(range(len(key_labels[r])), key_labels[r], rotation=60, fontsize=7)
+                ax.set_yticks(range(len(query_labels[r])), query_labels[r], fontsize=7)
+                ax.set_xticks([x - 0.5 for x in range(len(key_labels[r]) + 1)], minor=True)
+                ax.set_yticks([y - 0.5 for y in range(len(query_labels[r]) + 1)], minor=True)
+                ax.grid(which="minor", color="white", linewidth=1.0)
+                ax.tick_params(which="minor", length=0)
+                ax.set_title(f"{name}", fontsize=9)
+                if c == 0:
+                    ax.set_ylabel(f"{row_titles[r]}\n{_say(lang, 'picture_query')}", fontsize=8)
+                ax.set_xlabel(_say(lang, "picture_key"), fontsize=8)
+            for c in range(len(row), columns):
+                axes[r][c].axis("off")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path, DPI)
 
 
 def self_attention_heads(weights, tokens: Sequence[str], head_titles: Sequence[str], path: Path,
-                         title: str = "") -> Path:
+                         title: str = "", lang: str = "en") -> Path:
     """One heat map per head of self-attention weights ``(h, T, T)`` over one sentence:
     rows are the words that look (queries), columns the words they look at (keys)."""
+    lang = words_lang(lang)
     heads = weights.shape[0]
-    fig, axes = plt.subplots(1, heads, figsize=(3.0 * heads + 1, 3.6), squeeze=False)
-    for head, ax in enumerate(axes[0]):
-        image = ax.imshow(weights[head], vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
-        ax.set_title(f"head {head}: {head_titles[head]}" if head < len(head_titles) else f"head {head}", fontsize=9)
-        ax.set_xticks(range(len(tokens)), tokens, rotation=70, fontsize=7)
-        ax.set_yticks(range(len(tokens)), tokens if head == 0 else [""] * len(tokens), fontsize=7)
-        ax.set_xlabel("looks at (key)", fontsize=8)
-        if head == 0:
-            ax.set_ylabel("word (query)", fontsize=8)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight")
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
+    with style(lang):
+        fig, axes = plt.subplots(1, heads, figsize=(3.0 * heads + 1, 3.6), squeeze=False)
+        for head, ax in enumerate(axes[0]):
+            image = ax.imshow(weights[head], vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
+            name = _say(lang, "picture_head", head=head)
+            ax.set_title(f"{name}: {head_titles[head]}" if head < len(head_titles) else name, fontsize=9)
+            ax.set_xticks(range(len(tokens)), tokens, rotation=70, fontsize=7)
+            ax.set_yticks(range(len(tokens)), tokens if head == 0 else [""] * len(tokens), fontsize=7)
+            ax.set_xlabel(_say(lang, "picture_looks_at"), fontsize=8)
+            if head == 0:
+                ax.set_ylabel(_say(lang, "picture_word_query"), fontsize=8)
+        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label=_say(lang, "picture_attention_weight"))
+        if title:
+            fig.suptitle(title)
+        return _save(fig, path, DPI)

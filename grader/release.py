@@ -34,7 +34,7 @@ INSTRUCTOR_ONLY = (
     "commands/grade.py", "commands/sync.py", "commands/release.py",
     "commands/nbgrader_.py", "commands/gradescope.py",
     "gradebook.py", "parallel.py", "report.py", "feedback.py", "submission.py", "sync.py",
-    "release.py", "nbexport.py", "gradescope.py", "nbgrader_support", "translations.py",
+    "release.py", "nbexport.py", "gradescope.py", "nbgrader_support", "translations.py", "apidoc.py",
 )
 
 # Keys of course.toml that only grading uses: which reference pieces stand in for the
@@ -66,11 +66,18 @@ class Leak:
 
 # ---------------------------------------------------------------- what is secret
 
+def code_form(line: str) -> str:
+    """A line as code, the way the scan compares lines: without its comment, stripped, its
+    runs of spaces made one (so ``next_h = np.tanh(x @ Wx)  # (N, H)`` in a solution and
+    ``next_h = np.tanh(x @ Wx)`` quoted in a docstring are the same line)."""
+    return " ".join(line.split(" #")[0].split())
+
+
 def secret_lines(course: Course) -> dict[str, str]:
     """Every informative line of every solution region (stripped) -> the exercise it solves.
 
-    A line that also stands outside the regions of some solution file is left out: the
-    stubs show it anyway (a signature, a docstring line, an import)."""
+    A line that also stands outside the regions of some solution file, or whose code does,
+    is left out: the stubs show it anyway (a signature, a docstring line, an import)."""
     inside: dict[str, str] = {}
     outside: set[str] = set()
     for module in course.module_names:
@@ -88,8 +95,10 @@ def secret_lines(course: Course) -> dict[str, str]:
                 inside.setdefault(text, in_region[index])
             else:
                 outside.add(text)
+    public = {code_form(text) for text in outside}
     return {text: owner for text, owner in inside.items()
-            if text not in outside and not _TRIVIAL.match(text) and text not in PUBLIC_IDIOMS}
+            if text not in outside and code_form(text) not in public and not _TRIVIAL.match(code_form(text))
+            and text not in PUBLIC_IDIOMS and code_form(text) not in PUBLIC_IDIOMS}
 
 
 def hidden_check_names(course: Course) -> set[str]:
@@ -103,10 +112,14 @@ def hidden_check_names(course: Course) -> set[str]:
 
 
 def find_leaks(bundle: Path, secrets: dict[str, str], hidden_names: set[str]) -> list[Leak]:
-    """Every line of a text file in ``bundle`` that is a secret line (stripped, whole-line
-    match: instructions and hints may quote fragments) or holds a hidden check's name
-    (anywhere, even inside a longer name); binary files are skipped."""
+    """Every line of a text file in ``bundle`` that is a secret line (a whole-line match of
+    its :func:`code_form`, comments and spacing aside: instructions and hints may quote
+    fragments) or holds a hidden check's name (anywhere, even inside a longer name);
+    binary files are skipped."""
     name_pattern = re.compile("|".join(map(re.escape, sorted(hidden_names)))) if hidden_names else None
+    forms: dict[str, str] = {}
+    for text, owner in secrets.items():
+        forms.setdefault(code_form(text), owner)
     leaks = []
     for path in sorted(p for p in Path(bundle).rglob("*") if p.is_file()):
         try:
@@ -116,8 +129,9 @@ def find_leaks(bundle: Path, secrets: dict[str, str], hidden_names: set[str]) ->
         relative = str(path.relative_to(bundle))
         for number, line in enumerate(text.splitlines(), 1):
             stripped = line.strip()
-            if stripped in secrets:
-                leaks.append(Leak(relative, number, f"solution line of {secrets[stripped]}: {stripped}"))
+            owner = secrets.get(stripped) or forms.get(code_form(stripped))
+            if owner is not None and stripped:
+                leaks.append(Leak(relative, number, f"solution line of {owner}: {stripped}"))
             if name_pattern is not None:
                 found = name_pattern.search(line)
                 if found:
@@ -143,6 +157,41 @@ def copy_grader(course: Course, bundle: Path) -> None:
 
     source = Path(grader.__file__).resolve().parent
     shutil.copytree(source, bundle / "grader", ignore=_ignore_instructor_parts(source))
+    cli = bundle / "grader" / "cli.py"
+    cli.write_text(student_cli(cli.read_text(encoding="utf-8"), left_out_commands()), encoding="utf-8")
+
+
+def left_out_commands() -> set[str]:
+    """The names of the subcommands the bundle leaves out (``grade``, ``sync``, ...): the
+    ``command`` of each instructor-only file of ``grader/commands``."""
+    import importlib
+
+    names = set()
+    for part in INSTRUCTOR_ONLY:
+        if part.startswith("commands/") and part.endswith(".py"):
+            module = importlib.import_module("grader." + part.removesuffix(".py").replace("/", "."))
+            command = getattr(module, "command", None)
+            if command is not None:
+                names.add(command.name)
+    return names
+
+
+def student_cli(source: str, left_out: set[str]) -> str:
+    """``grader/cli.py`` as the bundle ships it: the help of ``course`` (the docstring of
+    ``main``) without the lines that name a command the bundle leaves out
+    (``course grade ...``, ``course release / gradescope / ...``) or speak of the release
+    itself, so that ``course --help`` in the bundle offers exactly the commands it has."""
+    tree = ast.parse(source)
+    main = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "main"), None)
+    if main is None or ast.get_docstring(main) is None or not left_out:
+        return source
+    doc = main.body[0]
+    lines = source.splitlines(keepends=True)
+    named = re.compile(r"\bcourse\s+(?:%s)\b" % "|".join(map(re.escape, sorted(left_out))))
+    kept = [line for index, line in enumerate(lines)
+            if not (doc.lineno <= index + 1 <= doc.end_lineno
+                    and (named.search(line) or "student release" in line))]
+    return "".join(kept)
 
 
 def write_stubs(course: Course, bundle: Path) -> None:
@@ -172,7 +221,7 @@ def write_manifest(course: Course, bundle: Path) -> None:
             for key in GRADING_ONLY_KEYS:
                 exercise.pop(key, None)
     header = (f"# {course.title}: the student release of course.toml (modules, exercises, points,\n"
-              "# hints). Written by `course release`; the course's own manifest has the grading details.\n")
+              "# hints), written when the course was released; the course's own manifest has the grading details.\n")
     (bundle / "course.toml").write_text(header + "\n" + to_toml(data), encoding="utf-8")
 
 
@@ -211,7 +260,7 @@ course = "grader.cli:main"
 include = ["grader*"]
 """, encoding="utf-8")
     shutil.copyfile(course.root / "constraints.txt", bundle / "constraints.txt")
-    (bundle / ".gitignore").write_text(".course/\nbuild/\n__pycache__/\n*.egg-info/\n", encoding="utf-8")
+    (bundle / ".gitignore").write_text(".course/\nbuild/\nnotebooks/\n__pycache__/\n*.egg-info/\n", encoding="utf-8")
     (bundle / "README.md").write_text(student_readme(course), encoding="utf-8")
 
 
@@ -230,14 +279,19 @@ says what it takes and returns, with shapes.
 pip install -e . -c constraints.txt   # once, in a virtual environment: gives you the `course` command
 course                                 # where you are and what to do next
 course list                            # modules and exercises, with points and your status
+course explain rnn.rnn_forward         # an exercise's instructions (or a module's: `course explain rnn`)
 course check                           # run the checks, up to the first exercise that fails
 course check rnn.rnn_forward           # one exercise (or a module: `course check rnn`)
 course hint rnn.rnn_forward            # the next hint: each call is one level more specific
+course watch                           # check again at every save; move on when it passes
 course progress                        # a bar per module and what to do next
+course show all                        # pictures of the ideas, drawn with your code (build/pictures/)
+course notebook masking                # a module as a Jupyter notebook (notebooks/), if you prefer
 course capstone                        # train the Transformer made of YOUR modules
 ```
 
-`course --help` lists every command; `course --lang ko ...` (or `COURSE_LANG=ko`) speaks Korean.
+`course --help` lists every command, `course COMMAND --help` says more about one;
+`course --lang ko ...` (or `COURSE_LANG=ko`) speaks Korean.
 `course check` runs your code in a separate process with a time limit, as grading does, and tells you
 what it called, what came back and what was expected. Grading uses more checks than these: passing
 here is a good sign, not a promise. Your progress and the hints you have seen are kept in `.course/`.

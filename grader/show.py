@@ -100,11 +100,28 @@ def _lstm_norms(lstm, inputs, start, upstream, w_in, w_rec, bias) -> np.ndarray:
     return sizes
 
 
-def draw_vanishing(modules, path: Path) -> Path:
+def picture_title(title: str, lang: str, yours: bool) -> str:
+    """A picture's title, with a second line that says whose code drew it."""
+    whose = message("picture_whose_yours" if yours else "picture_whose_reference", lang)
+    return f"{title}\n{whose}"
+
+
+def _curve_label(label: str, lang: str) -> str:
+    """A curve of :func:`vanishing_curves` as the legend names it in ``lang``."""
+    prefix = "LSTM, forget-gate bias "
+    if label.startswith(prefix):
+        return message("picture_vanishing_lstm", lang, bias=label.removeprefix(prefix))
+    return label
+
+
+def render_vanishing(curves: dict[str, np.ndarray], path: Path, lang: str = "en", yours: bool = False) -> Path:
     from grader import pictures
 
-    return pictures.gradient_norm_curves(vanishing_curves(modules), path,
-                                         title="The vanishing gradient: RNN against LSTM over 50 steps")
+    lang = pictures.words_lang(lang)
+    steps = len(next(iter(curves.values())))
+    title = picture_title(message("picture_vanishing_title", lang, steps=steps), lang, yours)
+    return pictures.gradient_norm_curves({_curve_label(k, lang): v for k, v in curves.items()}, path,
+                                         title=title, lang=lang)
 
 
 def positional_matrix(modules, max_len: int = 100, d_model: int = 64) -> np.ndarray:
@@ -114,18 +131,19 @@ def positional_matrix(modules, max_len: int = 100, d_model: int = 64) -> np.ndar
     return encoding
 
 
-def draw_positional(modules, path: Path) -> Path:
+def render_positional(encoding: np.ndarray, path: Path, lang: str = "en", yours: bool = False) -> Path:
     from grader import pictures
 
-    return pictures.positional_encoding_chart(positional_matrix(modules), path,
-                                              title="Sinusoidal positional encoding (max_len 100, d_model 64)")
+    lang = pictures.words_lang(lang)
+    title = message("picture_positional_title", lang, max_len=encoding.shape[0], d_model=encoding.shape[1])
+    return pictures.positional_encoding_chart(encoding, path, title=picture_title(title, lang, yours), lang=lang)
 
 
 PAD = "<pad>"
 MASK_SENTENCES = (("the", "cat", "sat", "on", "the", "mat"), ("a", "dog", "ran"))
 
 
-def mask_panels(modules) -> tuple[list[str], list[list[str]], list[list[tuple[str, np.ndarray]]]]:
+def mask_panels(modules) -> tuple[list[int], list[list[str]], list[list[tuple[str, np.ndarray]]]]:
     """For each sentence of a padded batch: its tokens and its causal, padding and
     combined masks as ``(T, T)`` boolean arrays (query rows, key columns)."""
     import torch
@@ -143,7 +161,7 @@ def mask_panels(modules) -> tuple[list[str], list[list[str]], list[list[tuple[st
     combined = padding & causal
     titles, labels, panels = [], [], []
     for row, sentence in enumerate(MASK_SENTENCES):
-        titles.append(f"sentence {row + 1}")
+        titles.append(row + 1)
         labels.append(list(sentence) + [PAD] * (width - len(sentence)))
         panels.append([
             ("causal_mask", causal.numpy()),
@@ -153,16 +171,19 @@ def mask_panels(modules) -> tuple[list[str], list[list[str]], list[list[tuple[st
     return titles, labels, panels
 
 
-def draw_masks(modules, path: Path) -> Path:
+def render_masks(found, path: Path, lang: str = "en", yours: bool = False) -> Path:
     from grader import pictures
 
-    titles, labels, panels = mask_panels(modules)
-    return pictures.mask_grid(panels, titles, labels, labels, path,
-                              title="Masks of a padded batch of two sentences (True = may attend)")
+    lang = pictures.words_lang(lang)
+    numbers, labels, panels = found
+    titles = [message("picture_sentence", lang, number=number) for number in numbers]
+    return pictures.mask_grid(panels, titles, labels, labels, path, lang=lang,
+                              title=picture_title(message("picture_masks_title", lang), lang, yours))
 
 
 HEAD_SENTENCE = ("the", "cat", "sat", "on", "the", "mat", "and", "the", "dog", "sat")
 HEAD_TITLES = ("previous word", "next word", "same word", "first word")
+HEAD_TITLE_KEYS = ("picture_head_previous", "picture_head_next", "picture_head_same", "picture_head_first")
 
 
 def head_weights(modules) -> np.ndarray:
@@ -220,11 +241,13 @@ def head_weights(modules) -> np.ndarray:
     return _numpy(weights[0]).astype(float)
 
 
-def draw_heads(modules, path: Path) -> Path:
+def render_heads(weights: np.ndarray, path: Path, lang: str = "en", yours: bool = False) -> Path:
     from grader import pictures
 
-    return pictures.self_attention_heads(head_weights(modules), HEAD_SENTENCE, HEAD_TITLES, path,
-                                         title="The four heads of one MultiHeadAttention on one sentence")
+    lang = pictures.words_lang(lang)
+    head_titles = [message(key, lang) for key in HEAD_TITLE_KEYS]
+    return pictures.self_attention_heads(weights, HEAD_SENTENCE, head_titles, path, lang=lang,
+                                         title=picture_title(message("picture_heads_title", lang), lang, yours))
 
 
 def capstone_attention(modules) -> tuple[np.ndarray, list[str], list[str], float]:
@@ -254,13 +277,14 @@ def _capstone_label(token: int) -> str:
     return {capstone.PAD: "pad", capstone.BOS: "bos", capstone.EOS: "eos"}.get(token, str(token - capstone.FIRST_DIGIT))
 
 
-def draw_capstone(modules, path: Path) -> Path:
+def render_capstone(found, path: Path, lang: str = "en", yours: bool = False) -> Path:
     from grader import pictures
 
-    weights, rows, columns, accuracy = capstone_attention(modules)
-    return pictures.attention_heatmap(weights, rows, columns, path,
-                                      title=f"Cross-attention while reversing (quick run, held-out accuracy "
-                                            f"{accuracy:.1%})")
+    lang = pictures.words_lang(lang)
+    weights, rows, columns, accuracy = found
+    title = message("picture_capstone_title", lang, accuracy=f"{accuracy:.1%}")
+    return pictures.attention_heatmap(weights, rows, columns, path, title=picture_title(title, lang, yours),
+                                      lang=lang, dpi=pictures.DPI)
 
 
 @dataclass(frozen=True)
@@ -269,9 +293,15 @@ class Topic:
     summary: str                       # one line, for --help
     needs: tuple[str, ...]             # exercises whose visible checks must pass, in course order
     modules: tuple[str, ...]           # the course modules whose notebooks show it
-    draw: Callable[[object, Path], Path]
+    compute: Callable[[object], object]                  # the modules -> what the picture shows
+    render: Callable[[object, Path, str, bool], Path]    # (that, path, lang, yours) -> the PNG
     time_limit: float                  # seconds for the learner's code to draw it
     caption: str                       # the message key of what the learner should see in it
+
+    def draw(self, modules, path: Path, lang: str = "en", yours: bool = False) -> Path:
+        """Compute the picture with ``modules`` and write it to ``path``, its words in
+        ``lang`` and its title saying whose code drew it."""
+        return self.render(self.compute(modules), Path(path), lang, yours)
 
 
 _TRANSFORMER_PARTS = (
@@ -287,20 +317,20 @@ TOPICS: dict[str, Topic] = {topic.name: topic for topic in (
     Topic("vanishing", "the vanishing gradient: RNN against LSTM, ||dL/dh_t|| over time (log scale)",
           needs=("rnn.rnn_step_forward", "rnn.rnn_step_backward", "rnn.rnn_forward", "rnn.hidden_grad_norms",
                  "lstm.lstm_step_forward", "lstm.lstm_step_backward"),
-          modules=("rnn", "lstm"), draw=draw_vanishing, time_limit=30.0, caption="show_caption_vanishing"),
+          modules=("rnn", "lstm"), compute=vanishing_curves, render=render_vanishing, time_limit=30.0, caption="show_caption_vanishing"),
     Topic("positional", "the sinusoidal positional encoding as a heat map, and a few dimensions as curves",
           needs=("positional.sinusoidal_positional_encoding",),
-          modules=("positional",), draw=draw_positional, time_limit=30.0, caption="show_caption_positional"),
+          modules=("positional",), compute=positional_matrix, render=render_positional, time_limit=30.0, caption="show_caption_positional"),
     Topic("masks", "causal, padding and combined masks of a small padded batch",
           needs=("masking.causal_mask", "masking.padding_mask"),
-          modules=("masking",), draw=draw_masks, time_limit=30.0, caption="show_caption_masks"),
+          modules=("masking",), compute=mask_panels, render=render_masks, time_limit=30.0, caption="show_caption_masks"),
     Topic("heads", "the attention weights of each head of MultiHeadAttention on a short sentence",
           needs=("attention.softmax", "masking.masked_softmax", "self_attention.scaled_dot_product_attention",
                  "multihead.split_heads", "multihead.merge_heads", "multihead.MultiHeadAttention"),
-          modules=("multihead",), draw=draw_heads, time_limit=30.0, caption="show_caption_heads"),
+          modules=("multihead",), compute=head_weights, render=render_heads, time_limit=30.0, caption="show_caption_heads"),
     Topic("capstone", "the capstone model's cross-attention while it reverses a string (trains about 10 s)",
           needs=_TRANSFORMER_PARTS,
-          modules=("capstone",), draw=draw_capstone, time_limit=180.0, caption="show_caption_capstone"),
+          modules=("capstone",), compute=capstone_attention, render=render_capstone, time_limit=180.0, caption="show_caption_capstone"),
 )}
 
 
@@ -409,7 +439,7 @@ def draw_learner(topic: Topic, modules, path: Path, lang: str = "en") -> str | N
     """Draw ``topic`` with the learner's ``modules``; None when it worked, else why not."""
     try:
         with time_limit(topic.time_limit):
-            topic.draw(modules, path)
+            topic.draw(modules, path, lang, yours=True)
     except PictureTimeout:
         return message("show_reason_timeout", lang, seconds=topic.time_limit)
     except Exception as exc:  # the learner's code broke on the picture's inputs
@@ -431,13 +461,17 @@ def reference_modules(course: Course) -> ModuleNamespace | None:
     return _references[folder]
 
 
-def draw_reference(course: Course, topic: Topic, path: Path, reason: str) -> Picture:
-    """The reference picture: drawn with ``solutions/``, or copied from what the release ships."""
+def draw_reference(course: Course, topic: Topic, path: Path, reason: str, lang: str = "en") -> Picture:
+    """The reference picture: drawn with ``solutions/``, or copied from what the release
+    ships (``pictures/reference/<lang>/`` for a language other than English)."""
     reference = reference_modules(course)
     if reference is not None:
-        topic.draw(reference, path)
+        topic.draw(reference, path, lang, yours=False)
         return Picture(topic.name, path, False, reason)
     shipped = course.root / SHIPPED / f"{topic.name}.png"
+    translated = course.root / SHIPPED / lang / f"{topic.name}.png"
+    if lang != "en" and translated.is_file():
+        shipped = translated
     if shipped.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shipped, path)
@@ -509,7 +543,7 @@ def make_picture(course: Course, topic: Topic, out_dir: Path, blocker: Blocker, 
         reason = draw_learner(topic, learner(topic), path, lang)
         if reason is None:
             return Picture(topic.name, path, True)
-    return draw_reference(course, topic, path, reason)
+    return draw_reference(course, topic, path, reason, lang)
 
 
 def show(course: Course, topics: Sequence[Topic], out_dir: Path, lang: str = "en",
@@ -534,13 +568,24 @@ def show(course: Course, topics: Sequence[Topic], out_dir: Path, lang: str = "en
 
 
 def write_reference_pictures(course: Course, out_dir: Path) -> list[Path]:
-    """Every topic drawn with the reference (``solutions/``) as ``out_dir/<topic>.png``:
-    what a student's release ships for ``course show`` to fall back on."""
+    """Every topic drawn with the reference (``solutions/``) as ``out_dir/<topic>.png``, and
+    in every other language as ``out_dir/<lang>/<topic>.png`` (computed once: the capstone
+    trains a model): what a student's release ships for ``course show`` to fall back on.
+    Returns the English ones."""
+    from grader.i18n import DEFAULT_LANG, LANGS
+
     reference = reference_modules(course)
     if reference is None:
         raise FileNotFoundError(f"{course.root / 'solutions'} does not exist: the reference pictures need it")
     one_thread()
-    return [topic.draw(reference, Path(out_dir) / f"{topic.name}.png") for topic in course_topics(course)]
+    written = []
+    for topic in course_topics(course):
+        found = topic.compute(reference)
+        written.append(topic.render(found, Path(out_dir) / f"{topic.name}.png", DEFAULT_LANG, False))
+        for lang in LANGS:
+            if lang != DEFAULT_LANG:
+                topic.render(found, Path(out_dir) / lang / f"{topic.name}.png", lang, False)
+    return written
 
 
 def one_thread() -> None:

@@ -2,15 +2,16 @@
 
 A solution file marks each piece the learner writes::
 
-    def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    def scale_rows(x, weights):
         \"\"\"...shapes, formula, what to return...\"\"\"
         # BEGIN SOLUTION
-        next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+        scaled = x * weights[:, None]
         ...
         # END SOLUTION
 
-A region belongs to the exercise named by the top-level ``def``/``class`` around it
-(``rnn.rnn_step_forward``); an exercise may have several regions (e.g. a class's
+(a made-up exercise: no line of a real solution may stand here, this file ships in the
+student bundle). A region belongs to the exercise named by the top-level ``def``/``class``
+around it (``toy.scale_rows``); an exercise may have several regions (e.g. a class's
 ``__init__`` and ``forward``). The stub keeps everything outside the regions and
 replaces each region with a ``raise NotImplementedError`` that points at the hint.
 """

@@ -9,7 +9,8 @@ from grader.i18n import LANGS, message
 @click.command("notebook")
 @click.argument("module")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The .ipynb file to write. Default: notebooks/MODULE.ipynb (MODULE.ko.ipynb in Korean).")
+              help="The .ipynb file to write. Default: notebooks/MODULE.ipynb in the course folder "
+                   "(MODULE.ko.ipynb in Korean); git ignores notebooks/.")
 @click.option("--lang", type=click.Choice(LANGS, case_sensitive=False), default=None,
               help="Language of the intro, the instructions and the notes (default: `course --lang`, $COURSE_LANG, "
                    "else the course's default). Code and check titles stay in English.")
@@ -40,7 +41,7 @@ def command(cc: CourseContext, module: str, out_file: Path | None, lang: str | N
     course = cc.course
     lang = lang.lower() if lang else cc.lang      # this command's --lang, else `course --lang`, $COURSE_LANG, ...
     if out_file is None:
-        out_file = Path("notebooks") / (f"{module}.ipynb" if lang == "en" else f"{module}.{lang}.ipynb")
+        out_file = course.root / "notebooks" / (f"{module}.ipynb" if lang == "en" else f"{module}.{lang}.ipynb")
     if out_file.exists() and not force:
         raise click.ClickException(message("notebook_exists", lang, path=out_file))
     try:
