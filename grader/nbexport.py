@@ -256,7 +256,8 @@ def earlier_modules(course: Course, name: str) -> list[str]:
     order = course.module_names
     later = [m for m in needed if order.index(m) > order.index(name)]
     if later:
-        raise NbExportError(f"{name} needs {', '.join(sorted(later))}, which come(s) later in the course")
+        verb = "comes" if len(later) == 1 else "come"
+        raise NbExportError(f"{name} needs {', '.join(sorted(later))}, which {verb} later in the course")
     return [m for m in order if m in needed]
 
 
