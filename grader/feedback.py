@@ -3,7 +3,7 @@ self-contained HTML page (``feedback.html``).
 
 Per exercise: the score, each hidden check by its title with what was called, returned and
 expected when it failed, the reason that applies to the whole exercise (a forbidden call, a
-module that does not import), and for a failed exercise the first level of its hints from
+module that does not import), and for a failed exercise whose own code ran the first level of its hints from
 ``course.toml``. Never the hidden checks' code: only their titles and the messages they raise.
 
 Text that comes from a submission (its notes, a check's message, an exercise's problem) is
@@ -19,7 +19,7 @@ import html
 import re
 
 from grader.checks import shown_title
-from grader.grading import ExerciseResult, stand_in_note
+from grader.grading import NOT_WRITTEN, ExerciseResult, stand_in_note
 from grader.manifest import Course
 
 CHECK_LIMIT = 2_000           # characters of learner text per check (and per note)
@@ -190,24 +190,54 @@ def _summary(result: ExerciseResult) -> str:
     return f"{done}/{len(result.checks)} checks passed, {result.score:g}/{result.max_score:g} points"
 
 
+def _excerpted(result: ExerciseResult) -> bool:
+    return bool(result.failed_file) and "\n" in result.problem
+
+
+def _problem_markdown(result: ExerciseResult) -> str:
+    # a file that does not import: its message shows the line with a caret, kept in its column
+    return md_code_block(result.problem) if _excerpted(result) else md_text(result.problem)
+
+
 def exercise_markdown(result: ExerciseResult, course: Course | None = None) -> str:
-    """One exercise's feedback in Markdown (the ``output`` of its entry in ``results.json``)."""
+    """One exercise's feedback in Markdown (the ``output`` of its entry in ``results.json``).
+
+    Quiet where there is little to say: an exercise not written yet is one line; one whose
+    checks never ran (its file does not import) is its reason, once; hints only for an
+    exercise whose own code ran and fell short (see :attr:`ExerciseResult.attempted`)."""
+    if result.not_written:
+        return f"**Not passed**: {NOT_WRITTEN}, {result.score:g}/{result.max_score:g} points"
     parts = [f"**{'Passed' if result.passed else 'Not passed'}**: {_summary(result)}"]
     if result.problem:
-        parts.append(md_text(result.problem))
-    if result.stood_in:
+        parts.append(_problem_markdown(result))
+    if result.stood_in and result.checks_ran:
         parts.append(md_text(stand_in_note(result.stood_in)))
-    for check in result.checks:
+    for check in result.checks if result.checks_ran else ():
         item = f"- {'✓' if check.passed else '✗'} {md_text(shown_title(check, result.checks))}"
         if check.feedback:
             item += "\n\n" + "\n".join("  " + line if line else "" for line in md_code_block(check.feedback).splitlines())
         parts.append(item)
-    if not result.passed:
+    if result.attempted and not result.passed:
         hint = _first_hint(course, result.id)
         if hint:
             parts.append(f"**Hint:** {md_text(hint)}")
         parts.append(f"More hints, one level at a time: `course hint {result.id}`")
     return "\n\n".join(parts)
+
+
+def _said_once(results: list[ExerciseResult]) -> list[ExerciseResult]:
+    """``results`` with a file's import error shown in full once: the next exercises it
+    sank point back to the first, in a page that holds them all."""
+    first: dict[str, str] = {}
+    shown = []
+    for result in results:
+        if result.failed_file and result.problem in first:
+            head = result.problem.split("\n", 1)[0].rstrip(":")
+            result = dataclasses.replace(result, problem=f"{head}: the same error as for {first[result.problem]}, above")
+        elif result.failed_file:
+            first[result.problem] = result.id
+        shown.append(result)
+    return shown
 
 
 def _totals(results: list[ExerciseResult]) -> tuple[float, float, int]:
@@ -228,7 +258,7 @@ def submission_markdown(name: str, results: list[ExerciseResult], notes: list[st
         lines += [f"| {'✓' if r.passed else '✗'} {md_text(r.id)} | {md_text(r.title)} | "
                   f"{r.score:g}/{r.max_score:g} |" for r in results]
         lines.append("")
-    for result in results:
+    for result in _said_once(results):
         lines += [f"## {md_text(result.id)}: {md_text(result.title)}", "", exercise_markdown(result, course), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -277,22 +307,27 @@ def submission_html(name: str, results: list[ExerciseResult], notes: list[str],
             out.append(f'<tr><td>{_mark(r.passed)} <a href="#{_anchor(r.id)}">{e(r.id)}</a></td>'
                        f'<td>{e(r.title)}</td><td class="points">{r.score:g}/{r.max_score:g}</td></tr>')
         out.append("</table>")
-    for r in results:
+    for r in _said_once(results):
         out.append(f'<section id="{_anchor(r.id)}">')
         out.append(f"<h2>{_mark(r.passed)} {e(r.id)}: {e(r.title)}</h2>")
+        if r.not_written:
+            out += [f"<p>{NOT_WRITTEN}, {r.score:g}/{r.max_score:g} points</p>", "</section>"]
+            continue
         out.append(f"<p>{e(_summary(r))}</p>")
         if r.problem:
-            out.append(f'<p class="problem">{e(r.problem)}</p>')
-        if r.stood_in:
+            tag = "pre" if _excerpted(r) else "p"
+            out.append(f'<{tag} class="problem">{e(r.problem)}</{tag}>')
+        if r.stood_in and r.checks_ran:
             out.append(f'<p class="note">{e(stand_in_note(r.stood_in))}</p>')
-        out.append('<ul class="checks">')
-        for check in r.checks:
-            item = f"<li>{_mark(check.passed)} {e(shown_title(check, r.checks))}"
-            if check.feedback:
-                item += f"<pre>{e(check.feedback)}</pre>"
-            out.append(item + "</li>")
-        out.append("</ul>")
-        if not r.passed:
+        if r.checks_ran:
+            out.append('<ul class="checks">')
+            for check in r.checks:
+                item = f"<li>{_mark(check.passed)} {e(shown_title(check, r.checks))}"
+                if check.feedback:
+                    item += f"<pre>{e(check.feedback)}</pre>"
+                out.append(item + "</li>")
+            out.append("</ul>")
+        if r.attempted and not r.passed:
             hint = _first_hint(course, r.id)
             if hint:
                 out.append(f'<p class="hint"><strong>Hint:</strong> {e(hint)}</p>')

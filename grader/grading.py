@@ -9,9 +9,11 @@ turn the outcomes into a score and feedback.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import logging
 import importlib.util
 import inspect
+import re
 import shutil
 import sys
 import tempfile
@@ -29,9 +31,11 @@ from grader.manifest import Course, Exercise
 from grader.modules import ModuleNamespace
 from grader.remote import GraderFault, StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
 from grader.screening import RefusalCache, screen
-from grader.source import make_stubs
+from grader.source import definition_source, make_stubs, stub_line
 
 MAX_MODULE_BYTES = 1_000_000
+NOT_RUN = "not run"             # a check's feedback when it never ran the learner's code
+NOT_WRITTEN = "not written yet"
 ATTEMPTS = 3                    # a worker that fails for the grader's reasons is tried again
 RETRY_PAUSE_SECONDS = 2.0
 
@@ -50,6 +54,8 @@ class ExerciseResult:
     grader_fault: str = ""      # the grader could not grade it: no score, never stored
     stood_in: list[str] = field(default_factory=list)     # reference pieces used in place of the learner's
     blocked_by: list[str] = field(default_factory=list)   # failing pieces nothing could stand in for
+    not_written: bool = False   # still the stub it was handed out as: one line says so, its checks fail
+    failed_file: str = ""       # the learner's file that could not be imported (``problem`` shows where)
 
     @property
     def passed(self) -> bool:
@@ -59,6 +65,19 @@ class ExerciseResult:
     def graded(self) -> bool:
         return not self.grader_fault
 
+    @property
+    def checks_ran(self) -> bool:
+        """Whether any check ran the learner's code of this exercise: when none did, the
+        ``problem`` alone says why, and the checks need not be listed one by one."""
+        return not self.not_written and any(c.passed or c.feedback != NOT_RUN for c in self.checks)
+
+    @property
+    def attempted(self) -> bool:
+        """Whether the learner's own code of this exercise ran and fell short: only then
+        are its hints worth showing (not for a stub, a file that does not import, a missing
+        module or a broken zip, a piece blocked by another)."""
+        return self.checks_ran and not (self.failed_file or self.grader_fault or self.blocked_by)
+
     def feedback(self) -> str:
         lines = []
         done = sum(c.passed for c in self.checks)
@@ -66,13 +85,15 @@ class ExerciseResult:
                      f"{self.score:g}/{self.max_score:g} points")
         if self.problem:
             lines.append(self.problem)
-        if self.stood_in:
+        if self.stood_in and self.checks_ran:
             lines.append(stand_in_note(self.stood_in))
-        for outcome in self.checks:
+        if self.not_written:
+            return f"{self.id}: {NOT_WRITTEN}, 0/{self.max_score:g} points"
+        for outcome in self.checks if self.checks_ran else ():
             lines.append(("✓ " if outcome.passed else "✗ ") + shown_title(outcome, self.checks))
             if outcome.feedback:
                 lines.extend("    " + line for line in outcome.feedback.splitlines())
-        if not self.passed:
+        if self.attempted and not self.passed:
             lines.append(f"Hint: `course hint {self.id}`")
         return "\n".join(lines)
 
@@ -304,15 +325,146 @@ def _call_check(fn: Callable, available: dict[str, Any]) -> None:
     fn(**{p: available[p] for p in params})
 
 
-def _explain_failure(session: WorkerSession, message: str) -> str:
+def _explain_failure(session: WorkerSession, message: str, exercise: Exercise | None = None) -> str:
+    """What was called, what came back, and ``message``. The call shown is the last one to
+    ``exercise``'s own function or class when there is one: a check of a backward pass may
+    call the learner's forward many times after it (a numerical gradient), but what failed
+    is what the backward returned."""
     lines = []
-    if session.calls:
-        last = session.calls[-1]
-        lines.append(f"called {last.call_text()}")
-        if last.returned:
-            lines.append(last.outcome_text())
+    call = _judged_call(session.calls, exercise)
+    if call is not None:
+        lines.append(f"called {call.call_text()}")
+        if call.returned:
+            lines.append(call.outcome_text())
     lines.append(message)
     return "\n".join(lines)
+
+
+def _judged_call(calls: list, exercise: Exercise | None):
+    """The call whose result a failed expectation judged: the last call to the graded
+    exercise itself (its function, its class, or an instance of it), else the last call."""
+    if exercise is not None:
+        own = getattr(calls, "own", None)
+        if own is None:
+            own = next((call for call in reversed(calls) if call.label in own_labels(exercise)), None)
+        if own is not None:
+            return own
+    return calls[-1] if calls else None
+
+
+def own_labels(exercise: Exercise) -> tuple[str, ...]:
+    """How a call to ``exercise``'s own function or class (or an instance of it) is labelled."""
+    name, instance = exercise.name, f"<your {exercise.name}>"
+    return name, f"{name} (then backward)", instance, f"{instance} (then backward)"
+
+
+class CallLog(list):
+    """A session's ``calls``: the worker session keeps only the last few, and this log also
+    keeps the last call to the graded exercise's own function (a gradient check calls the
+    forward pass many times after the backward pass it judges)."""
+
+    def __init__(self, exercise: Exercise):
+        super().__init__()
+        self.labels = own_labels(exercise)
+        self.own = None
+
+    def append(self, record) -> None:
+        if record.label in self.labels:
+            self.own = record
+        super().append(record)
+
+    def clear(self) -> None:
+        self.own = None
+        super().clear()
+
+
+def stub_message(exercise_id: str) -> str:
+    """The message of the error a stub raises (see :func:`grader.source.stub_line`)."""
+    node = ast.parse(stub_line("", exercise_id).strip()).body[0]
+    return node.exc.args[0].value
+
+
+def stub_raised(error: StudentError) -> str | None:
+    """The exercise whose stub raised ``error`` (it is not written yet), or None."""
+    if error.type_name != "NotImplementedError":
+        return None
+    exercise_id = error.message.split(" ", 1)[0]
+    return exercise_id if error.message == stub_message(exercise_id) else None
+
+
+def still_a_stub(folder: Path, exercise: Exercise) -> bool:
+    """Whether the learner's definition of ``exercise`` still raises its stub's error."""
+    try:
+        source = (Path(folder) / f"{exercise.module}.py").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    definition = definition_source(source, exercise.name)
+    return definition is not None and stub_message(exercise.id) in definition
+
+
+_SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+_WHERE = re.compile(r"^(?P<what>.*) \((?P<file>[^()\n]+\.py), line (?P<line>\d+)\)$", re.DOTALL)
+EXCERPT_WIDTH = 64
+
+
+def import_problem(exercise: Exercise, folder: Path, error: StudentError) -> tuple[str, str]:
+    """One summary of why the graded module could not be imported, with the offending line
+    (and a caret under a syntax error), and the file at fault (``masking.py`` when the graded
+    ``multihead.py`` failed on importing it)."""
+    graded = f"{exercise.module}.py"
+    file, line, what, column = graded, 0, error.message, None
+    code = None
+    if error.type_name in _SYNTAX_ERRORS:
+        found = _WHERE.match(error.message)
+        if found:
+            file, line, what = Path(found["file"]).name, int(found["line"]), found["what"]
+        code, column = _syntax_excerpt(Path(folder) / file, line)
+    elif error.frames:
+        file, line, _func, code = error.frames[-1]
+        file = Path(str(file)).name
+    cause = error.type_name + (f" in {file}, line {line}" if line else "")
+    lines = [f"{graded} could not be imported:", f"{cause}: {what}" if what else cause]
+    if code:
+        lines += _excerpt(line, code, column)
+    return "\n".join(lines), file
+
+
+def _syntax_excerpt(path: Path, line: int) -> tuple[str | None, int | None]:
+    """The text of ``line`` of ``path`` and, when parsing the file here finds the same error
+    there, the column of the caret (1-based). The file is parsed, never run."""
+    try:
+        source = path.read_bytes()[:MAX_MODULE_BYTES]
+    except OSError:
+        return None, None
+    try:
+        ast.parse(source, filename=path.name)
+    except SyntaxError as exc:
+        if exc.lineno == line and exc.text:
+            return exc.text.rstrip("\r\n"), exc.offset
+    except Exception:  # noqa: BLE001 - too deep, too large: no caret, the message still says where
+        pass
+    lines = source.decode("utf-8", "replace").splitlines()
+    return (lines[line - 1], None) if 0 < line <= len(lines) else (None, None)
+
+
+def _excerpt(line: int, code: str, column: int | None) -> list[str]:
+    """``code`` as line ``line`` of its file, cut to fit a terminal, a caret under ``column``."""
+    if column is not None:      # the column as the tabs before it are shown
+        column = len(code[:max(column - 1, 0)].expandtabs(4)) + 1
+    code = code.rstrip().expandtabs(4)
+    start = 0
+    if column is not None and column - 1 > EXCERPT_WIDTH - 10:
+        start = column - 1 - (EXCERPT_WIDTH - 10)
+    shown = code[start:start + EXCERPT_WIDTH]
+    if start:
+        shown = "…" + shown
+    if start + EXCERPT_WIDTH < len(code):
+        shown += "…"
+    number = f"{line:>4} | "
+    lines = [number + shown]
+    if column is not None:
+        lines.append(" " * (len(number) - 2) + "| " + " " * (column - 1 - start + bool(start)) + "^")
+    return lines
 
 
 def grade_in_order(ctx: GradingContext, exercise: Exercise, folder: Path, verdicts: dict[str, bool]) -> ExerciseResult:
@@ -465,17 +617,23 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
         for fn in checks[start:]:
             result.checks.append(CheckOutcome.of(fn, False, reason))
 
+    # what an earlier try of this exercise found (see grade_exercise) is not this try's
+    result.problem, result.not_written, result.failed_file = "", False, ""
     try:
         import_error = session.start()
     except WorkerGone as exc:
         tail = session.output_tail()
-        fail_all(f"{exc}" + (f"\nlast output:\n{tail}" if tail else ""))
+        result.problem = f"{exc}" + (f"\nlast output:\n{tail}" if tail else "")
+        fail_all(NOT_RUN)
         return
-    if import_error is not None:
-        fail_all(f"{exercise.module}.py could not be imported: {import_error.explain()}")
+    if import_error is not None:    # once for the exercise, not once per check
+        result.problem, result.failed_file = import_problem(exercise, session.folder, import_error)
+        fail_all(NOT_RUN)
         return
 
     student = StudentProxy(session, ctx.course.module_names, ctx.signatures)
+    session.calls = CallLog(exercise)
+    stubbed: dict[int, str] = {}        # check index -> the exercise whose stub it ran into
     for index, fn in enumerate(checks):
         available = {"student": student, "rng": seeded_rng(f"{exercise.id}:{fn.__name__}")}
         if ctx.reference is not None:
@@ -484,8 +642,13 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
         try:
             _call_check(fn, available)
         except CheckFailed as exc:
-            result.checks.append(CheckOutcome.of(fn, False, _explain_failure(session, str(exc))))
+            result.checks.append(CheckOutcome.of(fn, False, _explain_failure(session, str(exc), exercise)))
         except StudentError as exc:
+            stub = stub_raised(exc)
+            if stub is not None:        # no argument dump and traceback for a stub
+                stubbed[index] = stub
+                result.checks.append(CheckOutcome.of(fn, False, _not_written_text(stub, exercise)))
+                continue
             call = session.calls[-1].call_text() if session.calls else exercise.name
             message = f"called {call}\n{exc.explain()}"
             own = [dep for dep in exercise.uses_own if call.startswith(dep.split(".")[1] + "(")]
@@ -503,6 +666,29 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
             return
         except Exception as exc:  # the learner's result broke the check's own code (e.g. not a tuple)
             message = f"the result could not be checked: {type(exc).__name__}: {exc}"
-            result.checks.append(CheckOutcome.of(fn, False, _explain_failure(session, message)))
+            result.checks.append(CheckOutcome.of(fn, False, _explain_failure(session, message, exercise)))
         else:
             result.checks.append(CheckOutcome.of(fn, True))
+    _summarise_stubs(result, exercise, session.folder, stubbed)
+
+
+def _not_written_text(stub: str, exercise: Exercise) -> str:
+    if stub == exercise.id:
+        return f"{stub} is {NOT_WRITTEN}"
+    if stub in exercise.uses_own:
+        return (f"this check runs your own {stub} first, because what it returns is yours to design, and "
+                f"{stub} is {NOT_WRITTEN}: write it, then come back")
+    return f"your code calls {stub}, which is {NOT_WRITTEN}: write it first"
+
+
+def _summarise_stubs(result: ExerciseResult, exercise: Exercise, folder: Path, stubbed: dict[int, str]) -> None:
+    """When every check ran into a stub, say so once: the exercise is not written yet (it
+    is, or still holds, its own stub), or one reason names the piece to write first."""
+    if not stubbed or len(stubbed) != len(result.checks):
+        return
+    others = [stub for stub in dict.fromkeys(stubbed.values()) if stub != exercise.id]
+    if not others or still_a_stub(folder, exercise):
+        result.not_written = True
+        return
+    result.problem = _not_written_text(others[0], exercise)
+    result.checks = [dataclasses.replace(check, feedback=NOT_RUN) for check in result.checks]

@@ -92,9 +92,11 @@ def test_explain_in_english_is_the_docstring_and_suggests_on_a_typo(course_copy)
 
 
 def test_check_speaks_korean_around_english_check_titles(course_copy):
+    wrong = (ROOT / "solutions" / "rnn.py").read_text().replace("np.tanh(x @ Wx", "(x @ Wx")
+    (course_copy / "exercises" / "rnn.py").write_text(wrong)     # written, and wrong: its checks are shown
     run_ = run(course_copy, "--lang", "ko", "check", "rnn.rnn_step_forward")
     assert run_.exit_code == 1
-    assert "검사(check) 0/2개 통과" in run_.output        # the frame is Korean
+    assert "검사(check) 1/2개 통과" in run_.output        # the frame is Korean
     assert "a tiny example" in run_.output                 # the check's own title stays English
     assert "course hint rnn.rnn_step_forward" in flat(run_.output)
     assert "막혔다면" in run_.output

@@ -5,7 +5,7 @@ from rich.markup import escape
 from grader.checks import shown_title
 from grader.cli import CourseContext, pass_course
 from grader.grading import ExerciseResult, GradingContext, grade_in_order, stand_in_note
-from grader.commands.progress import exercise_file, is_capstone, select_targets
+from grader.commands.progress import exercise_file, is_capstone, select_targets, shown_path
 from grader.i18n import exercise_text
 from grader.manifest import Exercise
 
@@ -14,7 +14,12 @@ def print_result(console: Console, cc: CourseContext, result: ExerciseResult) ->
     """One exercise's outcome, as `course check` and `course watch` show it.
 
     The checks' own words (their titles, "got ... expected ...") come from suites/ and
-    stay English in every language; only the frame around them is translated."""
+    stay English in every language; only the frame around them is translated. An
+    exercise not written yet is one line; one whose checks never ran (its file does not
+    import, it is blocked) is its reason, once, not once per check."""
+    if result.not_written:
+        console.print(f"[red]✗[/] {result.id}  [dim]{escape(cc.t('check_not_written'))}[/]")
+        return
     done = sum(c.passed for c in result.checks)
     counts = cc.t("check_counts", passed=done, total=len(result.checks))
     if result.passed:
@@ -25,16 +30,31 @@ def print_result(console: Console, cc: CourseContext, result: ExerciseResult) ->
         console.print("    [red]" + escape(cc.t("check_blocked", names=", ".join(result.blocked_by),
                                                 first=result.blocked_by[0])) + "[/]")
     elif result.problem:
-        console.print(f"    [red]{escape(result.problem)}[/]")
-    if result.stood_in:
+        first, *rest = result.problem.splitlines()
+        console.print(f"    [red]{escape(first)}[/]")
+        for line in rest:       # an excerpt of the learner's file: its caret must stay in its column
+            console.print(f"    {escape(line)}", overflow="ignore", crop=False, soft_wrap=True)
+    if result.stood_in and result.checks_ran:
         console.print(f"    [yellow]{escape(stand_in_note(result.stood_in))}[/]")
-    for outcome in result.checks:
+    for outcome in result.checks if result.checks_ran else ():
         if outcome.passed:
             console.print(f"    [green]✓[/] {escape(shown_title(outcome, result.checks))}")
         else:
             console.print(f"    [red]✗ {escape(outcome.title)}[/]")
             for line in outcome.feedback.splitlines():
                 console.print(f"        {escape(line)}")
+
+
+def next_step(cc: CourseContext, exercise: Exercise, result: ExerciseResult) -> str:
+    """What to do about the first failing ``exercise`` (the one that blocks the checked one,
+    if any): it points at the file that failed, which is not always the exercise's own."""
+    if result.failed_file and not result.blocked_by:
+        file = shown_path(cc, cc.course.root / "exercises" / result.failed_file)
+        return cc.t("check_next_import", file=file, id=result.id)
+    if is_capstone(cc, exercise):
+        return cc.t("check_next_capstone", id=exercise.id)
+    key = "check_next_write" if result.not_written and not result.blocked_by else "check_next_fix"
+    return cc.t(key, name=exercise.name, file=exercise_file(cc, exercise), id=exercise.id)
 
 
 def select_or_fail(cc: CourseContext, patterns: tuple[str, ...]) -> list[Exercise]:
@@ -85,16 +105,14 @@ def command(cc: CourseContext, exercises: tuple[str, ...], keep_going: bool) -> 
             print_result(console, cc, result)
             if not result.passed:
                 # what blocks it is what to fix first
-                failing.append(course.exercise(result.blocked_by[0]) if result.blocked_by else ex)
+                failing.append((course.exercise(result.blocked_by[0]) if result.blocked_by else ex, result))
                 if not keep_going and len(selected) > 1:
                     break
     finally:
         ctx.close()
     console.print()
     if failing:
-        first = failing[0]
-        key = "check_next_capstone" if is_capstone(cc, first) else "check_next_fix"
-        console.print(cc.t(key, name=first.name, file=exercise_file(cc, first), id=first.id))
+        console.print(next_step(cc, *failing[0]))
         raise SystemExit(1)
     nxt = state.next_exercise(course)
     if nxt:
