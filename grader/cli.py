@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from grader import __version__
-from grader.i18n import LANGS, message, resolve_lang
+from grader.i18n import LANGS, Count, message, resolve_lang
 from grader.manifest import Course, ManifestError, load_manifest
 from grader.state import LearnerState, NewerStateError, StateError
 
@@ -21,29 +21,6 @@ NO_COURSE = ("no course here: course.toml is not in this folder or above it. Run
 
 # The instructors' and developers' commands: they speak English and take no --lang of their own.
 INSTRUCTOR_COMMANDS = frozenset({"grade", "release", "sync", "gradescope", "nbgrader"})
-
-
-class Count:
-    """A number in a message. ``{n}`` shows it (a float as with ``:g``) and ``{n:point|points}``
-    the word that agrees with it, for languages that have plurals; a Korean message simply
-    leaves the word out. `CourseContext.t` passes every number of a message as one."""
-
-    def __init__(self, n: float):
-        self.n = n
-
-    def __format__(self, spec: str) -> str:
-        if "|" in spec:
-            one, other = spec.split("|", 1)
-            return one if self.n == 1 else other
-        return format(self.n, spec or ("g" if isinstance(self.n, float) else ""))
-
-    def __str__(self) -> str:
-        return format(self)
-
-
-def counted(n: float, one: str, other: str | None = None) -> str:
-    """``n`` and the word that agrees with it, in English: 1 submission, 2 submissions."""
-    return f"{Count(n)} {Count(n):{one}|{other or one + 's'}}"
 
 
 def find_course_root(start: Path) -> Path | None:

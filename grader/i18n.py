@@ -266,6 +266,31 @@ def message(key: str, lang: str, /, **fields) -> str:
     raise KeyError(f"no message {key!r} in i18n/{DEFAULT_LANG}/messages.toml")
 
 
+# ---------------------------------------------------------------- numbers
+
+class Count:
+    """A number in a message. ``{n}`` shows it (a float as with ``:g``) and ``{n:point|points}``
+    the word that agrees with it, for languages that have plurals; a Korean message simply
+    leaves the word out. `CourseContext.t` passes every number of a message as one."""
+
+    def __init__(self, n: float):
+        self.n = n
+
+    def __format__(self, spec: str) -> str:
+        if "|" in spec:
+            one, other = spec.split("|", 1)
+            return one if self.n == 1 else other
+        return format(self.n, spec or ("g" if isinstance(self.n, float) else ""))
+
+    def __str__(self) -> str:
+        return format(self)
+
+
+def counted(n: float, one: str, other: str | None = None) -> str:
+    """``n`` and the word that agrees with it, in English: 1 submission, 2 submissions."""
+    return f"{Count(n)} {Count(n):{one}|{other or one + 's'}}"
+
+
 # ---------------------------------------------------------------- Korean particles
 
 # A Korean particle that depends on the word before it, as a translator writes it after a

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from grader.i18n import counted
 from grader.manifest import Course
 from grader.source import find_regions
 from grader.sync import expected_stubs
@@ -372,7 +373,7 @@ def build_release(course: Course, out: Path, force: bool = False,
         leaks = find_leaks(bundle, secret_lines(course), hidden_check_names(course))
         if leaks:
             shown = "\n".join(f"  {leak.path}:{leak.line}: {leak.what}" for leak in leaks[:20])
-            raise ReleaseError(f"the bundle would leak {len(leaks)} secret line(s); nothing written:\n{shown}")
+            raise ReleaseError(f"the bundle would leak {counted(len(leaks), 'secret line')}; nothing written:\n{shown}")
         if out.exists():
             shutil.rmtree(out)
         bundle.rename(out)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from grader.feedback import (SolutionLines, bounded_submission, clean_text, exercise_markdown, md_text,
                              submission_html, submission_markdown)
+from grader.i18n import counted
 from grader.manifest import Course, Exercise
 
 if TYPE_CHECKING:  # grader.submission imports this module
@@ -159,7 +160,7 @@ def write_class_pictures(out: Path, course: Course, results: list[SubmissionResu
     rates = pass_rates(course.exercises, results)
     return [
         score_histogram([r.score for r in results], max_score, Path(out) / SCORES_HISTOGRAM,
-                        title=f"{course.title}: total scores of {len(results)} submissions"),
+                        title=f"{course.title}: total scores of {counted(len(results), 'submission')}"),
         pass_rate_chart([i for i, _, _ in rates], [rate for _, rate, _ in rates], Path(out) / PASS_RATES,
                         title="Fraction of submissions that passed each exercise"),
     ]

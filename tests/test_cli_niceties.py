@@ -13,7 +13,8 @@ import grader.commands.check as check_command
 import grader.commands.grade as grade_command
 from grader import i18n
 from grader.checks import CheckOutcome
-from grader.cli import INSTRUCTOR_COMMANDS, Count, CourseContext, counted, main
+from grader.cli import INSTRUCTOR_COMMANDS, CourseContext, main
+from grader.i18n import Count, counted
 from grader.commands.progress import select_targets
 from grader.grading import ExerciseResult
 from grader.manifest import load_manifest

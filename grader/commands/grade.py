@@ -8,10 +8,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader.cli import Count, CourseContext, counted, pass_course
+from grader.cli import CourseContext, pass_course
 from grader.feedback import clean_text
 from grader.gradebook import Gradebook
 from grader.grading import ATTEMPTS
+from grader.i18n import Count, counted
 from grader.manifest import Course
 from grader.parallel import grade_class
 from grader.report import remove_leftovers, write_class_pictures, write_grades_csv
