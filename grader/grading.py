@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.checks import CheckFailed, CheckOutcome, checks_in, exercise_score, seeded_rng, shown_title, \
-    stand_in_note
+from grader.checks import NOT_WRITTEN, CheckFailed, CheckOutcome, checks_in, exercise_score, seeded_rng, \
+    shown_title, stand_in_note, stub_exercise
 from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
@@ -35,7 +35,6 @@ from grader.source import definition_source, make_stubs, stub_line
 
 MAX_MODULE_BYTES = 1_000_000
 NOT_RUN = "not run"             # a check's feedback when it never ran the learner's code
-NOT_WRITTEN = "not written yet"
 ATTEMPTS = 3                    # a worker that fails for the grader's reasons is tried again
 RETRY_PAUSE_SECONDS = 2.0
 
@@ -386,10 +385,7 @@ def stub_message(exercise_id: str) -> str:
 
 def stub_raised(error: StudentError) -> str | None:
     """The exercise whose stub raised ``error`` (it is not written yet), or None."""
-    if error.type_name != "NotImplementedError":
-        return None
-    exercise_id = error.message.split(" ", 1)[0]
-    return exercise_id if error.message == stub_message(exercise_id) else None
+    return stub_exercise(error.type_name, error.message)
 
 
 def still_a_stub(folder: Path, exercise: Exercise) -> bool:
@@ -522,7 +518,7 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
         result.blocked_by = [dep for dep in ctx.course.dependencies(exercise.id) if dep not in passed]
         if result.blocked_by:
             result.problem = blocked_note(result.blocked_by)
-            result.checks = [CheckOutcome.of(fn, False, "not run") for fn in checks]
+            result.checks = [CheckOutcome.of(fn, False, NOT_RUN) for fn in checks]
             return result
     passed = set(passed or ())
 
@@ -562,7 +558,7 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
         if refused:  # it never runs: the checks would only run what is left of it
             result.problem = "\n".join([r.message() for r in refused[:5]]
                                        + ["no points for this exercise until that is gone"])
-            result.checks = [CheckOutcome.of(fn, False, "not run") for fn in checks]
+            result.checks = [CheckOutcome.of(fn, False, NOT_RUN) for fn in checks]
             result.seconds = time.monotonic() - started
             return result
         for attempt in range(1, ATTEMPTS + 1):
@@ -606,7 +602,7 @@ def _not_graded(result: ExerciseResult, checks: list[Callable], fault: str, star
     result.grader_fault = fault
     result.problem = ("not graded: the grader failed to run your code, for reasons of its own "
                       f"(not yours; grade again later): {fault}")
-    result.checks = [CheckOutcome.of(fn, False, "not run") for fn in checks]
+    result.checks = [CheckOutcome.of(fn, False, NOT_RUN) for fn in checks]
     result.seconds = time.monotonic() - started
     return result
 
