@@ -64,6 +64,22 @@ def wait_limit(cpu_limit: float) -> float:
     return WAIT_FACTOR * cpu_limit + WAIT_SLACK
 
 
+class _Since:
+    """A reading of process ``pid`` in /proc, counted from when this was made, never going
+    back: the last value stays once the process is gone."""
+
+    def __init__(self, read: Callable[[int], float | None], pid: int):
+        self.read, self.pid = read, pid
+        self.start = read(pid) or 0.0
+        self.last = 0.0
+
+    def __call__(self) -> float:
+        now = self.read(self.pid)
+        if now is not None:
+            self.last = max(self.last, now - self.start)
+        return self.last
+
+
 class LearnerClock:
     """The time a worker's learner code has used, watched from a thread of its own:
     past either limit, ``on_expiry(reason)`` runs once (``"cpu"`` or ``"wait"``)."""
@@ -73,43 +89,28 @@ class LearnerClock:
         self.wait_limit = wait_limit(cpu_limit)
         self.expired: str | None = None
         self._on_expiry = on_expiry
-        self._pid: int | None = None
-        self._cpu_at_start = 0.0
-        self._last_cpu = 0.0
-        self._runqueue_at_start = 0.0
-        self._last_runqueue = 0.0
+        self._cpu: _Since | None = None          # the worker's CPU time
+        self._runqueue: _Since | None = None     # its time ready to run, waiting for a core
         self._waited = 0.0
         self._waiting_since: float | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self, pid: int) -> None:
         """Start counting ``pid``'s CPU time from now."""
-        self._pid = pid
-        self._cpu_at_start = cpu_seconds(pid) or 0.0
-        self._runqueue_at_start = runqueue_seconds(pid) or 0.0
-        self._thread = threading.Thread(target=self._watch, name=f"learner-clock-{pid}", daemon=True)
-        self._thread.start()
+        self._cpu, self._runqueue = _Since(cpu_seconds, pid), _Since(runqueue_seconds, pid)
+        threading.Thread(target=self._watch, name=f"learner-clock-{pid}", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
 
     def cpu_used(self) -> float:
         """The learner's CPU seconds so far (the last reading, once the worker is gone)."""
-        if self._pid is not None:
-            now = cpu_seconds(self._pid)
-            if now is not None:
-                self._last_cpu = max(self._last_cpu, now - self._cpu_at_start)
-        return self._last_cpu
+        return self._cpu() if self._cpu is not None else 0.0
 
     def waited(self) -> float:
         """How long the grader has waited for answers, less the worker's wait for a core."""
         ongoing = time.monotonic() - self._waiting_since if self._waiting_since is not None else 0.0
-        if self._pid is not None:
-            now = runqueue_seconds(self._pid)
-            if now is not None:
-                self._last_runqueue = max(self._last_runqueue, now - self._runqueue_at_start)
-        return self._waited + ongoing - self._last_runqueue
+        return self._waited + ongoing - (self._runqueue() if self._runqueue is not None else 0.0)
 
     def wait_left(self) -> float:
         return self.wait_limit - self.waited()

@@ -1,9 +1,10 @@
 """The grader's side of a worker: starting it, talking to it, and ending it.
 
 :class:`WorkerSession` owns one worker process (its whole process group) and the
-clock of its learner code (:mod:`grader.clock`); :class:`StudentProxy` is what a check sees as ``student``. Everything the
-worker answers is decoded by :mod:`grader.wire` into plain values or
-:class:`RemoteObject` handles; nothing it sends is executed or unpickled here.
+clock of its learner code (:mod:`grader.clock`); :class:`StudentProxy` is what a check
+sees as ``student``. Everything the worker answers is decoded by :mod:`grader.wire` into
+plain values or :class:`RemoteObject` handles; nothing it sends is executed or unpickled
+here.
 """
 
 from __future__ import annotations
@@ -286,12 +287,13 @@ class WorkerSession:
 
     def _message(self, doing: str) -> tuple[dict, list[bytes]]:
         """The worker's next message, within its time (see :mod:`grader.clock`)."""
-        if self.clock.expired or self.clock.wait_left() <= 0:
+        left = self.clock.wait_left()       # read once: it reads /proc (this is every call's path)
+        if self.clock.expired or left <= 0:
             self.clock.expired = self.clock.expired or "wait"
             raise self._out_of_time(doing)
         # a backstop only, in wall time, which a crowded machine stretches: the clock's
         # thread stops a worker that overruns first
-        self.channel.settimeout(4 * self.clock.wait_left() + 30.0)
+        self.channel.settimeout(4 * left + 30.0)
         try:
             with self.clock.waiting():
                 return self.channel.recv()
