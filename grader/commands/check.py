@@ -57,12 +57,6 @@ def next_step(cc: CourseContext, exercise: Exercise, result: ExerciseResult) -> 
     return cc.t(key, name=exercise.name, file=exercise_file(cc, exercise), id=exercise.id)
 
 
-def select_or_fail(cc: CourseContext, patterns: tuple[str, ...]) -> list[Exercise]:
-    """What `course check ID...` means (every exercise without ID); an unknown ID is an
-    error that suggests the closest ones."""
-    return select_targets(cc, patterns)
-
-
 @click.command("check")
 @click.argument("exercises", metavar="[ID]...", nargs=-1)
 @click.option("--all", "keep_going", is_flag=True, help="Go on after the first failing exercise.")
@@ -83,7 +77,7 @@ def command(cc: CourseContext, exercises: tuple[str, ...], keep_going: bool) -> 
     good sign, not a promise. To check again on every save: `course watch`.
     """
     course = cc.course
-    selected = select_or_fail(cc, exercises)
+    selected = select_targets(cc, exercises)    # an unknown ID fails, suggesting the closest
     folder = course.root / "exercises"
     if not folder.is_dir():
         raise click.ClickException(cc.t("no_exercises_folder", folder=folder))
