@@ -31,7 +31,7 @@ from grader.manifest import Course, Exercise
 from grader.modules import ModuleNamespace
 from grader.remote import GraderFault, StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
 from grader.screening import RefusalCache, screen
-from grader.source import definition_source, make_stubs, stub_line
+from grader.source import definition_source, make_stubs, stub_message
 
 MAX_MODULE_BYTES = 1_000_000
 NOT_RUN = "not run"             # a check's feedback when it never ran the learner's code
@@ -375,12 +375,6 @@ class CallLog(list):
     def clear(self) -> None:
         self.own = None
         super().clear()
-
-
-def stub_message(exercise_id: str) -> str:
-    """The message of the error a stub raises (see :func:`grader.source.stub_line`)."""
-    node = ast.parse(stub_line("", exercise_id).strip()).body[0]
-    return node.exc.args[0].value
 
 
 def stub_raised(error: StudentError) -> str | None:

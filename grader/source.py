@@ -76,11 +76,13 @@ def find_regions(source: str, filename: str = "<source>") -> list[Region]:
     return regions
 
 
+def stub_message(exercise_id: str) -> str:
+    """The message of the error a stub raises (``grader.checks.stub_exercise`` reads it back)."""
+    return f"{exercise_id} is not written yet; `course hint {exercise_id}` gives a hint"
+
+
 def stub_line(indent: str, exercise_id: str) -> str:
-    return (
-        f'{indent}raise NotImplementedError("{exercise_id} is not written yet; '
-        f'`course hint {exercise_id}` gives a hint")'
-    )
+    return f'{indent}raise NotImplementedError("{stub_message(exercise_id)}")'
 
 
 def make_stubs(source: str, module: str, keep: frozenset[str] = frozenset(), filename: str = "<source>") -> str:
