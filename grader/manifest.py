@@ -41,6 +41,8 @@ class Module:
     framework: str
     exercises: tuple[Exercise, ...]
     kind: str = "exercises"         # "capstone": no file of its own; it assembles the others
+    assembles: tuple[str, ...] = ()  # a capstone: the module files it runs, nothing substituted
+    try_with: str = ""              # a capstone: the command that lets a learner watch it work
 
 
 @dataclass(frozen=True)
@@ -126,12 +128,14 @@ class Course:
         return [ex.id for ex in self.exercises if ex.id in seen]
 
     def modules_needed(self, exercises) -> list[str]:
-        """The module files a learner must hand in for ``exercises``: their own modules, or
-        every module when one of them is graded on the learner's own code only (the capstone)."""
+        """The module files a learner must hand in for ``exercises``, in course order: their
+        own modules, and for a capstone the modules it assembles."""
         exercises = list(exercises)
-        if any(ex.own_code_only for ex in exercises):
-            return list(self.module_names)
-        return [m for m in dict.fromkeys(ex.module for ex in exercises) if m in self.module_names]
+        needed = {ex.module for ex in exercises}
+        for ex in exercises:
+            if ex.own_code_only:
+                needed.update(self.module(ex.module).assembles)
+        return [m for m in self.module_names if m in needed]
 
     def overlaps_sources(self, path: Path) -> bool:
         """Whether writing (or replacing) ``path`` would touch what the course is made of:
@@ -151,7 +155,8 @@ class Course:
 
 
 _COURSE_KEYS = {"title": str, "version": str, "time_limit": (int, float), "memory_limit_mb": int, "default_lang": str}
-_MODULE_KEYS = {"name": str, "title": str, "framework": str, "kind": str, "forbidden": list, "exercises": list}
+_MODULE_KEYS = {"name": str, "title": str, "framework": str, "kind": str, "forbidden": list, "exercises": list,
+               "assembles": list, "try_with": str}
 _KINDS = ("exercises", "capstone")
 _EXERCISE_KEYS = {
     "name": str, "title": str, "points": (int, float), "builds_on": list, "uses_own": list, "forbidden": list,
@@ -209,6 +214,18 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
         if kind not in _KINDS:
             raise ManifestError(f"{where}.kind: must be one of {', '.join(_KINDS)}")
         module_forbidden = _strings(raw.get("forbidden", []), f"{where}.forbidden")
+        assembles = _strings(raw.get("assembles", []), f"{where}.assembles")
+        try_with = raw.get("try_with", "")
+        if kind == "capstone" and (not assembles or not try_with):
+            raise ManifestError(f"{where}: a capstone names the modules it assembles (assembles) and the command "
+                                "that runs them for the learner (try_with)")
+        if kind != "capstone" and (assembles or try_with):
+            raise ManifestError(f"{where}: only a capstone assembles modules (kind = \"capstone\")")
+        earlier = [m.name for m in modules if m.kind != "capstone"]
+        for a_index, name in enumerate(assembles):
+            if name not in earlier:
+                raise ManifestError(f"{where}.assembles[{a_index}]: {name!r} is not a module that comes earlier "
+                                    "in the course")
         exercises = []
         for e_index, ex in enumerate(raw["exercises"]):
             ewhere = f"{where}.exercises[{e_index}]"
@@ -251,7 +268,8 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
             exercises.append(exercise)
         if not exercises:
             raise ManifestError(f"{where}.exercises: a module needs at least one exercise")
-        modules.append(Module(raw["name"], raw["title"], raw["framework"], tuple(exercises), kind))
+        modules.append(Module(raw["name"], raw["title"], raw["framework"], tuple(exercises), kind, assembles,
+                              try_with))
 
     names = [m.name for m in modules]
     if len(set(names)) != len(names):

@@ -124,13 +124,12 @@ def test_the_manifest_rejects_a_capstone_that_borrows_and_unknown_kinds(kind, ex
     from grader.manifest import ManifestError, parse_manifest
 
     data = tomllib.loads((ROOT / "course.toml").read_text())
-    data["modules"].append({"name": "extra", "title": "t", "framework": "torch", "kind": kind, "exercises": [
+    data["modules"].append({"name": "extra", "title": "t", "framework": "torch", "kind": kind,
+                            "assembles": ["rnn"], "try_with": "course capstone", "exercises": [
         {"name": "e", "title": "t", "points": 1, "hints": ["a", "bb"], **extra}]})
     with pytest.raises(ManifestError, match="builds_on|kind"):
         parse_manifest(data)
 
 
-def test_the_command_checks_for_the_modules_the_capstone_assembles():
-    from grader.commands import capstone as command
-
-    assert command.NEEDED == capstone.ASSEMBLED
+def test_the_manifest_lists_the_modules_the_capstone_code_assembles(course):
+    assert course.module("capstone").assembles == capstone.ASSEMBLED

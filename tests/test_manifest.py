@@ -30,11 +30,22 @@ def broken(edit):
     (lambda d: d["modules"][0]["exercises"][0].update(builds_on=["rnn.rnn_backward"]),
      "modules[0].exercises[0].builds_on[0]"),
     (lambda d: d["modules"][1]["exercises"].append(dict(d["modules"][1]["exercises"][0])), "listed twice"),
+    (lambda d: d["modules"][-1].pop("assembles"), "a capstone names the modules it assembles"),
+    (lambda d: d["modules"][-1].pop("try_with"), "a capstone names the modules it assembles"),
+    (lambda d: d["modules"][-1].update(assembles=["masking", "nonesuch"]), "assembles[1]: 'nonesuch' is not a module"),
+    (lambda d: d["modules"][0].update(assembles=["lstm"]), "modules[0]: only a capstone assembles"),
 ])
 def test_schema_errors_name_the_bad_key(edit, names):
     with pytest.raises(ManifestError) as err:
         parse_manifest(broken(edit))
     assert names in str(err.value)
+
+
+def test_a_capstone_needs_the_modules_it_assembles_and_no_others():
+    for module in COURSE.modules:
+        if module.kind == "capstone":
+            assert COURSE.modules_needed(module.exercises) == list(module.assembles)
+    assert COURSE.modules_needed([COURSE.exercise("rnn.rnn_forward")]) == ["rnn"]
 
 
 def test_a_missing_manifest_says_so(tmp_path):

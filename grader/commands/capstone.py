@@ -12,9 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader.cli import CourseContext, pass_course
 from grader.modules import ModuleNamespace
 
-# the modules the capstone assembles; grader.capstone's ASSEMBLED, which this file does not
-# import at start (it would import torch for every `course` command)
-NEEDED = ("masking", "self_attention", "multihead", "positional", "transformer", "training", "decoding")
 
 
 @click.command("capstone")
@@ -50,12 +47,13 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
     from grader import capstone, pictures
 
     course = cc.course
-    folder = _impl_folder(course.root, impl)
+    needed = course.module("capstone").assembles
+    folder = _impl_folder(course.root, impl, needed)
     config = capstone.GRADING if quick else capstone.CapstoneConfig()
     config = dataclasses.replace(config, seed=seed, **({"steps": steps} if steps else {}))
     console = Console(highlight=False)
     torch.set_num_threads(threads)
-    modules = _load(folder, course.module_names)
+    modules = _load(folder, course.module_names, needed)
 
     console.print(f"Assembling transformer.Transformer from [bold]{escape(str(folder))}[/]: d_model {config.d_model}, "
                   f"{config.num_heads} heads, {config.num_layers}+{config.num_layers} layers; strings of "
@@ -89,20 +87,20 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
     click.echo(f"accuracy: {test_accuracy:.4f}")
 
 
-def _impl_folder(root: Path, impl: str) -> Path:
+def _impl_folder(root: Path, impl: str, needed: tuple[str, ...]) -> Path:
     folder = root / impl if impl in ("exercises", "solutions") else Path(impl)
     if not folder.is_dir():
         raise click.ClickException(f"{folder} is not a folder of course modules")
-    missing = [name for name in NEEDED if not (folder / f"{name}.py").is_file()]
+    missing = [name for name in needed if not (folder / f"{name}.py").is_file()]
     if missing:
         raise click.ClickException(f"{folder} lacks {', '.join(m + '.py' for m in missing)}: "
                                    "the capstone assembles all of them")
     return folder.resolve()
 
 
-def _load(folder: Path, module_names: list[str]) -> ModuleNamespace:
+def _load(folder: Path, module_names: list[str], needed: tuple[str, ...]) -> ModuleNamespace:
     modules = ModuleNamespace(folder, module_names, alias=f"_capstone_{abs(hash(str(folder)))}")
-    _guarded(folder, "importing", lambda: [getattr(modules, name) for name in NEEDED])
+    _guarded(folder, "importing", lambda: [getattr(modules, name) for name in needed])
     return modules
 
 

@@ -40,15 +40,23 @@ def exercise_file(cc: CourseContext, exercise: Exercise) -> str:
 
 
 def is_capstone(cc: CourseContext, exercise: Exercise) -> bool:
-    """A capstone exercise has no file: the learner runs `course capstone` instead."""
+    """A capstone exercise has no file: the learner runs its module's ``try_with`` command."""
     return cc.course.module(exercise.module).kind == "capstone"
+
+
+def capstone_fields(cc: CourseContext, exercise: Exercise) -> dict:
+    """What the messages about a capstone exercise name: the command that runs it and the
+    modules it runs."""
+    module = cc.course.module(exercise.module)
+    return {"command": module.try_with, "modules": ", ".join(module.assembles)}
 
 
 def next_step_lines(cc: CourseContext, exercise: Exercise) -> list[str]:
     """What to do for ``exercise``: read, write, check, and where help is."""
     keys = ("todo_read", "todo_capstone" if is_capstone(cc, exercise) else "todo_write", "todo_check",
             "todo_hint", "todo_watch")
-    return [cc.t(key, id=exercise.id, file=exercise_file(cc, exercise), name=exercise.name) for key in keys]
+    fields = capstone_fields(cc, exercise) if is_capstone(cc, exercise) else {}
+    return [cc.t(key, id=exercise.id, file=exercise_file(cc, exercise), name=exercise.name, **fields) for key in keys]
 
 
 @click.command("progress")
