@@ -2,7 +2,8 @@
 
 Per submission (``OUT/<name>/``): Gradescope ``results.json`` (feedback in Markdown),
 ``feedback.md`` and ``feedback.html``. Per class (``OUT/``): ``grades.csv``,
-``scores_histogram.png`` and ``pass_rates.png``. Everything but the timing fields
+``scores_histogram.png``, ``pass_rates.png``, and ``insights.md``/``insights.csv``
+(:mod:`grader.insights`). Everything but the timing fields
 (``execution_time``) depends only on the results, in a fixed order, so a resumed run
 writes the same bytes as an uninterrupted one.
 
@@ -34,8 +35,10 @@ if TYPE_CHECKING:  # grader.submission imports this module
 GRADES_CSV = "grades.csv"
 SCORES_HISTOGRAM = "scores_histogram.png"
 PASS_RATES = "pass_rates.png"
+INSIGHTS_MD = "insights.md"       # grader.insights: what the class got wrong
+INSIGHTS_CSV = "insights.csv"
 # what the gradebook writes in OUT beside the submissions' folders: no submission may take these names
-CLASS_FILES = (GRADES_CSV, SCORES_HISTOGRAM, PASS_RATES)
+CLASS_FILES = (GRADES_CSV, SCORES_HISTOGRAM, PASS_RATES, INSIGHTS_MD, INSIGHTS_CSV)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TMP_SUFFIX = ".tmp"
 _UMASK = os.umask(0o022)

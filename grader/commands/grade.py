@@ -13,6 +13,7 @@ from grader.feedback import clean_text
 from grader.gradebook import Gradebook
 from grader.grading import ATTEMPTS
 from grader.i18n import Count, counted
+from grader.insights import class_insights, summary_lines, write_insights
 from grader.manifest import Course
 from grader.parallel import grade_class
 from grader.report import remove_leftovers, write_class_pictures, write_grades_csv
@@ -53,6 +54,8 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
             OUT/grades.csv            one row per submission, one column per exercise
             OUT/scores_histogram.png  total scores of the class
             OUT/pass_rates.png        per exercise, the fraction of submissions that passed
+            OUT/insights.md           what the class got wrong: every hidden check, most
+            OUT/insights.csv          failed first, with a representative message
 
     OUT is a gradebook that nothing is lost from. Each result is saved (in
     OUT/<name>/.grading.json) as soon as it is known, keyed by the submission's
@@ -116,6 +119,7 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     everyone = _class_results(records, results)
     write_grades_csv(out, course.exercises, everyone)
     write_class_pictures(out, course, everyone)
+    write_insights(out, course, everyone)
     _print_summary(course, results, everyone, len(exercises))
     stale = [r for r in records if r.stale() and r.name not in set(names)]
     if stale:
@@ -130,7 +134,8 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
                    f"(e.g. {clean_text(str(refused[0]))}, under {clean_text(submission_name(refused[0]))}); "
                    f"rename {n:it|them} and grade {n:it|them} again", err=True)
     click.echo(f"wrote {out / 'grades.csv'} ({counted(len(everyone), 'submission')}), {len(results)} results.json, "
-               f"feedback.md and feedback.html files, scores_histogram.png and pass_rates.png under {out}")
+               f"feedback.md and feedback.html files, scores_histogram.png, pass_rates.png and insights.md (what the "
+               f"class got wrong) under {out}")
     _fail_if_incomplete(results)
 
 
@@ -218,3 +223,8 @@ def _print_summary(course: Course, results: list[SubmissionResult], everyone: li
             if outcomes:
                 modules.add_row(module.name, f"{sum(outcomes) / len(outcomes):.0%}", f"{sum(outcomes)}/{len(outcomes)}")
         console.print(modules)
+        insights, _ = class_insights(course, everyone)
+        if insights:
+            click.echo("most failed checks (failed/attempted), the whole list in insights.md:")
+            for line in summary_lines(insights):
+                click.echo("  " + terminal_text(line))
