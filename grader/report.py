@@ -37,8 +37,9 @@ SCORES_HISTOGRAM = "scores_histogram.png"
 PASS_RATES = "pass_rates.png"
 INSIGHTS_MD = "insights.md"       # grader.insights: what the class got wrong
 INSIGHTS_CSV = "insights.csv"
+SIMILARITY_HTML = "similarity.html"   # grader.similarity, with --similarity
 # what the gradebook writes in OUT beside the submissions' folders: no submission may take these names
-CLASS_FILES = (GRADES_CSV, SCORES_HISTOGRAM, PASS_RATES, INSIGHTS_MD, INSIGHTS_CSV)
+CLASS_FILES = (GRADES_CSV, SCORES_HISTOGRAM, PASS_RATES, INSIGHTS_MD, INSIGHTS_CSV, SIMILARITY_HTML)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TMP_SUFFIX = ".tmp"
 _UMASK = os.umask(0o022)

@@ -14,9 +14,12 @@ from grader.gradebook import Gradebook
 from grader.grading import ATTEMPTS
 from grader.i18n import Count, counted
 from grader.insights import class_insights, summary_lines, write_insights
+from grader.similarity import THRESHOLD as SIMILARITY_THRESHOLD
+from grader.similarity import SimilarityUnavailable, copydetect_present, find_similar
+from grader.similarity import summary_lines as similarity_lines
 from grader.manifest import Course
 from grader.parallel import grade_class
-from grader.report import remove_leftovers, write_class_pictures, write_grades_csv
+from grader.report import SIMILARITY_HTML, remove_leftovers, write_class_pictures, write_grades_csv
 from grader.submission import SubmissionResult, given_name, name_refusal, submission_name
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -38,9 +41,12 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
               help="CPU seconds of learner code per exercise (default: from course.toml); start-up "
                    "and the checks' own work are not counted. An exercise with a limit of its own in "
                    "course.toml (the capstone trains a model) keeps it.")
+@click.option("--similarity", is_flag=True,
+              help="Also compare the submissions' code, file by file, stubs excluded (copydetect): the pairs "
+                   "most alike are printed and OUT/similarity.html shows them side by side.")
 @pass_course
 def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: int, only: str | None,
-            force: bool, time_limit: float | None) -> None:
+            force: bool, time_limit: float | None, similarity: bool) -> None:
     """Grade SUBMISSIONS (folders or .zip files) against the hidden suites.
 
     Each submission is a copy of exercises/ (or a folder or zip holding one). It is
@@ -56,6 +62,8 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
             OUT/pass_rates.png        per exercise, the fraction of submissions that passed
             OUT/insights.md           what the class got wrong: every hidden check, most
             OUT/insights.csv          failed first, with a representative message
+            OUT/similarity.html       with --similarity: pairs of submissions whose code
+                                      is unusually alike, side by side
 
     OUT is a gradebook that nothing is lost from. Each result is saved (in
     OUT/<name>/.grading.json) as soon as it is known, keyed by the submission's
@@ -90,6 +98,11 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     exercises = course.select(only)
     if not exercises:
         raise click.ClickException(f"no exercise matches {only!r}; `course list` shows them all")
+    if similarity:
+        try:
+            copydetect_present()
+        except SimilarityUnavailable as exc:      # said before grading, not after an hour of it
+            raise click.ClickException(str(exc)) from None
     names = [submission_name(p) for p in submissions]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -136,7 +149,22 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     click.echo(f"wrote {out / 'grades.csv'} ({counted(len(everyone), 'submission')}), {len(results)} results.json, "
                f"feedback.md and feedback.html files, scores_histogram.png, pass_rates.png and insights.md (what the "
                f"class got wrong) under {out}")
+    if similarity:
+        _report_similarity(course, submissions, out)
     _fail_if_incomplete(results)
+
+
+def _report_similarity(course: Course, submissions: tuple[Path, ...], out: Path) -> None:
+    click.echo(f"comparing the code of {counted(len(submissions), 'submission')} (stubs excluded) ...", err=True)
+    pairs = find_similar(course, list(submissions), out)
+    if pairs:
+        click.echo(f"{counted(len(pairs), 'pair')} of submissions with files alike above "
+                   f"{SIMILARITY_THRESHOLD:.0%} (alike is not copied: read them side by side):")
+        for line in similarity_lines(pairs, len(course.module_names)):
+            click.echo("  " + terminal_text(line))
+    else:
+        click.echo(f"no two submissions have a file alike above {SIMILARITY_THRESHOLD:.0%}")
+    click.echo(f"wrote {out / SIMILARITY_HTML}")
 
 
 def _interrupted(cc: CourseContext, finished: int, total: int, submissions: tuple[Path, ...], out: Path,
