@@ -1,5 +1,6 @@
 """Objects that checks need on the learner's side of the boundary but that no exercise
-makes: toy models with known probabilities (for decoding) and the capstone's training run.
+makes: toy models with known probabilities (for decoding) and the training runs of the
+capstone and of seq2seq_training.
 
 Checks reach this module as ``student.fixtures``: it is imported in the worker, next to
 the learner's code, and what its functions return crosses back as plain data like any
@@ -36,6 +37,21 @@ def train_capstone(config: dict, measure: bool = False, modules=None) -> dict:
               "steps": run.steps, "seconds": run.seconds}
     if measure:
         result["accuracy"] = capstone.accuracy(modules, run.model, run.dataset.test)
+    return result
+
+
+def train_seq2seq(config: dict, measure: bool = False, modules=None) -> dict:
+    """Train the encoder and decoder of ``modules.seq2seq`` (default: the learner's, as
+    imported here) on reversal (:func:`grader.bottleneck.train`); return the weights and
+    the loss curve as plain data, and with ``measure`` the held-out accuracy as the same
+    module's ``translate`` measures it."""
+    from grader import bottleneck
+
+    modules = modules if modules is not None else course_modules(("seq2seq",))
+    run = bottleneck.train(modules, bottleneck.Seq2seqConfig(**config))
+    result = {"state": bottleneck.trained_state(run), "losses": list(run.losses), "seconds": run.seconds}
+    if measure:
+        result["accuracy"] = bottleneck.accuracy(modules, run.encoder, run.decoder, run.dataset.test)
     return result
 
 

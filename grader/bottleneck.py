@@ -1,0 +1,182 @@
+"""The seq2seq module's task: an encoder-decoder learns to reverse digit strings.
+
+Everything here takes the course modules as an argument (``modules.seq2seq``, which
+imports ``attention``): the learner's, in the worker for the training check of
+``seq2seq_training`` (nothing substituted) and for ``course show bottleneck``, or the
+reference. It supplies what no exercise asks for: the data (the capstone's strings,
+:mod:`grader.capstone`), the starting weights, the optimiser loop and the measurement.
+
+Why reversal. The first output digit is the last input digit: an encoder-decoder
+without attention must carry the whole string in its context vector to the end, and
+fails as the strings grow; with attention each output step reads its mirror input
+position directly, and the weights form an anti-diagonal.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+
+from grader.capstone import BOS, EOS, PAD, VOCAB, CapstoneConfig, Dataset, make_dataset
+
+
+@dataclass
+class Seq2seqConfig:
+    """One training run. :data:`GRADING` is the training check's."""
+
+    min_digits: int = 8
+    max_digits: int = 12
+    attention: bool = True         # AttentionDecoder, or the bottleneck's Decoder
+    d_embed: int = 32
+    d_hidden: int = 64
+    batch_size: int = 64
+    steps: int = 160
+    lr: float = 1e-2               # Adam's, decayed linearly to 0 over the run
+    clip_norm: float = 1.0
+    seed: int = 0
+    val_size: int = 128
+    test_size: int = 500
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def strings(self) -> CapstoneConfig:
+        """The capstone's data settings for these strings (the data is the same task's)."""
+        return CapstoneConfig(min_digits=self.min_digits, max_digits=self.max_digits, seed=self.seed,
+                              val_size=self.val_size, test_size=self.test_size)
+
+
+GRADING = Seq2seqConfig()
+# the bar of the training check; over seeds 0-4 the reference reverses 99.6-99.8% of the
+# held-out strings after 160 steps (about 1.9 s on one core; bench/seq2seq_training.py)
+GRADING_THRESHOLD = 0.90
+
+
+@dataclass
+class Seq2seqRun:
+    encoder: torch.nn.Module
+    decoder: torch.nn.Module
+    dataset: Dataset
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def build(modules, config: Seq2seqConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The encoder and the decoder (with attention or not) of ``modules.seq2seq``."""
+    encoder = modules.seq2seq.Encoder(VOCAB, config.d_embed, config.d_hidden, pad_id=PAD)
+    kind = modules.seq2seq.AttentionDecoder if config.attention else modules.seq2seq.Decoder
+    return encoder, kind(VOCAB, config.d_embed, config.d_hidden)
+
+
+def initialise(encoder: torch.nn.Module, decoder: torch.nn.Module, seed: int) -> None:
+    """Xavier-uniform for every matrix (embeddings, the LSTMs' weights, the linear maps),
+    zeros for every vector (the biases), drawn from ``seed`` alone and by parameter name:
+    the check grades whether the learner's modules learn, not how their constructors
+    initialise, so every model with the syllabus's names starts from the same weights."""
+    generator = torch.Generator().manual_seed(30_000 + seed)
+    with torch.no_grad():
+        for prefix, module in (("encoder", encoder), ("decoder", decoder)):
+            for name, parameter in sorted(module.named_parameters()):
+                if not parameter.requires_grad:
+                    continue
+                if parameter.dim() > 1:
+                    torch.nn.init.xavier_uniform_(parameter, generator=generator)
+                else:
+                    parameter.zero_()
+
+
+def logits_on(encoder, decoder, src: torch.Tensor, tgt_in: torch.Tensor, attention: bool) -> torch.Tensor:
+    """Teacher-forced logits (B, T, V) for ``tgt_in``."""
+    memory, state = encoder(src)
+    if attention:
+        return decoder(tgt_in, state, memory, src != PAD)[0]
+    return decoder(tgt_in, state)[0]
+
+
+def loss_on(encoder, decoder, src: torch.Tensor, tgt: torch.Tensor, attention: bool) -> torch.Tensor:
+    logits = logits_on(encoder, decoder, src, tgt[:, :-1], attention)     # teacher forcing
+    return torch.nn.functional.cross_entropy(torch.as_tensor(logits).reshape(-1, VOCAB), tgt[:, 1:].reshape(-1),
+                                             ignore_index=PAD)
+
+
+Progress = Callable[[int, float], None]
+
+
+def train(modules, config: Seq2seqConfig, progress: Progress | None = None) -> Seq2seqRun:
+    """Train with Adam, the learning rate decaying linearly from ``config.lr`` to 0, from
+    the weights :func:`initialise` gives. Calls ``progress(step, loss)`` after every step."""
+    torch.manual_seed(config.seed)
+    started = time.perf_counter()
+    dataset = make_dataset(config.strings())
+    encoder, decoder = build(modules, config)
+    initialise(encoder, decoder, config.seed)
+    encoder.train()
+    decoder.train()
+    parameters = [*encoder.parameters(), *decoder.parameters()]
+    optimiser = torch.optim.Adam(parameters, lr=config.lr)
+    run = Seq2seqRun(encoder, decoder, dataset)
+    strings = config.strings()
+    for step in range(config.steps):
+        for group in optimiser.param_groups:
+            group["lr"] = config.lr * (1 - step / config.steps)
+        src, tgt = dataset.batch(config.batch_size, strings)
+        loss = loss_on(encoder, decoder, src, tgt, config.attention)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, config.clip_norm)
+        optimiser.step()
+        value = loss.item()
+        if value != value or value in (float("inf"), float("-inf")):
+            raise FloatingPointError(f"the training loss became {value} at step {step + 1}")
+        run.losses.append(value)
+        if progress is not None:
+            progress(step + 1, value)
+    encoder.eval()
+    decoder.eval()
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def translate(modules, encoder, decoder, src: torch.Tensor, width: int) -> torch.Tensor:
+    """``modules.seq2seq.translate``'s greedy outputs, padded with PAD to ``width`` columns."""
+    out = torch.as_tensor(modules.seq2seq.translate(encoder, decoder, src, width, BOS, EOS, pad_id=PAD)).long()
+    out = out[:, :width]
+    padded = torch.full((src.shape[0], width), PAD, dtype=torch.long)
+    padded[:, : out.shape[1]] = out
+    return padded
+
+
+def accuracy(modules, encoder, decoder, data: tuple[torch.Tensor, torch.Tensor]) -> float:
+    """Exact-sequence accuracy: every token up to and including eos right, pad after."""
+    src, tgt = data
+    return (translate(modules, encoder, decoder, src, tgt.shape[1]) == tgt).all(dim=1).float().mean().item()
+
+
+def alignment(modules, encoder, decoder, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For one source (1, S): the greedy output (T,) and the attention weights (T - 1, S)
+    the decoder gave while reading it back (teacher-forced on its own output)."""
+    tokens = translate(modules, encoder, decoder, src, src.shape[1] + 2)[0]
+    length = int((tokens != PAD).sum())
+    tokens = tokens[:length]
+    with torch.no_grad():
+        memory, state = encoder(src)
+        _, weights, _ = decoder(tokens[None, :-1] if length > 1 else tokens[None], state, memory, src != PAD)
+    return tokens, torch.as_tensor(weights)[0].detach()
+
+
+def lstm_names(state: dict) -> dict:
+    """``state`` with an ``nn.LSTMCell``'s parameter names (``rnn.weight_ih``) written as
+    the one-layer ``nn.LSTM``'s (``rnn.weight_ih_l0``) that the syllabus names: a learner
+    who loops over time with a cell holds the same weights under other names."""
+    return {re.sub(r"\b(rnn\.(?:weight|bias)_(?:ih|hh))$", r"\1_l0", name): value for name, value in state.items()}
+
+
+def trained_state(run: Seq2seqRun) -> dict:
+    """The run's weights as plain tensors, by name: ``encoder.<name>`` and ``decoder.<name>``."""
+    state = {f"encoder.{k}": v.detach().clone() for k, v in run.encoder.state_dict().items()}
+    state.update({f"decoder.{k}": v.detach().clone() for k, v in run.decoder.state_dict().items()})
+    return state
