@@ -86,6 +86,8 @@ def write_toy_course(root: Path) -> Path:
         title = "The capstone"
         framework = "numpy"
         kind = "capstone"
+        assembles = ["toy"]
+        try_with = "course check final"
 
         [[modules.exercises]]
         name = "everything"
