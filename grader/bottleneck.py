@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -180,3 +180,75 @@ def trained_state(run: Seq2seqRun) -> dict:
     state = {f"encoder.{k}": v.detach().clone() for k, v in run.encoder.state_dict().items()}
     state.update({f"decoder.{k}": v.detach().clone() for k, v in run.decoder.state_dict().items()})
     return state
+
+
+# ---------------------------------------------------------------- `course show bottleneck`
+
+SHOW = Seq2seqConfig(min_digits=4, max_digits=14, steps=300, test_size=1100, seed=2)
+# the picture's runs: both decoders learn from the same strings of 4-14 digits for the same
+# 300 steps, and are measured on about 100 held-out strings of each length. With the
+# reference the bottleneck reverses 99% of the 4-digit strings and none of the 14-digit
+# ones, attention 99-100% of every length; about 9 s for both on one core
+# (bench/show_bottleneck.py). Seed 2 because its attention reads the exact mirror
+# position; seeds 0 and 1 read the position just after it (the forward LSTM's output
+# there still holds the mirror digit): an anti-diagonal too, one column to the right.
+
+DECODERS = ("Decoder", "AttentionDecoder")
+
+
+@dataclass
+class LengthSweep:
+    """Both decoders, trained alike and measured by source length, and the attention
+    decoder's weights while it reverses one held-out string of the longest length."""
+
+    lengths: list[int]
+    accuracy: dict[str, list[float]]   # by decoder's name, one exact-match fraction per length
+    counts: list[int]                  # held-out strings of each length
+    source: torch.Tensor               # (S,) the string of the alignment
+    tokens: torch.Tensor               # (T,) the attention decoder's greedy output for it, bos first
+    weights: torch.Tensor              # (T - 1, S) the weights of the step that wrote tokens[t + 1]
+    steps: int
+    seconds: dict[str, float]          # training time by decoder's name
+
+
+def accuracy_by_length(modules, encoder, decoder, data: tuple[torch.Tensor, torch.Tensor]
+                       ) -> dict[int, tuple[float, int]]:
+    """Exact-sequence accuracy (as :func:`accuracy`) of the strings of each source length,
+    with how many strings there are of that length."""
+    src, tgt = data
+    right = (translate(modules, encoder, decoder, src, tgt.shape[1]) == tgt).all(dim=1)
+    lengths = (src != PAD).sum(dim=1)
+    found = {}
+    for length in sorted(set(lengths.tolist())):
+        chosen = lengths == length
+        found[length] = (right[chosen].float().mean().item(), int(chosen.sum()))
+    return found
+
+
+SweepProgress = Callable[[str, int, float], None]
+
+
+def sweep(modules, config: Seq2seqConfig = SHOW, progress: SweepProgress | None = None) -> LengthSweep:
+    """Train the bottleneck ``Decoder`` and the ``AttentionDecoder`` (each with its own
+    ``Encoder``) as ``config`` says, on the same strings, and measure both on the held-out
+    strings by length. Calls ``progress(decoder_name, step, loss)`` after every step."""
+    runs = {}
+    for name in DECODERS:
+        def report(step: int, loss: float, name: str = name) -> None:
+            if progress is not None:
+                progress(name, step, loss)
+
+        runs[name] = train(modules, replace(config, attention=name == "AttentionDecoder"), report)
+    test = runs["Decoder"].dataset.test                  # the same strings in both runs
+    measured = {name: accuracy_by_length(modules, run.encoder, run.decoder, test) for name, run in runs.items()}
+    lengths = sorted(measured["Decoder"])
+    src = test[0]
+    longest = int((src != PAD).sum(dim=1).argmax())
+    source = src[longest, : int((src[longest] != PAD).sum())]
+    attention = runs["AttentionDecoder"]
+    tokens, weights = alignment(modules, attention.encoder, attention.decoder, source[None])
+    return LengthSweep(lengths=lengths,
+                       accuracy={name: [measured[name][n][0] for n in lengths] for name in DECODERS},
+                       counts=[measured["Decoder"][n][1] for n in lengths], source=source, tokens=tokens,
+                       weights=weights, steps=config.steps,
+                       seconds={name: run.seconds for name, run in runs.items()})

@@ -275,3 +275,41 @@ def self_attention_heads(weights, tokens: Sequence[str], head_titles: Sequence[s
         if title:
             fig.suptitle(title)
         return _save(fig, path, DPI)
+
+
+def bottleneck_chart(lengths: Sequence[int], curves: dict[str, Sequence[float]], weights,
+                     row_labels: Sequence[str], column_labels: Sequence[str], path: Path, title: str = "",
+                     lang: str = "en") -> Path:
+    """Left, each model's held-out exact-match accuracy against the source length, one
+    line per model (``curves``, labelled as given); right, the attention weights
+    ``(rows, columns)`` of one string, output digits down, source digits across
+    (``course show bottleneck``)."""
+    from matplotlib.ticker import PercentFormatter
+
+    lang = words_lang(lang)
+    with style(lang):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1, 1]})
+        for (label, accuracy), marker, color in zip(curves.items(), "os^", ("tab:red", "tab:blue", "tab:green")):
+            left.plot(list(lengths), list(accuracy), marker=marker, linewidth=1.8, color=color, label=label)
+            left.annotate(f"{accuracy[-1]:.0%}", (lengths[-1], accuracy[-1]), textcoords="offset points",
+                          xytext=(6, 0), va="center", fontsize=8, color=color)
+        left.set_xticks(list(lengths))
+        left.set_xlim(min(lengths) - 0.5, max(lengths) + 1.2)
+        left.set_ylim(-0.03, 1.05)
+        left.yaxis.set_major_formatter(PercentFormatter(1.0))
+        left.set_xlabel(_say(lang, "picture_bottleneck_length"))
+        left.set_ylabel(_say(lang, "picture_bottleneck_accuracy"))
+        left.set_title(_say(lang, "picture_bottleneck_accuracy_title"), fontsize=10)
+        left.grid(alpha=0.3)
+        left.legend(loc="lower left", fontsize=9)
+        image = right.imshow(weights, vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
+        right.set_xticks(range(len(column_labels)), column_labels, fontsize=8)
+        right.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+        right.set_xlabel(_say(lang, "picture_source"))
+        right.set_ylabel(_say(lang, "picture_bottleneck_output"))
+        right.set_title(_say(lang, "picture_bottleneck_alignment_title", digits=len(column_labels)), fontsize=10)
+        fig.colorbar(image, ax=right, shrink=0.85, label=_say(lang, "picture_attention_weight"))
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path, DPI)

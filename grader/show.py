@@ -287,6 +287,101 @@ def render_capstone(found, path: Path, lang: str = "en", yours: bool = False) ->
                                       lang=lang, dpi=pictures.DPI)
 
 
+class Report:
+    """How a topic that trains shows its work while it computes: here, not at all (the
+    tests, the release's reference pictures). :class:`TerminalReport` shows it."""
+
+    lang = "en"
+
+    @contextlib.contextmanager
+    def training(self, runs: Sequence[tuple[str, int]]) -> Iterator[Callable[[str, int, float], None]]:
+        """For ``runs`` [(name, steps), ...]: a callback ``(name, step, loss)``."""
+        yield lambda name, step, loss: None
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], note: str = "") -> None:
+        """Figures the topic measured."""
+
+
+QUIET = Report()
+
+
+class TerminalReport(Report):
+    """A progress bar per training run and the measured figures as a table, on ``console``
+    in ``lang``. Under ``course show``'s status line, the bars show below it."""
+
+    def __init__(self, console, lang: str = "en"):
+        self.console = console
+        self.lang = lang
+
+    @contextlib.contextmanager
+    def training(self, runs: Sequence[tuple[str, int]]) -> Iterator[Callable[[str, int, float], None]]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            tasks = {name: progress.add_task(message("show_training", self.lang, model=name), total=steps, loss="")
+                     for name, steps in runs}
+
+            def advance(name: str, step: int, loss: float) -> None:
+                progress.update(tasks[name], completed=step,
+                                loss=message("show_training_loss", self.lang, loss=f"{loss:.4f}"))
+
+            yield advance
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], note: str = "") -> None:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table()
+        for header in headers:
+            table.add_column(header, justify="right")
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(escape(title))
+        self.console.print(table)
+        if note:
+            self.console.print(escape(note))
+
+
+def bottleneck_sweep(modules, report: Report | None = None, config=None):
+    """Train the seq2seq module's bottleneck ``Decoder`` and its ``AttentionDecoder`` on
+    reversal (:func:`grader.bottleneck.sweep`, :data:`grader.bottleneck.SHOW` unless
+    ``config``); report the training and the accuracy by source length."""
+    from grader import bottleneck
+
+    config = config or bottleneck.SHOW
+    report = report or QUIET
+    with report.training([(name, config.steps) for name in bottleneck.DECODERS]) as advance:
+        found = bottleneck.sweep(modules, config, advance)
+    rows, columns = len(found.tokens) - 1, len(found.source)
+    weights = _numpy(found.weights).astype(float)
+    if weights.shape != (rows, columns) or not np.all(np.isfinite(weights)):
+        raise PictureError(f"the AttentionDecoder's weights for one {columns}-digit string after {rows} steps "
+                           f"should be finite, of shape {(rows, columns)}; they have shape {weights.shape}")
+    lang = report.lang
+    report.table(message("show_bottleneck_table", lang, steps=found.steps),
+                 [message("show_bottleneck_digits", lang), *bottleneck.DECODERS, message("show_bottleneck_strings", lang)],
+                 [[str(length), *(f"{found.accuracy[name][i]:.1%}" for name in bottleneck.DECODERS), str(count)]
+                  for i, (length, count) in enumerate(zip(found.lengths, found.counts))],
+                 message("show_bottleneck_seconds", lang, plain=found.seconds["Decoder"],
+                         attention=found.seconds["AttentionDecoder"]))
+    return found
+
+
+def render_bottleneck(found, path: Path, lang: str = "en", yours: bool = False) -> Path:
+    from grader import pictures
+
+    lang = pictures.words_lang(lang)
+    curves = {message("picture_bottleneck_plain", lang): found.accuracy["Decoder"],
+              message("picture_bottleneck_attention", lang): found.accuracy["AttentionDecoder"]}
+    rows = [_capstone_label(t) for t in found.tokens[1:].tolist()]
+    columns = [_capstone_label(t) for t in found.source.tolist()]
+    title = picture_title(message("picture_bottleneck_title", lang, steps=found.steps), lang, yours)
+    return pictures.bottleneck_chart(found.lengths, curves, _numpy(found.weights).astype(float), rows, columns, path,
+                                     title=title, lang=lang)
+
+
 @dataclass(frozen=True)
 class Topic:
     name: str
@@ -297,11 +392,13 @@ class Topic:
     render: Callable[[object, Path, str, bool], Path]    # (that, path, lang, yours) -> the PNG
     time_limit: float                  # seconds for the learner's code to draw it
     caption: str                       # the message key of what the learner should see in it
+    reports: bool = False              # compute takes a Report too: it trains, and shows it
 
-    def draw(self, modules, path: Path, lang: str = "en", yours: bool = False) -> Path:
+    def draw(self, modules, path: Path, lang: str = "en", yours: bool = False, report: Report | None = None) -> Path:
         """Compute the picture with ``modules`` and write it to ``path``, its words in
         ``lang`` and its title saying whose code drew it."""
-        return self.render(self.compute(modules), Path(path), lang, yours)
+        found = self.compute(modules, report or QUIET) if self.reports else self.compute(modules)
+        return self.render(found, Path(path), lang, yours)
 
 
 _TRANSFORMER_PARTS = (
@@ -318,6 +415,12 @@ TOPICS: dict[str, Topic] = {topic.name: topic for topic in (
           needs=("rnn.rnn_step_forward", "rnn.rnn_step_backward", "rnn.rnn_forward", "rnn.hidden_grad_norms",
                  "lstm.lstm_step_forward", "lstm.lstm_step_backward"),
           modules=("rnn", "lstm"), compute=vanishing_curves, render=render_vanishing, time_limit=30.0, caption="show_caption_vanishing"),
+    Topic("bottleneck", "seq2seq without and with attention: accuracy by string length, and the alignment (trains about 10 s)",
+          needs=("attention.softmax", "attention.general_score", "attention.attention_context",
+                 "attention.attentional_hidden", "seq2seq.Encoder", "seq2seq.Decoder", "seq2seq.AttentionDecoder",
+                 "seq2seq.translate"),
+          modules=("seq2seq", "seq2seq_training"), compute=bottleneck_sweep, render=render_bottleneck,
+          time_limit=120.0, caption="show_caption_bottleneck", reports=True),
     Topic("positional", "the sinusoidal positional encoding as a heat map, and a few dimensions as curves",
           needs=("positional.sinusoidal_positional_encoding",),
           modules=("positional",), compute=positional_matrix, render=render_positional, time_limit=30.0, caption="show_caption_positional"),
@@ -435,11 +538,11 @@ def _where(exc: BaseException) -> str:
     return f" (at {Path(frame.filename).name}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()})"
 
 
-def draw_learner(topic: Topic, modules, path: Path, lang: str = "en") -> str | None:
+def draw_learner(topic: Topic, modules, path: Path, lang: str = "en", report: Report | None = None) -> str | None:
     """Draw ``topic`` with the learner's ``modules``; None when it worked, else why not."""
     try:
         with time_limit(topic.time_limit):
-            topic.draw(modules, path, lang, yours=True)
+            topic.draw(modules, path, lang, yours=True, report=report)
     except PictureTimeout:
         return message("show_reason_timeout", lang, seconds=topic.time_limit)
     except Exception as exc:  # the learner's code broke on the picture's inputs
@@ -461,12 +564,13 @@ def reference_modules(course: Course) -> ModuleNamespace | None:
     return _references[folder]
 
 
-def draw_reference(course: Course, topic: Topic, path: Path, reason: str, lang: str = "en") -> Picture:
+def draw_reference(course: Course, topic: Topic, path: Path, reason: str, lang: str = "en",
+                   report: Report | None = None) -> Picture:
     """The reference picture: drawn with ``solutions/``, or copied from what the release
     ships (``pictures/reference/<lang>/`` for a language other than English)."""
     reference = reference_modules(course)
     if reference is not None:
-        topic.draw(reference, path, lang, yours=False)
+        topic.draw(reference, path, lang, yours=False, report=report)
         return Picture(topic.name, path, False, reason)
     shipped = course.root / SHIPPED / f"{topic.name}.png"
     translated = course.root / SHIPPED / lang / f"{topic.name}.png"
@@ -530,30 +634,34 @@ Blocker = Callable[[Sequence[str]], "str | None"]
 
 
 def make_picture(course: Course, topic: Topic, out_dir: Path, blocker: Blocker, learner: Callable[[Topic], object],
-                 lang: str = "en", on_start: Callable[[str, Topic], None] = lambda stage, topic: None) -> Picture:
+                 lang: str = "en", on_start: Callable[[str, Topic], None] = lambda stage, topic: None,
+                 report: Report | None = None) -> Picture:
     """``out_dir/<topic>.png``, with the learner's code if nothing blocks it, else with the
     reference. ``blocker(exercise_ids)`` says why the learner's code cannot draw it (the
     first of those exercises that fails its checks), or None; ``learner(topic)`` gives
-    the learner's modules; ``on_start("checking" | "drawing", topic)`` reports progress."""
+    the learner's modules; ``on_start("checking" | "drawing", topic)`` reports progress,
+    and ``report`` what a topic that trains measures (nothing by default)."""
     path = Path(out_dir) / f"{topic.name}.png"
     on_start("checking", topic)
     reason = blocker(needed_exercises(course, topic))
     on_start("drawing", topic)
     if reason is None:
-        reason = draw_learner(topic, learner(topic), path, lang)
+        reason = draw_learner(topic, learner(topic), path, lang, report)
         if reason is None:
             return Picture(topic.name, path, True)
-    return draw_reference(course, topic, path, reason, lang)
+    return draw_reference(course, topic, path, reason, lang, report)
 
 
 def show(course: Course, topics: Sequence[Topic], out_dir: Path, lang: str = "en",
-         on_start: Callable[[str, Topic], None] = lambda stage, topic: None) -> list[Picture]:
+         on_start: Callable[[str, Topic], None] = lambda stage, topic: None,
+         report: Report | None = None) -> list[Picture]:
     """The pictures of ``topics``, with the learner's exercises/ where they pass their
-    visible checks (each exercise checked at most once in the run)."""
+    visible checks (each exercise checked at most once in the run). A topic that trains
+    shows its progress and figures through ``report`` (`course show` passes a
+    :class:`TerminalReport`; by default, nothing is shown)."""
     folder = course.root / "exercises"
     checks = VisibleChecks(course, folder)
     learner = LearnerModules(course, folder)
-
     def blocker(exercise_ids: Sequence[str]) -> str | None:
         if not folder.is_dir():
             return message("show_reason_no_folder", lang)
@@ -561,7 +669,8 @@ def show(course: Course, topics: Sequence[Topic], out_dir: Path, lang: str = "en
         return None if failing is None else message("show_reason_failing", lang, exercise=failing)
 
     try:
-        return [make_picture(course, topic, out_dir, blocker, learner.for_topic, lang, on_start) for topic in topics]
+        return [make_picture(course, topic, out_dir, blocker, learner.for_topic, lang, on_start, report)
+                for topic in topics]
     finally:
         checks.close()
         learner.close()

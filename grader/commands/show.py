@@ -47,7 +47,7 @@ def command(cc: CourseContext, topic: str, out_dir: Path, lang: str | None) -> N
             key = "show_checking" if stage == "checking" else "show_drawing"
             status.update(message(key, lang, topic=current.name))
 
-        pictures = show.show(course, chosen, out_dir, lang, on_start)
+        pictures = show.show(course, chosen, out_dir, lang, on_start, report=show.TerminalReport(console, lang))
     missing = []
     for picture in pictures:
         if picture.path is None:
