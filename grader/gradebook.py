@@ -40,7 +40,8 @@ FORMAT = 1
 GRADER_ROOT = Path(grader.__file__).resolve().parent
 # the grader's own files that do not change a result (they render results, or are other commands)
 NOT_GRADING = {"cli.py", "__main__.py", "feedback.py", "gradebook.py", "pictures.py", "report.py", "state.py", "sync.py",
-               "i18n.py", "show.py", "watch.py", "notebook.py", "release.py", "gradescope.py", "nbexport.py", "translations.py"}
+               "i18n.py", "show.py", "watch.py", "notebook.py", "release.py", "gradescope.py", "nbexport.py", "translations.py",
+               "insights.py", "similarity.py", "cluster.py"}
 
 
 def _hash_files(digest, root: Path, paths) -> None:
@@ -172,6 +173,11 @@ class SubmissionRecord:
                 except (TypeError, KeyError, ValueError):
                     continue
         return found
+
+    def write(self) -> None:
+        """Write the record as it is now (its entries set from elsewhere: a cluster worker's)."""
+        with self._lock:
+            self._write()
 
     def stale(self) -> int:
         """How many stored results are not valid for this course and grader (graded by

@@ -44,7 +44,7 @@ def grade_and_write(ctx: GradingContext, book: Gradebook, path: Path, exercises,
         return _grade_and_write(ctx, book, path, exercises, on_exercise)
     except Exception as exc:
         log.exception("grading %s failed", path)
-        return _failed(book, name, exercises, f"{type(exc).__name__}: {exc}")
+        return failed_submission(book, name, exercises, f"{type(exc).__name__}: {exc}")
 
 
 def _grade_and_write(ctx: GradingContext, book: Gradebook, path: Path, exercises,
@@ -60,7 +60,7 @@ def _grade_and_write(ctx: GradingContext, book: Gradebook, path: Path, exercises
     return full
 
 
-def _failed(book: Gradebook, name: str, exercises, error: str) -> SubmissionResult:
+def failed_submission(book: Gradebook, name: str, exercises, error: str) -> SubmissionResult:
     """A submission whose grading failed: what its record holds, zero for the rest, and a
     note; its feedback is written if it can be (never stored, so the next run grades it)."""
     try:
@@ -133,13 +133,13 @@ def _collect(book: Gradebook, path: Path, exercises, future) -> SubmissionResult
     try:
         name, notes, reused, failed, not_graded = future.result()
         if failed is not None:
-            return _failed(book, name, exercises, failed)
+            return failed_submission(book, name, exercises, failed)
         stored = book.submission(name).results()
         return SubmissionResult(name, stored, notes, seconds=sum(e.seconds for e in stored), reused=reused,
                                 not_graded=not_graded)
     except Exception as exc:
         log.exception("grading %s failed", path)
-        return _failed(book, submission_name(path), exercises, f"{type(exc).__name__}: {exc}")
+        return failed_submission(book, submission_name(path), exercises, f"{type(exc).__name__}: {exc}")
 
 
 def _relay(events, on_exercise) -> None:

@@ -36,6 +36,7 @@ INSTRUCTOR_ONLY = (
     "commands/nbgrader_.py", "commands/gradescope.py",
     "gradebook.py", "parallel.py", "report.py", "feedback.py", "submission.py", "sync.py",
     "release.py", "nbexport.py", "gradescope.py", "nbgrader_support", "translations.py", "apidoc.py",
+    "insights.py", "similarity.py", "cluster.py",
 )
 
 # Keys of course.toml that only grading uses: which reference pieces stand in for the

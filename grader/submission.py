@@ -227,15 +227,15 @@ def _copy_modules(folder: Path, into: Path, root: Path) -> dict[str, str]:
 
 
 @dataclass
-class _Opened:
+class Opened:
     folder: Path | None = None                            # the private copy of the module files
     notes: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # module file name -> why it is not graded
 
 
-def open_submission(path: Path, work: Path, module_names: list[str]) -> _Opened:
+def open_submission(path: Path, work: Path, module_names: list[str]) -> Opened:
     """The submission at ``path`` as a folder of module files in ``work``, or why not."""
-    opened = _Opened()
+    opened = Opened()
     refusal = _refusal_note(path)
     if refusal is not None:
         opened.notes.append(refusal)
@@ -278,7 +278,7 @@ def _with_what_they_build_on(ctx: GradingContext, selected: list) -> list:
     return sorted([*selected, *map(ctx.course.exercise, extra)], key=lambda ex: order.get(ex.id, len(order)))
 
 
-def _grade_one(ctx: GradingContext, exercise, folder: Path | None, opened: _Opened, result: SubmissionResult,
+def _grade_one(ctx: GradingContext, exercise, folder: Path | None, opened: Opened, result: SubmissionResult,
                passed: set[str]) -> ExerciseResult:
     if folder is None:
         return not_graded(exercise, "; ".join(result.notes))
@@ -295,13 +295,14 @@ def _grade_one(ctx: GradingContext, exercise, folder: Path | None, opened: _Open
 
 
 def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercise=None,
-                     record=None) -> SubmissionResult:
+                     record=None, opened: Opened | None = None) -> SubmissionResult:
     """Grade every exercise (or those given) of the submission at ``path``.
 
     With ``record`` (a ``gradebook.SubmissionRecord``), an exercise whose result is stored
     for these exact contents is not graded again, and each new result is stored as soon as
     it is known. Learner text in the results is bounded (see :mod:`grader.feedback`) before
-    it is stored or returned."""
+    it is stored or returned. ``opened``: the submission as :func:`open_submission` opened
+    it elsewhere (a cluster worker gets it so); ``path`` then only names it."""
     path = Path(path)
     result = SubmissionResult(submission_name(path))
     started = time.monotonic()
@@ -311,7 +312,8 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
     selected = sorted(selected, key=lambda ex: order.get(ex.id, len(order)))
     solution_lines = SolutionLines.of(ctx.course)
     with tempfile.TemporaryDirectory(prefix="course-submission-") as tmp:
-        opened = open_submission(path, Path(tmp), ctx.course.module_names)
+        if opened is None:
+            opened = open_submission(path, Path(tmp), ctx.course.module_names)
         folder = opened.folder
         notes = opened.notes
         if folder is not None:

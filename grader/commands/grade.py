@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.cli import CourseContext, pass_course
+from grader.cluster import ClusterError, connect, grade_on_cluster
 from grader.feedback import clean_text
 from grader.gradebook import Gradebook
 from grader.grading import ATTEMPTS
@@ -41,12 +42,15 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
               help="CPU seconds of learner code per exercise (default: from course.toml); start-up "
                    "and the checks' own work are not counted. An exercise with a limit of its own in "
                    "course.toml (the capstone trains a model) keeps it.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Grade on a Dask cluster: the scheduler's address (tcp://host:8786), or local:N for N "
+                   "worker processes here. Every worker needs this course installed. Replaces --jobs.")
 @click.option("--similarity", is_flag=True,
               help="Also compare the submissions' code, file by file, stubs excluded (copydetect): the pairs "
                    "most alike are printed and OUT/similarity.html shows them side by side.")
 @pass_course
 def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: int, only: str | None,
-            force: bool, time_limit: float | None, similarity: bool) -> None:
+            force: bool, time_limit: float | None, scheduler: str | None, similarity: bool) -> None:
     """Grade SUBMISSIONS (folders or .zip files) against the hidden suites.
 
     Each submission is a copy of exercises/ (or a folder or zip holding one). It is
@@ -108,6 +112,12 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     if duplicates:
         raise click.ClickException(f"two submissions share the name {duplicates[0]!r}; results would overwrite each other")
     book = Gradebook(out, course, time_limit=time_limit, force=force)
+    client = None
+    if scheduler:
+        try:
+            client = connect(scheduler)
+        except ClusterError as exc:
+            raise click.ClickException(str(exc)) from None
     console = Console(stderr=True)
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("exercises"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
@@ -121,11 +131,20 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     try:
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("grade", total=len(submissions) * len(exercises))
-            results = grade_class(course, list(submissions), exercises, book, jobs, time_limit,
-                                  on_exercise=one_more)
+            if client is not None:
+                results = grade_on_cluster(client, course, list(submissions), exercises, book, time_limit,
+                                           on_exercise=one_more)
+            else:
+                results = grade_class(course, list(submissions), exercises, book, jobs, time_limit,
+                                      on_exercise=one_more)
     except KeyboardInterrupt:
         _interrupted(cc, finished, len(submissions) * len(exercises), submissions, out, jobs, only, force,
-                     time_limit)
+                     time_limit, scheduler)
+    except ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if client is not None:
+            client.close()
 
     remove_leftovers(out)
     records = book.records()
@@ -168,14 +187,16 @@ def _report_similarity(course: Course, submissions: tuple[Path, ...], out: Path)
 
 
 def _interrupted(cc: CourseContext, finished: int, total: int, submissions: tuple[Path, ...], out: Path,
-                 jobs: int, only: str | None, force: bool, time_limit: float | None) -> None:
+                 jobs: int, only: str | None, force: bool, time_limit: float | None, scheduler: str | None) -> None:
     """Ctrl-C: what is kept (every result is stored as soon as it is known) and the command
     that grades the rest; exit status 130, as for any program stopped by Ctrl-C."""
     command = ["course"]
     if cc.explicit_root is not None:
         command += ["--course", str(cc.explicit_root)]
     command += ["grade", *map(str, submissions), "--out", str(out)]
-    if jobs != 1:
+    if scheduler:
+        command += ["--scheduler", scheduler]
+    elif jobs != 1:
         command += ["--jobs", str(jobs)]
     if only:
         command += ["--only", only]
