@@ -9,6 +9,7 @@ import weakref
 import torch
 
 from grader import bottleneck
+from grader.capstone import PAD
 from grader.checks import check, expect, expect_close, plain_state
 
 CONFIG = bottleneck.GRADING
@@ -93,7 +94,7 @@ def _trained_reference(ref, run):
     return encoder, decoder
 
 
-@check("seq2seq_training.learns_to_reverse", weight=3)
+@check("seq2seq_training.learns_to_reverse", weight=2)
 def learns_to_reverse_held_out_strings(student, ref):
     """Trained from the grader's starting weights, it reverses held-out strings of 8-12 digits"""
     run = _trained(student)
@@ -109,3 +110,38 @@ def learns_to_reverse_held_out_strings(student, ref):
            "If the check above passes, look at what a short call cannot show: the encoder's final state taken "
            "after each row's last real token, and the padded source positions masked. `course show bottleneck` "
            "trains your model and draws its alignment.")
+
+
+ALIGNED = 0.8       # the reference: 100% of the digits over seeds 0-4
+
+
+def mirror_share(encoder, decoder, src, tgt) -> float:
+    """How many output digits, teacher-forced, put their largest attention weight on the
+    source digit they copy, or on the position just after it (the encoder's output there
+    still holds it): the share of all the digits of ``src``."""
+    with torch.no_grad():
+        memory, state = encoder(src)
+        weights = decoder(tgt[:, :-1], state, memory, src != PAD)[1]           # (B, T, S)
+    lengths = (src != PAD).sum(dim=1)
+    read = weights.argmax(dim=-1)                                                # (B, T)
+    hits = total = 0
+    for row, length in enumerate(lengths.tolist()):
+        for step in range(length):                                               # step t writes digit L-1-t
+            mirror = length - 1 - step
+            hits += int(read[row, step]) in (mirror, mirror + 1)
+            total += 1
+    return hits / total
+
+
+@check("seq2seq_training.learns_to_reverse", weight=1)
+def attention_reads_the_mirror_position(student, ref):
+    """Trained, its attention reads each output digit from the source digit it copies"""
+    run = _trained(student)
+    encoder, decoder = _trained_reference(ref, run)
+    src, tgt = bottleneck.make_dataset(CONFIG.strings()).test
+    share = mirror_share(encoder, decoder, src[:100], tgt[:100])
+    expect(share >= ALIGNED,
+           f"after training, the attention weights (the trained weights in the reference AttentionDecoder, "
+           f"teacher-forced on 100 held-out strings) are largest at the source digit being copied for {share:.0%} "
+           f"of the output digits; at least {ALIGNED:.0%} is needed. For reversal the weights should form an "
+           "anti-diagonal: `course show bottleneck` draws them.")

@@ -7,8 +7,13 @@ RIGHT: correct pieces written differently (a cell looped over time, another para
 layout of the same weights), which must still train past the threshold.
 """
 
+from tests.variants import seq2seq
+
 WRONG = {
     "seq2seq_training.learns_to_reverse": {
+        # scores s_{t-1} against the encoder outputs: the step reads where the previous one should have
+        "scores_with_the_previous_state": {"seq2seq.AttentionDecoder":
+                                           seq2seq.WRONG["seq2seq.AttentionDecoder"]["scores_with_the_previous_state"]},
         # the LSTM reads the pads after a row's last digit: the context vector is not the row's own
         "final_state_at_the_padding": {"seq2seq.Encoder": '''
 class Encoder(nn.Module):
