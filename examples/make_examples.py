@@ -38,9 +38,10 @@ LOOPING_CLIP_GRAD_NORM = '''def clip_grad_norm(grads, max_norm):
 EXAMPLES = {
     "ada_complete": "every exercise right: full marks",
     "ben_typical_mistakes": "a typical mistake per concept: no tanh' in a backward pass, BPTT forgetting the upstream "
-                            "gradient, LSTM gates out of order, softmax without the max shift, an off-by-one causal "
-                            "mask, heads split without a transpose, sin and cos concatenated, layer norm with the unbiased "
-                            "variance, a loss that counts the padding, no padding after eos; his capstone fails with them",
+                            "gradient, LSTM gates out of order, softmax without the max shift, a seq2seq encoder whose "
+                            "final state is taken at the padding, an off-by-one causal mask, heads split without a "
+                            "transpose, sin and cos concatenated, layer norm with the unbiased variance, a loss that "
+                            "counts the padding, no padding after eos; his seq2seq_training and his capstone fail with them",
     "cho_untouched": "the stubs as handed out: zero",
     "dev_infinite_loop": "clip_grad_norm never advances its index: that exercise times out, the rest is graded",
     "eun_syntax_error": "lstm.py does not parse: the lstm exercises get zero, rnn is graded",
@@ -66,6 +67,7 @@ BEN_MISTAKES = [
     ("rnn.rnn_backward", "upstream_only_at_last_step"),
     ("lstm.lstm_step_forward", "gate_order_ifog"),
     ("attention.softmax", "no_max_shift"),
+    ("seq2seq.Encoder", "no_packing"),
     ("masking.causal_mask", "strict_lower_triangle"),
     ("multihead.split_heads", "reshape_without_transpose"),
     ("positional.sinusoidal_positional_encoding", "concatenated_not_interleaved"),
