@@ -128,7 +128,8 @@ def insights_csv(insights: list[CheckInsight]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["exercise", "check", "failed", "attempted", "example"])
     for i in insights:
-        writer.writerow([csv_cell(cell) for cell in (i.exercise_id, i.title, str(i.failed), str(i.attempted), i.example)])
+        cells = (i.exercise_id, i.title, str(i.failed), str(i.attempted), i.example)
+        writer.writerow([csv_cell(cell) for cell in cells])
     return buffer.getvalue()
 
 

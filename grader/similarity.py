@@ -89,7 +89,8 @@ def find_similar(course: Course, submissions: list[Path], out: Path, threshold: 
         # the report names files as this machine holds them; the instructor knows them by submission
         write_atomically(Path(out) / SIMILARITY_HTML,
                          text.replace(html.escape(str(root) + "/"), "").replace(str(root) + "/", ""))
-    found_pairs = [SimilarPair(a, b, tuple(sorted(files, key=lambda f: (-f[1], f[0])))) for (a, b), files in pairs.items()]
+    found_pairs = [SimilarPair(a, b, tuple(sorted(files, key=lambda f: (-f[1], f[0]))))
+                   for (a, b), files in pairs.items()]
     return sorted(found_pairs, key=lambda p: (-len(p.files), -p.highest, p.first, p.second))
 
 

@@ -114,7 +114,10 @@ class Watcher:
                 return
             self.current = nxt
             title = exercise_text(course, nxt.id, self.cc.lang).title
-            where = (capstone_fields(self.cc, nxt)["command"] if is_capstone(self.cc, nxt) else exercise_file(self.cc, nxt))
+            if is_capstone(self.cc, nxt):
+                where = capstone_fields(self.cc, nxt)["command"]
+            else:
+                where = exercise_file(self.cc, nxt)
             self.say("watch_moved_on", passed=ex.id, id=nxt.id, title=escape(title), file=where)
 
     def hint(self) -> None:
