@@ -133,9 +133,7 @@ def _store(book: Gradebook, course: Course, path: Path, exercises, future) -> Su
     try:
         answer = json.loads(future.result())
         record = book.submission(name, str(path))
-        record.content, record.notes = str(answer["content"]), [str(n) for n in answer["record_notes"]]
-        record.entries = {str(k): v for k, v in dict(answer["entries"]).items() if record._valid(str(k), v)}
-        record.write()
+        record.adopt(answer["content"], answer["record_notes"], answer["entries"])
         remove_leftovers(book.out / name)
         stored = record.results()
         full = SubmissionResult(name, stored, [str(n) for n in answer["notes"]],

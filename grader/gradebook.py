@@ -174,9 +174,12 @@ class SubmissionRecord:
                     continue
         return found
 
-    def write(self) -> None:
-        """Write the record as it is now (its entries set from elsewhere: a cluster worker's)."""
+    def adopt(self, content_fp: str, notes: list[str], entries: dict) -> None:
+        """Take the record a cluster worker kept for this submission (plain JSON data) and
+        write it: only entries valid for this course and grader are kept."""
         with self._lock:
+            self.content, self.notes = str(content_fp), [str(note) for note in notes]
+            self.entries = {str(i): e for i, e in dict(entries).items() if self._valid(str(i), e)}
             self._write()
 
     def stale(self) -> int:
