@@ -208,7 +208,7 @@ def test_a_changed_submission_is_graded_again_and_only_it(klass, tmp_path, grade
     before, after = snapshot(klass["reference"]), snapshot(out)
     assert {k for k in after if after[k] != before.get(k)} <= {
         "sol_b/results.json", "sol_b/feedback.md", "sol_b/feedback.html", f"sol_b/{RECORD_FILE}",
-        "grades.csv", "scores_histogram.png", "pass_rates.png"}
+        "grades.csv", "scores_histogram.png", "pass_rates.png", "insights.md", "insights.csv"}
 
 
 def test_a_changed_submission_graded_in_part_drops_its_old_results(klass, tmp_path, graded_ids):
