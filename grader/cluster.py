@@ -69,6 +69,15 @@ def connect(address: str):
         raise ClusterError(f"no Dask scheduler answers at {address} ({exc}); start one with `dask scheduler`") from None
 
 
+def disconnect(client) -> None:
+    """Close ``client``, and the cluster it started here (``local:N``): its worker processes
+    would otherwise live on until this process ends."""
+    cluster = getattr(client, "cluster", None)       # None for a scheduler elsewhere
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
 def check_workers(client, course: Course, time_limit: float | None) -> int:
     """How many workers there are, once each holds this very course and grader."""
     wanted = course_fingerprint(course, time_limit)

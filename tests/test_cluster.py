@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.cluster import ClusterError, check_workers, connect, grade_on_cluster
+from grader.cluster import ClusterError, check_workers, connect, disconnect, grade_on_cluster
 from grader.gradebook import Gradebook
 from grader.manifest import load_manifest
 from grader.report import write_grades_csv
@@ -29,8 +29,7 @@ COURSE = load_manifest(ROOT / "course.toml")
 def client():
     client = connect("local:2")
     yield client
-    client.close()
-    client.cluster.close()
+    disconnect(client)
 
 
 def _grade(out, *options):
@@ -66,6 +65,18 @@ def test_the_cluster_grades_as_this_machine_does(tmp_path, graded_here):
     again = CliRunner().invoke(main, ["--course", str(ROOT), "grade", *map(str, CLASS), "--out", str(out),
                                       "--only", ONLY, "--scheduler", "local:2"])
     assert "0 graded now" in again.output
+
+
+def test_the_command_leaves_no_worker_process_behind(tmp_path):
+    import psutil
+
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+    _grade(tmp_path / "out", "--scheduler", "local:2")
+    left = [child for child in psutil.Process().children(recursive=True) if child.pid not in before]
+    # multiprocessing's resource tracker stays, one per process, whatever started it
+    workers = [child for child in left if child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+               and "resource_tracker" not in " ".join(child.cmdline())]
+    assert not workers
 
 
 def test_a_worker_killed_mid_run_loses_nothing(client, tmp_path, graded_here):

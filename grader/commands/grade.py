@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.cli import CourseContext, pass_course
-from grader.cluster import ClusterError, connect, grade_on_cluster
+from grader.cluster import ClusterError, connect, disconnect, grade_on_cluster
 from grader.feedback import clean_text
 from grader.gradebook import Gradebook
 from grader.grading import ATTEMPTS
@@ -144,7 +144,7 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
         raise click.ClickException(str(exc)) from None
     finally:
         if client is not None:
-            client.close()
+            disconnect(client)
 
     remove_leftovers(out)
     records = book.records()
