@@ -1,5 +1,6 @@
 """Hidden checks of the positional module: the sinusoidal table, the module that adds it,
-learned positional embeddings and rotary embeddings (torch, batch first)."""
+learned positional embeddings, rotary embeddings, and the relative position biases of T5 and
+ALiBi (torch, batch first)."""
 
 import math
 import types
@@ -7,7 +8,8 @@ import types
 import numpy as np
 import torch
 
-from grader.checks import arguments_after, check, describe, expect, expect_close, expect_gradients_close, expect_shape, to_numpy, vjp
+from grader.checks import (arguments_after, check, describe, expect, expect_close, expect_equal, expect_gradients_close,
+                           expect_shape, to_numpy, vjp)
 
 F64 = dict(rtol=1e-9, atol=1e-10)         # float64 against float64, other order of operations
 F32 = dict(rtol=1e-5, atol=2e-5)          # float32 results (angles up to ~60 radians)
@@ -515,3 +517,307 @@ def test_rope_leaves_x_unchanged(student, rng):
     expect_close(after, x, what=f"x after apply_rotary(x, positions={positions.tolist()}) (it must stay as the "
                  "caller gave it: build the result in new tensors, e.g. torch.stack or torch.cat, rather than "
                  "assigning into x[..., 0::2])", rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- relative_position_bucket
+
+def _bucket_formula(n, bidirectional=True, num_buckets=32, max_distance=128):
+    """T5's bucket of one integer distance n = key - query, by hand (Python floats)."""
+    offset = 0
+    if bidirectional:
+        num_buckets //= 2
+        offset = num_buckets if n > 0 else 0
+    distance = abs(n) if bidirectional else max(-n, 0)
+    exact = num_buckets // 2
+    if distance < exact:
+        return offset + distance
+    grown = int(math.log(distance / exact) / math.log(max_distance / exact) * (num_buckets - exact))
+    return offset + min(num_buckets - 1, exact + grown)
+
+
+def _bucket_table(values, *settings):
+    return np.array([_bucket_formula(int(v), *settings) for v in np.asarray(values).ravel()],
+                    dtype=np.int64).reshape(np.shape(values))
+
+
+def _buckets(mod, n, *settings):
+    return mod.positional.relative_position_bucket(n, *settings)
+
+
+def _settings_text(bidirectional=True, num_buckets=32, max_distance=128):
+    return f"bidirectional={bidirectional}, num_buckets={num_buckets}, max_distance={max_distance}"
+
+
+FAR = [-1000000, -5000, -1000, -129, -128, -127, -20, -9, -8, -7, -3, -1, 0, 1, 3, 7, 8, 9, 20, 127, 128, 129,
+       1000, 5000, 1000000]
+
+
+@check("positional.relative_position_bucket", weight=2)
+def test_bucket_fixed_bidirectional(student):
+    """hand-computed buckets, bidirectional, num_buckets=32, max_distance=128 (16 per sign, 8 exact)"""
+    n = torch.tensor([-128, -127, -64, -20, -16, -9, -8, -7, -3, -1, 0, 1, 3, 7, 8, 9, 16, 20, 64, 127, 128])
+    # |n| < 8: |n| itself; else 8 + int(log(|n|/8) / log(16) * 8), capped at 15; n > 0 adds 16
+    expected = np.array([15, 15, 14, 10, 10, 8, 8, 7, 3, 1, 0, 17, 19, 23, 24, 24, 26, 26, 30, 31, 31])
+    expect_equal(_buckets(student, n), expected,
+                 what=f"relative_position_bucket(n) for n = {n.tolist()} (the default settings)")
+
+
+@check("positional.relative_position_bucket", weight=2)
+def test_bucket_fixed_causal(student):
+    """hand-computed buckets, causal (bidirectional=False): the future is bucket 0, the past has all 32 buckets"""
+    n = torch.tensor([-128, -100, -40, -20, -16, -15, -7, -1, 0, 1, 2, 15, 16, 40, 500])
+    # distance = max(-n, 0); < 16: itself; else 16 + int(log(d/16) / log(8) * 16), capped at 31
+    expected = np.array([31, 30, 23, 17, 16, 15, 7, 1, 0, 0, 0, 0, 0, 0, 0])
+    expect_equal(_buckets(student, n, False),
+                 expected, what=f"relative_position_bucket(n, bidirectional=False) for n = {n.tolist()} (keys in "
+                 "the future, n > 0, all go to bucket 0; only the past, n < 0, gets buckets of its own)")
+
+
+@check("positional.relative_position_bucket")
+def test_bucket_exact_range(student):
+    """small distances are buckets of their own: 0 .. max_exact-1, then the first log bucket"""
+    for settings, n in (((True, 32, 128), torch.arange(-9, 10)), ((False, 32, 128), torch.arange(-17, 1)),
+                        ((True, 20, 64), torch.arange(-6, 7)), ((False, 12, 40), torch.arange(-7, 1))):
+        expect_equal(_buckets(student, n, *settings), _bucket_table(n.numpy(), *settings),
+                     what=f"relative_position_bucket(n, {_settings_text(*settings)}) for n = {n.tolist()} "
+                     "(distances below max_exact = half of the buckets of one sign are their own bucket)")
+
+
+@check("positional.relative_position_bucket", weight=2)
+def test_bucket_odd_and_small_num_buckets(student):
+    """odd and small num_buckets: bidirectional 9, 7, 5 and 4; causal 7, 5 and 2"""
+    cases = {(True, 9, 20): [-30, -20, -19, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 19, 20, 30],
+             (True, 7, 12): [-12, -6, -3, -2, -1, 0, 1, 2, 3, 6, 12],
+             (True, 5, 6): [-6, -2, -1, 0, 1, 2, 6],
+             (True, 4, 10): [-20, -9, -1, 0, 1, 9, 20],
+             (False, 7, 16): [-40, -16, -15, -8, -4, -3, -2, -1, 0, 1, 5],
+             (False, 5, 9): [-9, -8, -4, -3, -2, -1, 0, 3],
+             (False, 2, 5): [-7, -5, -4, -1, 0, 2]}
+    for settings, values in cases.items():
+        n = torch.tensor(values)
+        expect_equal(_buckets(student, n, *settings), _bucket_table(values, *settings),
+                     what=f"relative_position_bucket(n, {_settings_text(*settings)}) for n = {values} (with "
+                     "bidirectional=True num_buckets // 2 buckets go to each sign; for an odd num_buckets the "
+                     "last bucket is never used)")
+
+
+@check("positional.relative_position_bucket")
+def test_bucket_clamps_far_distances(student):
+    """distances at and beyond max_distance all share the last bucket of their sign"""
+    for settings in ((True, 32, 128), (False, 32, 128), (True, 16, 50), (False, 10, 30)):
+        n = torch.tensor(FAR)
+        expect_equal(_buckets(student, n, *settings), _bucket_table(FAR, *settings),
+                     what=f"relative_position_bucket(n, {_settings_text(*settings)}) for n = {FAR} (cap the "
+                     "logarithmic bucket at num_buckets - 1 of the buckets of that sign)")
+
+
+@check("positional.relative_position_bucket", weight=2)
+def test_bucket_matches_reference(student, ref, rng):
+    """equals the reference on tables of key - query positions, any shape, for several settings"""
+    for settings in ((True, 32, 128), (False, 32, 128), (True, 8, 20), (False, 16, 64), (True, 33, 100),
+                     (False, 31, 70)):
+        q = torch.arange(150)[:, None]
+        k = torch.from_numpy(rng.integers(-400, 400, size=(3, 1, 40)))
+        n = k - q                                                          # (3, 150, 40)
+        expect_equal(_buckets(student, n, *settings), _buckets(ref, n, *settings),
+                     what=f"relative_position_bucket(n, {_settings_text(*settings)}) for n of shape (3, 150, 40)")
+
+
+@check("positional.relative_position_bucket", kind="property")
+def test_bucket_dtype_and_shape(student):
+    """the result is an int64 (long) tensor of the input's shape"""
+    n = torch.arange(-12, 12).reshape(2, 3, 4)
+    for settings in ((True, 32, 128), (False, 32, 128)):
+        got = _buckets(student, n, *settings)
+        call = f"relative_position_bucket(n, {_settings_text(*settings)}) for an int64 n of shape (2, 3, 4)"
+        _check_dtype(got, "int64", call + " (buckets are indices: return a long tensor, e.g. with .long())")
+        expect_shape(got, (2, 3, 4), what=call)
+
+
+# ---------------------------------------------------------------- RelativePositionBias
+
+def _rel_bias(student, settings, weight=None, double=True):
+    """A learner's RelativePositionBias(h, bidirectional, num_buckets, max_distance), with known weights."""
+    num_heads, bidirectional, num_buckets, max_distance = settings
+    mod = student.positional.RelativePositionBias(num_heads, bidirectional, num_buckets, max_distance)
+    if double:
+        mod.double()
+    if weight is not None:
+        state = dict(mod.state_dict())              # buffers of the learner's own stay as they are
+        state["bias.weight"] = weight
+        mod.load_state_dict(state)
+    return mod
+
+
+def _rel_expected(weight, settings, T_q, T_k):
+    """(1, h, T_q, T_k): weight[bucket(k - q), j] at [0, j, q, k], by hand."""
+    _, bidirectional, num_buckets, max_distance = settings
+    n = np.arange(T_k)[None, :] - np.arange(T_q)[:, None]
+    buckets = _bucket_table(n, bidirectional, num_buckets, max_distance)
+    return np.asarray(weight)[buckets].transpose(2, 0, 1)[None]
+
+
+def _call_text(settings, T_q, T_k):
+    h, bidirectional, num_buckets, max_distance = settings
+    return (f"RelativePositionBias({h}, bidirectional={bidirectional}, num_buckets={num_buckets}, "
+            f"max_distance={max_distance})({T_q}, {T_k})")
+
+
+@check("positional.RelativePositionBias", kind="property")
+def test_rel_bias_state_dict(student):
+    """one parameter, bias.weight of shape (num_buckets, num_heads)"""
+    mod = student.positional.RelativePositionBias(3, num_buckets=10, max_distance=20)
+    state = mod.state_dict(keep_vars=True)
+    params = sorted(name for name, value in state.items() if isinstance(value, torch.nn.Parameter))
+    expect(params == ["bias.weight"],
+           f"the parameters in RelativePositionBias(3, num_buckets=10, max_distance=20).state_dict() are {params}; "
+           "expected only 'bias.weight' (self.bias = nn.Embedding(num_buckets, num_heads)).")
+    expect_shape(state["bias.weight"], (10, 3), what="bias.weight of RelativePositionBias(3, num_buckets=10)")
+    expect(state["bias.weight"].requires_grad, "bias.weight should be a trainable parameter (requires_grad=True).")
+
+
+@check("positional.RelativePositionBias", weight=2)
+def test_rel_bias_fixed_bidirectional(student):
+    """hand-computed, bidirectional: 2 heads, 8 buckets, max_distance 16, T_q=3, T_k=5"""
+    settings = (2, True, 8, 16)
+    weight = torch.tensor([[10.0 + b, 20.0 + b] for b in range(8)], dtype=torch.float64)  # head j: 10(j+1) + bucket
+    # k - q = [[0, 1, 2, 3, 4], [-1, 0, 1, 2, 3], [-2, -1, 0, 1, 2]] -> buckets (4 per sign, 2 exact):
+    buckets = np.array([[0, 5, 6, 6, 6], [1, 0, 5, 6, 6], [2, 1, 0, 5, 6]])
+    expected = np.stack([10.0 + buckets, 20.0 + buckets])[None]
+    expect_close(_rel_bias(student, settings, weight)(3, 5), expected,
+                 what=_call_text(settings, 3, 5) + " with bias.weight[b] = [10 + b, 20 + b] (the table uses key - "
+                 "query positions; is it transposed, or the sign flipped?)", **F64)
+
+
+@check("positional.RelativePositionBias", weight=2)
+def test_rel_bias_fixed_causal(student):
+    """hand-computed, causal: 2 heads, 8 buckets, max_distance 16, T_q=5, T_k=3: the future is bucket 0"""
+    settings = (2, False, 8, 16)
+    weight = torch.tensor([[10.0 + b, 20.0 + b] for b in range(8)], dtype=torch.float64)
+    buckets = np.array([[0, 0, 0], [1, 0, 0], [2, 1, 0], [3, 2, 1], [4, 3, 2]])
+    expected = np.stack([10.0 + buckets, 20.0 + buckets])[None]
+    expect_close(_rel_bias(student, settings, weight)(5, 3), expected,
+                 what=_call_text(settings, 5, 3) + " with bias.weight[b] = [10 + b, 20 + b] (pass the module's "
+                 "bidirectional to relative_position_bucket)", **F64)
+
+
+@check("positional.RelativePositionBias", weight=2)
+def test_rel_bias_matches_formula(student, rng):
+    """with random weights: T_q != T_k, one head, odd num_buckets, sequences longer than max_distance"""
+    for settings, T_q, T_k in (((4, True, 32, 128), 7, 7), ((1, True, 16, 40), 3, 9), ((3, False, 9, 30), 60, 50),
+                               ((2, True, 11, 12), 1, 30), ((5, False, 32, 128), 200, 1)):
+        weight = _t(rng, settings[2], settings[0])
+        mod = _rel_bias(student, settings, weight)
+        expect_close(mod(T_q, T_k), _rel_expected(weight, settings, T_q, T_k),
+                     what=_call_text(settings, T_q, T_k) + " after load_state_dict", **TABLE)
+
+
+@check("positional.RelativePositionBias")
+def test_rel_bias_uses_own_weight(student):
+    """without loading anything, the output is made of the module's own bias.weight (float32)"""
+    settings = (3, True, 12, 30)
+    mod = _rel_bias(student, settings, double=False)
+    weight = _np(mod.bias.weight)
+    expect_shape(weight, (12, 3), what="bias.weight of RelativePositionBias(3, num_buckets=12)")
+    expect_close(mod(4, 6), _rel_expected(weight, settings, 4, 6), what=_call_text(settings, 4, 6), **F32)
+    expect_close(mod(4, 6), _rel_expected(weight, settings, 4, 6), what=_call_text(settings, 4, 6) +
+                 ", called a second time", **F32)
+
+
+@check("positional.RelativePositionBias", kind="property")
+def test_rel_bias_dtypes(student, rng):
+    """float32 by default; float64 after .double()"""
+    settings = (2, True, 8, 16)
+    for double, want in ((False, "float32"), (True, "float64")):
+        got = _rel_bias(student, settings, double=double)(3, 4)
+        call = _call_text(settings, 3, 4) + (" after .double()" if double else "")
+        _check_dtype(got, want, call + " (the result should have the dtype of bias.weight)")
+        expect_shape(got, (1, 2, 3, 4), what=call)
+
+
+@check("positional.RelativePositionBias", weight=2)
+def test_rel_bias_gradient(student, rng):
+    """the gradient of bias.weight: each bucket's row gets the upstream gradient summed over its (q, k) pairs"""
+    for settings, T_q, T_k in (((3, True, 8, 16), 6, 9), ((2, False, 7, 12), 10, 4)):
+        weight = _t(rng, settings[2], settings[0])
+        mod = _rel_bias(student, settings, weight)
+        up = _t(rng, 1, settings[0], T_q, T_k)
+        out, _, param_grads = vjp(mod, (T_q, T_k), up)
+        expect_close(out, _rel_expected(weight, settings, T_q, T_k), what=_call_text(settings, T_q, T_k), **TABLE)
+        n = np.arange(T_k)[None, :] - np.arange(T_q)[:, None]
+        buckets = _bucket_table(n, *settings[1:])
+        want = np.zeros((settings[2], settings[0]))
+        np.add.at(want, buckets, up[0].numpy().transpose(1, 2, 0))
+        expect(list(param_grads) == ["bias.weight"],
+               f"the trainable parameters of {_call_text(settings, T_q, T_k).split(')(')[0]}) are "
+               f"{sorted(param_grads)}; expected only bias.weight.")
+        expect_gradients_close(param_grads, {"bias.weight": torch.from_numpy(want)}, (), **TABLE)
+
+
+# ---------------------------------------------------------------- alibi_bias
+
+def _alibi_expected(h, T_q, T_k):
+    slopes = 2.0 ** (-8.0 * np.arange(1, h + 1) / h)
+    return slopes[:, None, None] * (np.arange(T_k)[None, None, :] - np.arange(T_q)[None, :, None])
+
+
+@check("positional.alibi_bias", weight=2)
+def test_alibi_fixed_values(student):
+    """hand-computed: 2 heads (slopes 1/16 and 1/256), T_q=3, T_k=4"""
+    past = np.array([[0.0, 1, 2, 3], [-1, 0, 1, 2], [-2, -1, 0, 1]])          # k - q
+    expected = np.stack([past / 16, past / 256])
+    expect_close(student.positional.alibi_bias(2, 3, 4), expected, what="alibi_bias(2, 3, 4)", rtol=1e-6, atol=1e-7)
+
+
+@check("positional.alibi_bias", weight=2)
+def test_alibi_slopes(student):
+    """8 heads: the bias one step in the past is -1/2, -1/4, ..., -1/256 (head j = 1 .. 8 has slope 2^-j)"""
+    got = _np(student.positional.alibi_bias(8, 2, 2))
+    expect_shape(got, (8, 2, 2), what="alibi_bias(8, 2, 2)")
+    expect_close(got[:, 1, 0], -(2.0 ** -np.arange(1, 9)), what="alibi_bias(8, 2, 2)[:, 1, 0] (query 1, key 0: "
+                 "one step in the past; minus the slopes 2^(-8j/h) for j = 1 .. h, counted from 1)", rtol=1e-6)
+
+
+@check("positional.alibi_bias", weight=2)
+def test_alibi_matches_reference(student, ref):
+    """equals the reference: one head, T_q != T_k, head counts that are not powers of 2"""
+    for h, T_q, T_k in ((1, 5, 5), (4, 3, 7), (12, 6, 2), (6, 1, 9), (16, 20, 20), (3, 40, 33)):
+        expect_close(student.positional.alibi_bias(h, T_q, T_k), ref.positional.alibi_bias(h, T_q, T_k),
+                     what=f"alibi_bias({h}, {T_q}, {T_k})", rtol=1e-6, atol=1e-7)
+
+
+@check("positional.alibi_bias")
+def test_alibi_future_keeps_the_formula(student):
+    """keys in the future (k > q) keep the same formula slope * (k - q), which the causal mask hides later"""
+    got = _np(student.positional.alibi_bias(4, 3, 6))
+    want = _alibi_expected(4, 3, 6)
+    expect_shape(got, (4, 3, 6), what="alibi_bias(4, 3, 6)")
+    future = np.triu(np.ones((3, 6), dtype=bool), k=1)
+    expect_close(got[:, future], want[:, future], what="the entries k > q (the future) of alibi_bias(4, 3, 6) "
+                 "(the same -slope * (q - k) as in the past, positive there: do not zero them, mask them or take "
+                 "|q - k|)", rtol=1e-6, atol=1e-7)
+
+
+@check("positional.alibi_bias", kind="property")
+def test_alibi_penalises_the_past(student):
+    """the diagonal is 0 and every key in the past gets a negative bias, larger for farther keys"""
+    got = _np(student.positional.alibi_bias(3, 6, 6))
+    expect_shape(got, (3, 6, 6), what="alibi_bias(3, 6, 6)")
+    past = np.tril(np.ones((6, 6), dtype=bool), k=-1)
+    expect(np.allclose(np.diagonal(got, axis1=1, axis2=2), 0.0) and (got[:, past] < 0).all()
+           and (np.diff(got[:, 5, :5], axis=-1) > 0).all(),
+           f"alibi_bias(3, 6, 6)[0] is {describe(got[0])}; the diagonal (k = q) should be 0 and the keys in the past "
+           "(k < q) should get a penalty -slope * (q - k) < 0 that grows with the distance.")
+
+
+@check("positional.alibi_bias", kind="property")
+def test_alibi_default_dtype(student):
+    """the result has torch's default dtype (float32, and float64 when that is the default)"""
+    _check_dtype(student.positional.alibi_bias(2, 3, 3), "float32", "alibi_bias(2, 3, 3)")
+    wtorch = _worker_torch(student)
+    try:
+        wtorch.set_default_dtype(torch.float64)
+        got = student.positional.alibi_bias(2, 3, 3)
+    finally:
+        wtorch.set_default_dtype(torch.float32)
+    _check_dtype(got, "float64", "after torch.set_default_dtype(torch.float64), alibi_bias(2, 3, 3)")

@@ -146,3 +146,47 @@ def test_rope_relative(student, rng):
     expect(np.allclose(dots, dots[0], rtol=1e-6, atol=1e-5),
            f"rope(q, m) . rope(k, n) for (m, n) = (2, 0), (7, 5), (12, 10) are {dots}; with the same m - n they "
            "should be equal.")
+
+
+# ---------------------------------------------------------------- relative_position_bucket
+
+@check("positional.relative_position_bucket", weight=2)
+def test_visible_bucket_small_table(student):
+    """bidirectional, 32 buckets: n = -3 -> 3, n = 3 -> 19, n = -20 -> 10, n = 20 -> 26, far -> 15 and 31"""
+    n = torch.tensor([-1000, -20, -3, 0, 3, 20, 1000])
+    got = _np(student.positional.relative_position_bucket(n))
+    expect_close(got, np.array([15, 10, 3, 0, 19, 26, 31]), what=f"relative_position_bucket(n) for n = {n.tolist()}",
+                 rtol=0, atol=0)
+
+
+@check("positional.relative_position_bucket")
+def test_visible_bucket_causal_future(student):
+    """causal: keys in the future (n > 0) are all bucket 0; n = -20 -> 17"""
+    n = torch.tensor([-20, -5, 0, 4, 300])
+    got = _np(student.positional.relative_position_bucket(n, bidirectional=False))
+    expect_close(got, np.array([17, 5, 0, 0, 0]), what=f"relative_position_bucket(n, bidirectional=False) for "
+                 f"n = {n.tolist()}", rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- RelativePositionBias
+
+@check("positional.RelativePositionBias", weight=2)
+def test_visible_rel_bias_shape_and_rows(student):
+    """forward(3, 5) is (1, h, 3, 5) and its diagonal (k = q, bucket 0) is row 0 of bias.weight"""
+    mod = student.positional.RelativePositionBias(2, num_buckets=8, max_distance=16)
+    out = _np(mod(3, 5))
+    expect_shape(out, (1, 2, 3, 5), what="RelativePositionBias(2, num_buckets=8, max_distance=16)(3, 5)")
+    row0 = _np(mod.bias.weight)[0]
+    expect_close(out[0, :, [0, 1, 2], [0, 1, 2]], np.stack([row0] * 3), what="the entries k = q of "
+                 "RelativePositionBias(2, num_buckets=8, max_distance=16)(3, 5), one row per q", **F32)
+
+
+# ---------------------------------------------------------------- alibi_bias
+
+@check("positional.alibi_bias", weight=2)
+def test_visible_alibi_two_heads(student):
+    """2 heads (slopes 1/16 and 1/256): row q = 2 of a 3 x 3 bias is -slope * [2, 1, 0]"""
+    got = _np(student.positional.alibi_bias(2, 3, 3))
+    expect_shape(got, (2, 3, 3), what="alibi_bias(2, 3, 3)")
+    expect_close(got[:, 2], np.array([[-2 / 16, -1 / 16, 0.0], [-2 / 256, -1 / 256, 0.0]]),
+                 what="alibi_bias(2, 3, 3)[:, 2]", rtol=1e-6, atol=1e-7)

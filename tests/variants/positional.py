@@ -432,6 +432,288 @@ def apply_rotary(x, positions=None, base=10000.0):
     return x
 ''',
     },
+    "positional.relative_position_bucket": {
+        "sign_flipped_query_minus_key": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = -relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        offset = (n > 0).long() * num_buckets
+        d = n.abs()
+    else:
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    return offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))
+''',
+        "causal_keeps_the_future": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        offset = (n > 0).long() * num_buckets
+    d = n.abs()
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    return offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))
+''',
+        "zero_counted_as_future": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        offset = (n >= 0).long() * num_buckets
+        d = n.abs()
+    else:
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    return offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))
+''',
+        "log2_over_natural_log": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        offset = (n > 0).long() * num_buckets
+        d = n.abs()
+    else:
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log2(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    return offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))
+''',
+        "log_of_distance_not_ratio": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        offset = (n > 0).long() * num_buckets
+        d = n.abs()
+    else:
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float()) / math.log(max_distance) * (num_buckets - exact)).long()
+    return offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))
+''',
+        "no_cap_at_the_last_bucket": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        offset = (n > 0).long() * num_buckets
+        d = n.abs()
+    else:
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    return offset + torch.where(d < exact, d, large)
+''',
+        "odd_num_buckets_rounded_up": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets = (num_buckets + 1) // 2
+        offset = (n > 0).long() * num_buckets
+        d = n.abs()
+    else:
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    return offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))
+''',
+        "rounds_instead_of_truncating": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        offset = (n > 0).long() * num_buckets
+        d = n.abs()
+    else:
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).round().long()
+    return offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))
+''',
+        "float_buckets": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position
+    offset = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        offset = (n > 0).long() * num_buckets
+        d = n.abs()
+    else:
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    return (offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))).float()
+''',
+    },
+    "positional.RelativePositionBias": {
+        "query_minus_key": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.settings = (bidirectional, num_buckets, max_distance)
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        dev = self.bias.weight.device
+        n = torch.arange(T_q, device=dev)[:, None] - torch.arange(T_k, device=dev)[None, :]
+        return self.bias(relative_position_bucket(n, *self.settings)).permute(2, 0, 1)[None]
+''',
+        "always_bidirectional": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.num_buckets, self.max_distance = num_buckets, max_distance
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        dev = self.bias.weight.device
+        n = torch.arange(T_k, device=dev)[None, :] - torch.arange(T_q, device=dev)[:, None]
+        buckets = relative_position_bucket(n, num_buckets=self.num_buckets, max_distance=self.max_distance)
+        return self.bias(buckets).permute(2, 0, 1)[None]
+''',
+        "reshape_instead_of_permute": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.num_heads = num_heads
+        self.settings = (bidirectional, num_buckets, max_distance)
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        dev = self.bias.weight.device
+        n = torch.arange(T_k, device=dev)[None, :] - torch.arange(T_q, device=dev)[:, None]
+        return self.bias(relative_position_bucket(n, *self.settings)).reshape(1, self.num_heads, T_q, T_k)
+''',
+        "default_buckets_not_its_own": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.bidirectional = bidirectional
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        dev = self.bias.weight.device
+        n = torch.arange(T_k, device=dev)[None, :] - torch.arange(T_q, device=dev)[:, None]
+        buckets = relative_position_bucket(n, self.bidirectional).clamp(max=self.bias.num_embeddings - 1)
+        return self.bias(buckets).permute(2, 0, 1)[None]
+''',
+        "own_parameter_name": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.settings = (bidirectional, num_buckets, max_distance)
+        self.table = nn.Parameter(torch.randn(num_buckets, num_heads))
+
+    def forward(self, T_q, T_k):
+        dev = self.table.device
+        n = torch.arange(T_k, device=dev)[None, :] - torch.arange(T_q, device=dev)[:, None]
+        return self.table[relative_position_bucket(n, *self.settings)].permute(2, 0, 1)[None]
+''',
+        "reinitialised_in_forward": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.settings = (num_heads, bidirectional, num_buckets, max_distance)
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        h, bidirectional, num_buckets, max_distance = self.settings
+        table = nn.Embedding(num_buckets, h).to(self.bias.weight)
+        n = torch.arange(T_k)[None, :] - torch.arange(T_q)[:, None]
+        return table(relative_position_bucket(n, bidirectional, num_buckets, max_distance)).permute(2, 0, 1)[None]
+''',
+        "always_float32": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.settings = (bidirectional, num_buckets, max_distance)
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        n = torch.arange(T_k)[None, :] - torch.arange(T_q)[:, None]
+        return self.bias(relative_position_bucket(n, *self.settings)).permute(2, 0, 1)[None].float()
+''',
+        "detached_weight": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.settings = (bidirectional, num_buckets, max_distance)
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        n = torch.arange(T_k)[None, :] - torch.arange(T_q)[:, None]
+        return self.bias.weight.detach()[relative_position_bucket(n, *self.settings)].permute(2, 0, 1)[None]
+''',
+        "queries_are_the_last_positions": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.settings = (bidirectional, num_buckets, max_distance)
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        n = torch.arange(T_k)[None, :] - torch.arange(T_k - T_q, T_k)[:, None]
+        return self.bias(relative_position_bucket(n, *self.settings)).permute(2, 0, 1)[None]
+''',
+    },
+    "positional.alibi_bias": {
+        "slopes_indexed_from_0": '''
+def alibi_bias(num_heads, T_q, T_k):
+    slopes = 2.0 ** (-8.0 / num_heads * torch.arange(num_heads, dtype=torch.float64))
+    n = torch.arange(T_k, dtype=torch.float64)[None, :] - torch.arange(T_q, dtype=torch.float64)[:, None]
+    return (slopes[:, None, None] * n).to(torch.get_default_dtype())
+''',
+        "positive_penalties": '''
+def alibi_bias(num_heads, T_q, T_k):
+    slopes = 2.0 ** (-8.0 * torch.arange(1, num_heads + 1, dtype=torch.float64) / num_heads)
+    n = torch.arange(T_q, dtype=torch.float64)[:, None] - torch.arange(T_k, dtype=torch.float64)[None, :]
+    return (slopes[:, None, None] * n).to(torch.get_default_dtype())
+''',
+        "future_set_to_zero": '''
+def alibi_bias(num_heads, T_q, T_k):
+    slopes = 2.0 ** (-8.0 * torch.arange(1, num_heads + 1, dtype=torch.float64) / num_heads)
+    n = torch.arange(T_k, dtype=torch.float64)[None, :] - torch.arange(T_q, dtype=torch.float64)[:, None]
+    return (slopes[:, None, None] * n.clamp(max=0)).to(torch.get_default_dtype())
+''',
+        "absolute_distance": '''
+def alibi_bias(num_heads, T_q, T_k):
+    slopes = 2.0 ** (-8.0 * torch.arange(1, num_heads + 1, dtype=torch.float64) / num_heads)
+    n = torch.arange(T_k, dtype=torch.float64)[None, :] - torch.arange(T_q, dtype=torch.float64)[:, None]
+    return (-slopes[:, None, None] * n.abs()).to(torch.get_default_dtype())
+''',
+        "future_masked_with_minus_inf": '''
+def alibi_bias(num_heads, T_q, T_k):
+    slopes = 2.0 ** (-8.0 * torch.arange(1, num_heads + 1, dtype=torch.float64) / num_heads)
+    n = torch.arange(T_k, dtype=torch.float64)[None, :] - torch.arange(T_q, dtype=torch.float64)[:, None]
+    bias = (slopes[:, None, None] * n).masked_fill(n > 0, float("-inf"))
+    return bias.to(torch.get_default_dtype())
+''',
+        "slopes_two_to_minus_j_over_h": '''
+def alibi_bias(num_heads, T_q, T_k):
+    slopes = 2.0 ** (-torch.arange(1, num_heads + 1, dtype=torch.float64) / num_heads)
+    n = torch.arange(T_k, dtype=torch.float64)[None, :] - torch.arange(T_q, dtype=torch.float64)[:, None]
+    return (slopes[:, None, None] * n).to(torch.get_default_dtype())
+''',
+        "always_float32": '''
+def alibi_bias(num_heads, T_q, T_k):
+    slopes = 2.0 ** (-8.0 * torch.arange(1, num_heads + 1, dtype=torch.float64) / num_heads)
+    n = torch.arange(T_k, dtype=torch.float64)[None, :] - torch.arange(T_q, dtype=torch.float64)[:, None]
+    return (slopes[:, None, None] * n).float()
+''',
+    },
 }
 
 RIGHT = {
@@ -653,6 +935,100 @@ def apply_rotary(x, positions=None, base=10000.0):
     swapped[..., 0::2] = -x[..., 1::2]
     swapped[..., 1::2] = x[..., 0::2]
     return x * ang.cos().to(x.dtype) + swapped * ang.sin().to(x.dtype)
+''',
+    },
+    "positional.relative_position_bucket": {
+        "python_loops": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    out = []
+    for n in relative_position.reshape(-1).tolist():
+        buckets, offset = num_buckets, 0
+        if bidirectional:
+            buckets = num_buckets // 2
+            if n > 0:
+                offset = buckets
+            d = abs(n)
+        else:
+            d = max(0, -n)
+        exact = buckets // 2
+        if d < exact:
+            out.append(offset + d)
+        else:
+            step = int(math.log(d / exact) / math.log(max_distance / exact) * (buckets - exact))
+            out.append(offset + min(exact + step, buckets - 1))
+    return torch.tensor(out, dtype=torch.long, device=relative_position.device).reshape(relative_position.shape)
+''',
+        "log2_in_float64": '''
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    n = relative_position.long()
+    half = num_buckets // 2 if bidirectional else num_buckets
+    d = n.abs() if bidirectional else (-n).clamp(min=0)
+    offset = torch.where(n > 0, half, 0) if bidirectional else torch.zeros_like(n)
+    exact = half // 2
+    safe = d.clamp(min=exact).double()
+    grown = (torch.log2(safe / exact) / torch.log2(torch.tensor(max_distance / exact, dtype=torch.float64))
+             * (half - exact)).floor().long()
+    far = (exact + grown).clamp(max=half - 1)
+    return offset + torch.where(d < exact, d, far)
+''',
+    },
+    "positional.RelativePositionBias": {
+        "cached_bucket_buffer_and_one_hot": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.bidirectional, self.num_buckets, self.max_distance = bidirectional, num_buckets, max_distance
+        self.bias = nn.Embedding(num_buckets, num_heads)
+        self.register_buffer("cached", self._table(16), persistent=False)
+
+    def _table(self, reach):
+        # buckets of the distances -reach .. reach, at index distance + reach
+        return relative_position_bucket(torch.arange(-reach, reach + 1), self.bidirectional, self.num_buckets,
+                                        self.max_distance)
+
+    def forward(self, T_q, T_k):
+        reach = (self.cached.numel() - 1) // 2
+        if max(T_q, T_k) > reach:
+            self.cached = self._table(max(T_q, T_k)).to(self.cached.device)
+            reach = max(T_q, T_k)
+        n = torch.arange(T_k, device=self.cached.device)[None, :] - torch.arange(T_q, device=self.cached.device)[:, None]
+        one_hot = nn.functional.one_hot(self.cached[n + reach], self.num_buckets).to(self.bias.weight.dtype)
+        return torch.einsum("qkb,bh->hqk", one_hot, self.bias.weight).unsqueeze(0)
+''',
+        "python_loops": '''
+class RelativePositionBias(nn.Module):
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        self.bidirectional, self.num_buckets, self.max_distance = bidirectional, num_buckets, max_distance
+        self.bias = nn.Embedding(num_buckets, num_heads)
+
+    def forward(self, T_q, T_k):
+        rows = []
+        for q in range(T_q):
+            n = torch.tensor([k - q for k in range(T_k)])
+            b = relative_position_bucket(n, self.bidirectional, self.num_buckets, self.max_distance)
+            rows.append(self.bias.weight[b].t())                        # (h, T_k)
+        return torch.stack(rows, dim=1).unsqueeze(0)
+''',
+    },
+    "positional.alibi_bias": {
+        "python_loops": '''
+def alibi_bias(num_heads, T_q, T_k):
+    out = torch.empty(num_heads, T_q, T_k, dtype=torch.float64)
+    for j in range(num_heads):
+        slope = 2.0 ** (-8.0 * (j + 1) / num_heads)
+        for q in range(T_q):
+            for k in range(T_k):
+                out[j, q, k] = -slope * (q - k)
+    return out.to(torch.get_default_dtype())
+''',
+        "geometric_start_and_ratio": '''
+def alibi_bias(num_heads, T_q, T_k):
+    start = 2.0 ** (-8.0 / num_heads)
+    slopes = torch.tensor([start * start ** i for i in range(num_heads)], dtype=torch.float64)
+    distance = torch.outer(torch.ones(T_q, dtype=torch.float64), torch.arange(T_k, dtype=torch.float64)) \\
+        - torch.arange(T_q, dtype=torch.float64)[:, None]
+    return torch.einsum("h,qk->hqk", slopes, distance).to(torch.get_default_dtype())
 ''',
     },
 }
