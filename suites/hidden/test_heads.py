@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from grader.checks import (arguments_after, check, describe, expect, expect_close, expect_equal, expect_gradients_close,
-                           expect_shape, expect_tuple, vjp)
+                           expect_shape, expect_tuple, to_numpy, vjp)
 
 TOL = dict(rtol=1e-6, atol=1e-7)          # values: tight for these exact computations, yet loose enough
                                           # that a float64 -> float32 slip is reported once, by the dtype check
@@ -493,3 +493,596 @@ def test_patchify_gradient(student, ref, rng):
     _, want, _ = vjp(ref.heads.patchify, (images, 2), upstream)
     _, got, _ = vjp(student.heads.patchify, (images, 2), upstream)
     expect_gradients_close(got, want, ("images",), **GRAD)
+
+
+# ---------------------------------------------------------------- bert_pair
+
+def _long(values):
+    return torch.tensor(values, dtype=torch.int64)
+
+
+def _pair(student, a, b, cls_id=1, sep_id=2):
+    """The learner's (tokens, segments) for segments a and b (lists), as int64 numpy arrays."""
+    call = f"bert_pair({a}, {b}, cls_id={cls_id}, sep_id={sep_id})"
+    result = student.heads.bert_pair(_long(a), _long(b), cls_id, sep_id)
+    tokens, segments = expect_tuple(result, ("tokens", "segments"), call)
+    n = len(a) + len(b) + 3
+    for name, value in (("tokens", tokens), ("segments", segments)):
+        _expect_tensor(value, f"the {name} of {call}")
+        expect_shape(value, (n,), what=f"the {name} of {call} (1-D: [CLS], {len(a)} + {len(b)} tokens, two [SEP])")
+    return np.asarray(tokens, dtype=np.int64), np.asarray(segments, dtype=np.int64), call
+
+
+def _pair_by_hand(a, b, cls_id, sep_id):
+    return [cls_id, *a, sep_id, *b, sep_id], [0] * (len(a) + 2) + [1] * (len(b) + 1)
+
+
+SEGMENT_ADVICE = (" Segment 0 is [CLS], A and the FIRST [SEP] (it closes segment A); segment 1 is B and the final "
+                  "[SEP].")
+
+
+@check("heads.bert_pair", weight=2)
+def test_pair_fixed_example(student):
+    """A = [5, 6], B = [7]: tokens [CLS] 5 6 [SEP] 7 [SEP], segments 0 0 0 0 1 1"""
+    tokens, segments, call = _pair(student, [5, 6], [7], cls_id=1, sep_id=2)
+    expect_equal(tokens, np.array([1, 5, 6, 2, 7, 2]), what=f"the tokens of {call}")
+    expect_equal(segments, np.array([0, 0, 0, 0, 1, 1]), what=f"the segments of {call}")
+
+
+@check("heads.bert_pair", weight=2)
+def test_pair_segments(student, rng):
+    """random lengths and ids: the first [SEP] is segment 0, B and the last [SEP] segment 1"""
+    for la, lb in [(3, 4), (1, 1), (6, 2), (2, 7)]:
+        a = rng.integers(5, 50, size=la).tolist()
+        b = rng.integers(5, 50, size=lb).tolist()
+        cls_id, sep_id = int(rng.integers(0, 3)), 3 + int(rng.integers(0, 2))
+        tokens, segments, call = _pair(student, a, b, cls_id, sep_id)
+        want_tokens, want_segments = _pair_by_hand(a, b, cls_id, sep_id)
+        expect_equal(tokens, np.array(want_tokens), what=f"the tokens of {call}")
+        if not np.array_equal(segments, want_segments):
+            expect(False, f"the segments of {call} are {segments.tolist()}; expected {want_segments}."
+                          + SEGMENT_ADVICE)
+
+
+@check("heads.bert_pair")
+def test_pair_empty_segments(student):
+    """an empty A or B (or both) still gives [CLS], two [SEP]s, and the last [SEP] in segment 1"""
+    for a, b in [([], [7, 8]), ([5, 6], []), ([], [])]:
+        tokens, segments, call = _pair(student, a, b, cls_id=1, sep_id=2)
+        want_tokens, want_segments = _pair_by_hand(a, b, 1, 2)
+        expect_equal(tokens, np.array(want_tokens), what=f"the tokens of {call}")
+        if not np.array_equal(segments, want_segments):
+            expect(False, f"the segments of {call} are {segments.tolist()}; expected {want_segments}."
+                          + SEGMENT_ADVICE)
+
+
+@check("heads.bert_pair", kind="property")
+def test_pair_dtypes(student):
+    """tokens and segments are 1-D int64 (long) tensors"""
+    result = student.heads.bert_pair(_long([4, 5, 6]), _long([7, 8]), 1, 2)
+    tokens, segments = expect_tuple(result, ("tokens", "segments"), "bert_pair([4, 5, 6], [7, 8], 1, 2)")
+    for name, value in (("tokens", tokens), ("segments", segments)):
+        _expect_tensor(value, name)
+        expect(value.dtype == torch.int64,
+               f"{name} has dtype {str(value.dtype).replace('torch.', '')}; expected int64 (long): token and "
+               "segment ids index embeddings. Give every piece you concatenate dtype=torch.long.")
+        expect_shape(value, (8,), what=name)
+
+
+# ---------------------------------------------------------------- nsp_pairs
+
+def _document(n):
+    return [f"s{i}" for i in range(n)]
+
+
+def _nsp(student, sentences, seed):
+    """The learner's pairs for ``sentences`` (a list of distinct strings), checked for form:
+    a list of len - 1 triples (sentences[i], b, is_next) in order, b a sentence of the list."""
+    call = f"nsp_pairs(a document of {len(sentences)} sentences, generator seeded with {seed})"
+    pairs = student.heads.nsp_pairs(list(sentences), generator=student.fixtures.make_generator(seed))
+    expect(isinstance(pairs, (list, tuple)), f"{call} returned {describe(pairs)}; expected a list of tuples.")
+    expect(len(pairs) == len(sentences) - 1,
+           f"{call} returned {len(pairs)} pairs; expected {len(sentences) - 1}, one per sentence that has a next "
+           "sentence (positions 0 .. len - 2, each one's a).")
+    found = []
+    for i, pair in enumerate(pairs):
+        expect(isinstance(pair, (list, tuple)) and len(pair) == 3,
+               f"pair {i} of {call} is {describe(pair)}; expected a tuple (a, b, is_next).")
+        a, b, label = pair
+        expect(a == sentences[i], f"pair {i} of {call} has a = {a!r}; expected sentences[{i}] = {sentences[i]!r} "
+                                  "(the pairs follow the document's order).")
+        expect(b in sentences, f"pair {i} of {call} has b = {b!r}, which is not a sentence of the document.")
+        expect(isinstance(label, (int, np.integer, torch.Tensor)) and not isinstance(label, bool)
+               and int(label) in (0, 1),
+               f"pair {i} of {call} has is_next = {describe(label)}; expected the int 1 or 0.")
+        found.append((i, sentences.index(b), int(label)))
+    return found, call
+
+
+@check("heads.nsp_pairs", kind="property")
+def test_nsp_form(student):
+    """one (sentences[i], b, is_next) per i < len - 1, in order; is_next = 1 means b is sentences[i + 1]"""
+    sentences = _document(9)
+    found, call = _nsp(student, sentences, seed=3)
+    for i, j, label in found:
+        if label == 1:
+            expect(j == i + 1, f"pair {i} of {call} has is_next = 1 but b = {sentences[j]!r}; the sentence after "
+                               f"{sentences[i]!r} is {sentences[i + 1]!r}.")
+
+
+@check("heads.nsp_pairs", weight=2)
+def test_nsp_negatives(student):
+    """a pair with is_next = 0 never has the true next sentence, nor a itself (20 documents)"""
+    sentences = _document(12)
+    negatives = 0
+    for seed in range(20):
+        found, call = _nsp(student, sentences, seed=seed)
+        for i, j, label in found:
+            if label == 0:
+                negatives += 1
+                expect(j != i + 1, f"pair {i} of {call} is ({sentences[i]!r}, {sentences[j]!r}, 0), but "
+                                   f"{sentences[j]!r} IS the sentence after {sentences[i]!r}: a negative is drawn "
+                                   "among the other sentences only (leave position i + 1 out of the draw).")
+                expect(j != i, f"pair {i} of {call} is ({sentences[i]!r}, {sentences[i]!r}, 0): a negative b is "
+                               "never a itself (leave positions i and i + 1 out of the draw).")
+    expect(negatives > 0, "over 20 documents of 12 sentences (220 pairs) no pair had is_next = 0: half of them "
+                          "should be negatives.")
+
+
+@check("heads.nsp_pairs", weight=2)
+def test_nsp_balance(student):
+    """is_next = 1 half of the time (4,000 pairs over 10 seeds)"""
+    sentences = _document(401)
+    positives = total = 0
+    for seed in range(10):
+        found, _ = _nsp(student, sentences, seed=100 + seed)
+        positives += sum(label for _, _, label in found)
+        total += len(found)
+    _expect_fraction(positives, total, 0.5, "pairs with is_next = 1",
+                     " Draw one fair coin per pair: torch.rand((), generator=generator) < 0.5.")
+
+
+@check("heads.nsp_pairs")
+def test_nsp_uniform_negatives(student):
+    """a negative b is drawn uniformly among the sentences other than a and the next one"""
+    sentences = _document(5)
+    counts = np.zeros((4, 5), dtype=np.int64)
+    for seed in range(150):
+        found, _ = _nsp(student, sentences, seed=1000 + seed)
+        for i, j, label in found:
+            if label == 0:
+                counts[i, j] += 1
+    for i in range(4):
+        allowed = [j for j in range(5) if j not in (i, i + 1)]
+        total = int(counts[i].sum())
+        expect(total > 0, f"over 150 documents of 5 sentences, pair {i} was never a negative.")
+        for j in allowed:
+            _expect_fraction(int(counts[i, j]), total, 1 / len(allowed),
+                             f"over 150 documents of 5 sentences, the negatives of pair {i} ({sentences[i]!r}) "
+                             f"that drew {sentences[j]!r}",
+                             f" Draw uniformly among the {len(allowed)} sentences other than a and the next one.")
+
+
+@check("heads.nsp_pairs")
+def test_nsp_two_sentences(student):
+    """a document of 2 sentences gives its one pair, positive (there is no other sentence to draw)"""
+    sentences = ["first", "second"]
+    for seed in range(8):
+        pairs = student.heads.nsp_pairs(list(sentences), generator=student.fixtures.make_generator(seed))
+        expect(isinstance(pairs, (list, tuple)) and len(pairs) == 1 and isinstance(pairs[0], (list, tuple))
+               and len(pairs[0]) == 3,
+               f"nsp_pairs(['first', 'second']) returned {describe(pairs)}; expected [('first', 'second', 1)].")
+        a, b, label = pairs[0]
+        expect((a, b) == ("first", "second") and int(label) == 1,
+               f"nsp_pairs(['first', 'second'], generator seeded with {seed}) returned {describe(pairs)}; expected "
+               "[('first', 'second', 1)]: with two sentences, no other sentence can be a negative b.")
+
+
+@check("heads.nsp_pairs", kind="property")
+def test_nsp_reproducible(student):
+    """the same generator seed gives the same pairs whatever the global seed; another seed does not"""
+    sentences = _document(30)
+    student.fixtures.seed_everything(1)
+    first, _ = _nsp(student, sentences, seed=7)
+    student.fixtures.seed_everything(2)
+    again, _ = _nsp(student, sentences, seed=7)
+    expect(first == again, "two calls with a generator seeded with 7 gave different pairs (torch's global seed "
+                           "differed between them): pass generator=generator to EVERY random call.")
+    other, _ = _nsp(student, sentences, seed=8)
+    expect(first != other, "generators seeded with 7 and 8 gave exactly the same 29 pairs: the generator should "
+                           "decide the draws.")
+
+
+# ---------------------------------------------------------------- BertEmbeddings
+
+def _module_parameters(module):
+    state = module.state_dict(keep_vars=True)
+    return {name: tuple(value.shape) for name, value in dict(state).items() if isinstance(value, torch.nn.Parameter)}
+
+
+def _expect_parameters(module, want, call):
+    got = _module_parameters(module)
+    if sorted(got) != sorted(want):
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        expect(False, f"{call} has the parameters {sorted(got)}; expected exactly {sorted(want)}"
+                      + (f" (missing: {missing})" if missing else "") + (f" (unexpected: {extra})" if extra else "")
+                      + ". Buffers are free; parameters are not.")
+    for name, shape in want.items():
+        expect(got[name] == shape, f"the parameter {name} of {call} has shape {got[name]}; expected {shape}.")
+
+
+def _load_into(module, state, call):
+    missed, unexpected = module.load_state_dict(state, strict=False)[:2]
+    not_loaded = sorted(set(state) & set(missed)) + sorted(unexpected)
+    expect(not not_loaded, f"{call}.load_state_dict could not set {not_loaded}.")
+
+
+def _set_dtype(module, dtype):
+    if dtype == torch.float64:
+        module.double()
+    else:
+        module.float()
+
+
+def _bert_state(rng, V, D, L, S=2, dtype=torch.float64):
+    return {"token.weight": _randn(rng, (V, D), dtype), "segment.weight": _randn(rng, (S, D), dtype),
+            "position.weight": _randn(rng, (L, D), dtype), "norm.weight": 1 + 0.3 * _randn(rng, (D,), dtype),
+            "norm.bias": 0.3 * _randn(rng, (D,), dtype)}
+
+
+def _bert_pair(student, ref, state, args, dtype=torch.float64, dropout=0.0):
+    call = f"BertEmbeddings({', '.join(map(str, args))}{', dropout=' + str(dropout) if dropout else ''})"
+    mine = student.heads.BertEmbeddings(*args, dropout=dropout)
+    _set_dtype(mine, dtype)
+    _load_into(mine, state, call)
+    theirs = ref.heads.BertEmbeddings(*args, dropout=dropout)
+    _set_dtype(theirs, dtype)
+    theirs.load_state_dict(state)
+    return mine.eval(), theirs.eval(), call
+
+
+def _layer_norm_by_hand(x, weight, bias, eps=1e-5):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+def _bert_by_hand(state, tokens, segments, positions=True, norm=True):
+    s = {k: v.numpy() for k, v in state.items()}
+    t, g = np.asarray(tokens), np.asarray(segments)
+    x = s["token.weight"][t] + s["segment.weight"][g]
+    if positions:
+        x = x + s["position.weight"][np.arange(t.shape[1])][None]
+    return _layer_norm_by_hand(x, s["norm.weight"], s["norm.bias"]) if norm else x
+
+
+@check("heads.BertEmbeddings", kind="property")
+def test_bert_parameters(student):
+    """the parameters are token, segment, position (nn.Embedding) and norm (LayerNorm), nothing else"""
+    module = student.heads.BertEmbeddings(11, 6, max_len=9, num_segments=3)
+    _expect_parameters(module, {"token.weight": (11, 6), "segment.weight": (3, 6), "position.weight": (9, 6),
+                                "norm.weight": (6,), "norm.bias": (6,)},
+                       "BertEmbeddings(11, 6, max_len=9, num_segments=3)")
+
+
+@check("heads.BertEmbeddings", weight=2)
+def test_bert_hand_computed(student):
+    """hand-set tables: the three embeddings summed, then layer-normalised (V=5, d=4, max_len=4)"""
+    V, D, L = 5, 4, 4
+    state = {"token.weight": torch.tensor([[(v + 1) * (k - 1.5) + 0.3 * k * k for k in range(D)] for v in range(V)],
+                                          dtype=torch.float64),
+             "segment.weight": torch.tensor([[0.5, -0.5, 0.25, 0.0], [-1.0, 2.0, 0.0, 1.0]], dtype=torch.float64),
+             "position.weight": torch.tensor([[0.1 * p * (k + 1) - 0.2 * (p == k) for k in range(D)] for p in range(L)],
+                                             dtype=torch.float64),
+             "norm.weight": torch.tensor([1.0, 2.0, 0.5, 1.5], dtype=torch.float64),
+             "norm.bias": torch.tensor([0.0, 0.1, -0.2, 0.3], dtype=torch.float64)}
+    call = "BertEmbeddings(5, 4, max_len=4) with hand-set tables"
+    module = student.heads.BertEmbeddings(V, D, max_len=L)
+    module.double()
+    _load_into(module, state, call)
+    module.eval()
+    tokens = torch.tensor([[1, 3, 0, 4], [2, 2, 2, 2]])
+    segments = torch.tensor([[0, 0, 1, 1], [0, 1, 0, 1]])
+    expect_close(module(tokens, segments), _bert_by_hand(state, tokens, segments),
+                 what=f"{call}, on tokens [[1, 3, 0, 4], [2, 2, 2, 2]] and segments [[0, 0, 1, 1], [0, 1, 0, 1]]",
+                 **TOL)
+
+
+@check("heads.BertEmbeddings", weight=2)
+def test_bert_matches_reference(student, ref, rng):
+    """random tables and segment ids (B = 3, T = 7, three segments; B = 1, T = max_len) equal the reference's"""
+    for B, T, V, D, L, S in [(3, 7, 20, 8, 10, 3), (1, 6, 9, 4, 6, 2)]:
+        state = _bert_state(rng, V, D, L, S)
+        mine, theirs, call = _bert_pair(student, ref, state, (V, D, L, S))
+        tokens = _tokens(rng, (B, T), 0, V)
+        segments = _tokens(rng, (B, T), 0, S)
+        expect_close(mine(tokens, segments), theirs(tokens, segments),
+                     what=f"{call} on ({B}, {T}) tokens and segments", **TOL)
+
+
+@check("heads.BertEmbeddings")
+def test_bert_segments_default(student, ref, rng):
+    """segments=None means segment 0 everywhere (not no segment embedding at all)"""
+    state = _bert_state(rng, 12, 6, 8)
+    mine, theirs, call = _bert_pair(student, ref, state, (12, 6, 8))
+    tokens = _tokens(rng, (2, 5), 0, 12)
+    expect_close(mine(tokens), theirs(tokens, torch.zeros_like(tokens)),
+                 what=f"{call}(tokens) without segments (compared with segments of zeros)", **TOL)
+
+
+@check("heads.BertEmbeddings", weight=2)
+def test_bert_positions_added(student, rng):
+    """the same token at different positions gets different vectors: position t's embedding is added"""
+    state = _bert_state(rng, 6, 5, 7)
+    call = "BertEmbeddings(6, 5, max_len=7)"
+    module = student.heads.BertEmbeddings(6, 5, max_len=7)
+    module.double()
+    _load_into(module, state, call)
+    module.eval()
+    tokens = torch.full((2, 6), 3, dtype=torch.int64)
+    segments = torch.zeros_like(tokens)
+    got = module(tokens, segments)
+    want = _bert_by_hand(state, tokens, segments)
+    if np.allclose(to_numpy(got), _bert_by_hand(state, tokens, segments, positions=False)):
+        expect(False, f"{call} gives the token 3 the same vector at all 6 positions: position.weight[t] must be "
+                      "added at position t (t = 0 .. T-1, the same for every row).")
+    expect_close(got, want, what=f"{call} on a batch where every token is 3 (only the positions differ)", **TOL)
+
+
+@check("heads.BertEmbeddings")
+def test_bert_normalised(student, rng):
+    """with the norm's weight 1 and bias 0, every output vector has mean 0 and variance 1"""
+    state = _bert_state(rng, 10, 8, 6)
+    state["norm.weight"] = torch.ones(8, dtype=torch.float64)
+    state["norm.bias"] = torch.zeros(8, dtype=torch.float64)
+    state["token.weight"] = 3.0 + 4.0 * state["token.weight"]
+    call = "BertEmbeddings(10, 8, max_len=6) with norm.weight = 1, norm.bias = 0"
+    module = student.heads.BertEmbeddings(10, 8, max_len=6)
+    module.double()
+    _load_into(module, state, call)
+    module.eval()
+    out = to_numpy(module(_tokens(rng, (3, 6), 0, 10), _tokens(rng, (3, 6), 0, 2)))
+    expect_close(out.mean(-1), np.zeros((3, 6)), what=f"the mean of each output vector of {call} (the layer norm "
+                 "comes after the sum)", rtol=0, atol=1e-9)
+    expect_close(out.var(-1), np.ones((3, 6)), what=f"the variance of each output vector of {call} (the "
+                 "vectors summed have a variance far above eps)", rtol=0, atol=1e-4)
+
+
+@check("heads.BertEmbeddings")
+def test_bert_dropout(student, ref, rng):
+    """dropout=0.5 zeroes about half of the outputs in training mode and none in eval mode"""
+    state = _bert_state(rng, 10, 16, 40)
+    mine, theirs, call = _bert_pair(student, ref, state, (10, 16, 40), dropout=0.5)
+    tokens = _tokens(rng, (25, 40), 0, 10)
+    want = theirs(tokens)
+    expect_close(mine(tokens), want, what=f"{call} in eval mode (dropout off)", **TOL)
+    mine.train()
+    student.fixtures.seed_everything(0)
+    got = to_numpy(mine(tokens))
+    kept = got != 0
+    _expect_fraction(int((~kept).sum()), got.size, 0.5, f"{call} in training mode: outputs set to zero",
+                     " The nn.Dropout(dropout) comes last, after the norm.")
+    expect_close(got[kept], 2 * to_numpy(want)[kept], what=f"the outputs {call} kept in training mode (scaled by "
+                 "1 / (1 - 0.5))", **TOL)
+
+
+@check("heads.BertEmbeddings", kind="property")
+def test_bert_float32(student, ref, rng):
+    """a float32 module gives float32 outputs, close to the reference's"""
+    state = _bert_state(rng, 10, 6, 8, dtype=torch.float32)
+    mine, theirs, call = _bert_pair(student, ref, state, (10, 6, 8), dtype=torch.float32)
+    tokens = _tokens(rng, (2, 5), 0, 10)
+    got = mine(tokens)
+    _expect_dtype_and_shape(got, "float32", (2, 5, 6), f"{call}.float() on (2, 5) tokens")
+    expect_close(got, theirs(tokens), what=f"{call}.float() on (2, 5) tokens", rtol=1e-4, atol=1e-5)
+
+
+@check("heads.BertEmbeddings")
+def test_bert_gradients(student, ref, rng):
+    """the gradients of the tables and of the norm equal the reference's (float64)"""
+    state = _bert_state(rng, 9, 5, 6)
+    mine, theirs, _ = _bert_pair(student, ref, state, (9, 5, 6))
+    tokens = _tokens(rng, (2, 6), 0, 9)
+    segments = _tokens(rng, (2, 6), 0, 2)
+    upstream = _randn(rng, (2, 6, 5))
+    _, _, got = vjp(mine, (tokens, segments), upstream)
+    _, _, want = vjp(theirs, (tokens, segments), upstream)
+    expect_gradients_close(got, want, None, **GRAD)
+
+
+# ---------------------------------------------------------------- ViT
+
+VIT_TOL = dict(rtol=1e-9, atol=1e-10)     # float64, the same computation in another order
+
+
+def _vit_args(image, patch, channels, classes, d_model=8, heads=2, layers=2, d_ff=16):
+    return (image, patch, channels, classes, d_model, heads, layers, d_ff)
+
+
+def _vit_call(args):
+    return f"ViT({', '.join(map(str, args))})"
+
+
+def _vit_state(ref, rng, args):
+    """Random float64 values for every parameter of the reference ViT built with ``args``
+    (the cls token and the positions far from zero, so that forgetting one shows)."""
+    torch.manual_seed(0)
+    module = ref.heads.ViT(*args)
+    state = {}
+    for name, value in module.state_dict().items():
+        if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "encoder.norm.weight":
+            new = 1 + 0.3 * _randn(rng, value.shape)
+        elif value.dim() >= 2:
+            new = _randn(rng, value.shape) / math.sqrt(value.shape[-1])
+        else:
+            new = 0.3 * _randn(rng, value.shape)
+        state[name] = new
+    state["cls_token"] = _randn(rng, state["cls_token"].shape)
+    state["pos_embed"] = _randn(rng, state["pos_embed"].shape)
+    return state
+
+
+def _vit_pair(student, ref, rng, args, dtype=torch.float64, state=None):
+    call = _vit_call(args)
+    state = state if state is not None else _vit_state(ref, rng, args)
+    state = {k: v.to(dtype) for k, v in state.items()}
+    mine = student.heads.ViT(*args)
+    _set_dtype(mine, dtype)
+    _load_into(mine, state, call)
+    torch.manual_seed(0)
+    theirs = ref.heads.ViT(*args)
+    _set_dtype(theirs, dtype)
+    theirs.load_state_dict(state)
+    return mine.eval(), theirs.eval(), state, call
+
+
+def _vit_variants(ref, state, args, images):
+    """The logits of ViTs that differ from the syllabus in one or more ways, built here from
+    the reference Encoder: {(cls_front, pool, positions, row_major, norm_first, activation): logits}."""
+    image, p, C, classes, d_model, heads, layers, d_ff = args
+    grid = image // p
+    patches = _split_by_hand(images, p)                                          # row-major
+    order = torch.tensor([c * grid + r for r in range(grid) for c in range(grid)])
+    col_major = patches[:, order]                  # sequence position k holds the patch of column k // grid, row k % grid
+    encoders = {}
+    for norm_first in (True, False):
+        for activation in ("gelu", "relu"):
+            layer = ref.transformer.EncoderLayer(d_model, heads, d_ff, 0.0, activation=activation,
+                                                 norm_first=norm_first)
+            encoder = ref.transformer.Encoder(layer, layers).double()
+            encoder.load_state_dict({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")})
+            encoders[norm_first, activation] = encoder.eval()
+    W, b = state["patch_embed.weight"], state["patch_embed.bias"]
+    cls = state["cls_token"].expand(images.shape[0], 1, d_model)
+    found = {}
+    with torch.no_grad():
+        for row_major in (True, False):
+            x = (patches if row_major else col_major) @ W.T + b
+            for cls_front in (True, False):
+                seq = torch.cat([cls, x] if cls_front else [x, cls], dim=1)
+                for positions in (True, False):
+                    y = seq + state["pos_embed"] if positions else seq
+                    for (norm_first, activation), encoder in encoders.items():
+                        h = encoder(y)
+                        pooled = {"cls": h[:, 0] if cls_front else h[:, -1], "mean": h.mean(dim=1),
+                                  "first patch": h[:, 1] if cls_front else h[:, 0]}
+                        for pool, v in pooled.items():
+                            key = (cls_front, pool, positions, row_major, norm_first, activation)
+                            found[key] = v @ state["head.weight"].T + state["head.bias"]
+    return found
+
+
+FACETS = ("cls_front", "pool", "positions", "row_major", "norm_first", "activation")
+SYLLABUS = dict(cls_front=True, pool="cls", positions=True, row_major=True, norm_first=True, activation="gelu")
+DEVIATIONS = {
+    ("cls_front", False): "puts the [CLS] vector AFTER the patches (it goes in front, at position 0)",
+    ("pool", "mean"): "classifies the mean of the encoder's outputs (the head reads the [CLS] vector only)",
+    ("pool", "first patch"): "classifies the first patch's output (the head reads the [CLS] vector)",
+    ("positions", False): "never adds pos_embed",
+    ("row_major", False): "reads the patches column by column (row-major: left to right, then top to bottom; "
+                          "use the module's patchify)",
+    ("norm_first", False): "uses post-norm encoder layers (ViT's are pre-norm: norm_first=True)",
+    ("activation", "relu"): "uses ReLU in the feed-forward network (ViT's is GELU: activation=\"gelu\")",
+}
+
+
+def _vit_facet_check(student, ref, rng, facet):
+    """The learner's logits must match a ViT of the family above whose ``facet`` is the
+    syllabus's (whatever the other facets): one mistake costs the check that names it."""
+    args = _vit_args(8, 2, 2, 3)
+    mine, _, state, call = _vit_pair(student, ref, rng, args)
+    images = _randn(rng, (2, 2, 8, 8))
+    got = torch.as_tensor(to_numpy(mine(images)))
+    expect_shape(got, (2, 3), what=f"the logits of {call} on (2, 2, 8, 8) images")
+    found = _vit_variants(ref, state, args, images)
+    matches = [key for key, logits in found.items() if torch.allclose(got, logits, rtol=1e-7, atol=1e-8)]
+    if any(dict(zip(FACETS, key))[facet] == SYLLABUS[facet] for key in matches):
+        return
+    if matches:
+        facets = dict(zip(FACETS, matches[0]))
+        wrong = [DEVIATIONS[name, value] for name, value in facets.items() if value != SYLLABUS[name]]
+        expect(False, f"the logits of {call} on (2, 2, 8, 8) images are those of a ViT that "
+                      + "; and that ".join(wrong) + ".")
+    want = found[tuple(SYLLABUS[name] for name in FACETS)]
+    expect(False, f"the logits of {call} on (2, 2, 8, 8) images are {describe(got)}; the reference gives "
+                  f"{describe(want)}. They match no ViT that differs from the syllabus only in where the [CLS] "
+                  "vector sits, what the head reads, the positions, the order of the patches, the place of the "
+                  "norms or the activation: look for the difference elsewhere (the check against the reference "
+                  "tells the same).")
+
+
+@check("heads.ViT", kind="property")
+def test_vit_parameters(student, ref):
+    """the parameters: patch_embed, cls_token (1, 1, d), pos_embed (1, N + 1, d), encoder, head"""
+    args = _vit_args(12, 4, 3, 5)
+    torch.manual_seed(0)
+    want = _module_parameters(ref.heads.ViT(*args))
+    _expect_parameters(student.heads.ViT(*args), want, _vit_call(args))
+
+
+@check("heads.ViT", weight=3)
+def test_vit_matches_reference(student, ref, rng):
+    """random weights: the logits equal the reference's (C = 1 and 3, 1 to 9 patches, batch 1)"""
+    for args, B in [(_vit_args(8, 4, 1, 4), 3), (_vit_args(6, 2, 3, 2, d_model=12, heads=3, layers=1), 1),
+                    (_vit_args(4, 4, 2, 3, layers=3), 2)]:
+        mine, theirs, _, call = _vit_pair(student, ref, rng, args)
+        images = _randn(rng, (B, args[2], args[0], args[0]))
+        got = mine(images)
+        expect_shape(got, (B, args[3]), what=f"the logits of {call} on {B} images")
+        expect_close(got, theirs(images), what=f"the logits of {call} on {B} images", **VIT_TOL)
+
+
+@check("heads.ViT", weight=2)
+def test_vit_classifies_cls(student, ref, rng):
+    """the head reads the encoder's output at the [CLS] position, not a mean over positions"""
+    _vit_facet_check(student, ref, rng, "pool")
+
+
+@check("heads.ViT", weight=2)
+def test_vit_cls_in_front(student, ref, rng):
+    """the [CLS] vector is put in front of the patches, at position 0"""
+    _vit_facet_check(student, ref, rng, "cls_front")
+
+
+@check("heads.ViT", weight=2)
+def test_vit_positions_added(student, ref, rng):
+    """pos_embed is added to the [CLS] and patch vectors"""
+    _vit_facet_check(student, ref, rng, "positions")
+
+
+@check("heads.ViT")
+def test_vit_row_major(student, ref, rng):
+    """the patches are read in row-major order (the module's patchify)"""
+    _vit_facet_check(student, ref, rng, "row_major")
+
+
+@check("heads.ViT")
+def test_vit_pre_norm(student, ref, rng):
+    """the encoder's layers are pre-norm (norm_first=True) with GELU"""
+    _vit_facet_check(student, ref, rng, "norm_first")
+    _vit_facet_check(student, ref, rng, "activation")
+
+
+@check("heads.ViT", kind="property")
+def test_vit_float32(student, ref, rng):
+    """a float32 ViT gives float32 logits, close to the reference's"""
+    args = _vit_args(8, 4, 1, 3)
+    mine, theirs, _, call = _vit_pair(student, ref, rng, args, dtype=torch.float32)
+    images = _randn(rng, (2, 1, 8, 8), torch.float32)
+    got = mine(images)
+    _expect_dtype_and_shape(got, "float32", (2, 3), f"{call}.float() on (2, 1, 8, 8) images")
+    expect_close(got, theirs(images), what=f"{call}.float() on (2, 1, 8, 8) images", rtol=1e-4, atol=1e-5)
+
+
+@check("heads.ViT", weight=2)
+def test_vit_gradients(student, ref, rng):
+    """the gradients of every parameter and of the images equal the reference's (float64)"""
+    args = _vit_args(4, 2, 1, 3, layers=1)
+    mine, theirs, _, _ = _vit_pair(student, ref, rng, args)
+    images = _randn(rng, (2, 1, 4, 4))
+    upstream = _randn(rng, (2, 3))
+    _, got_in, got = vjp(mine, (images,), upstream)
+    _, want_in, want = vjp(theirs, (images,), upstream)
+    expect_gradients_close(got, want, None, **GRAD)
+    expect_gradients_close(got_in, want_in, ("images",), **GRAD)

@@ -117,3 +117,63 @@ def test_patchify_shape(student, rng):
     """shape (B, N, C*p*p) for a non-square RGB image"""
     images = torch.from_numpy(rng.standard_normal((2, 3, 8, 4)))
     expect_shape(student.heads.patchify(images, 2), (2, 8, 12), what="patchify of images (2, 3, 8, 4) with p=2")
+
+
+# ---------------------------------------------------------------- bert_pair
+
+@check("heads.bert_pair", weight=2)
+def test_visible_pair_example(student):
+    """[CLS] 5 6 [SEP] 7 8 [SEP] with segments 0 0 0 0 1 1 1"""
+    result = student.heads.bert_pair(torch.tensor([5, 6]), torch.tensor([7, 8]), 1, 2)
+    tokens, segments = expect_tuple(result, ("tokens", "segments"), "bert_pair([5, 6], [7, 8], 1, 2)")
+    expect_equal(tokens, np.array([1, 5, 6, 2, 7, 8, 2]), what="the tokens of bert_pair([5, 6], [7, 8], 1, 2)")
+    expect_equal(segments, np.array([0, 0, 0, 0, 1, 1, 1]),
+                 what="the segments of bert_pair([5, 6], [7, 8], 1, 2) (the first [SEP] is still segment 0)")
+
+
+# ---------------------------------------------------------------- nsp_pairs
+
+@check("heads.nsp_pairs", weight=2)
+def test_visible_nsp_labels(student):
+    """is_next = 1 pairs hold the next sentence, is_next = 0 pairs another one, about half each"""
+    sentences = [f"sentence {i}" for i in range(201)]
+    pairs = student.heads.nsp_pairs(list(sentences), generator=student.fixtures.make_generator(0))
+    expect(isinstance(pairs, list) and len(pairs) == 200,
+           f"nsp_pairs of 201 sentences returned {describe(pairs)}; expected a list of 200 (a, b, is_next).")
+    for i, (a, b, is_next) in enumerate(pairs):
+        expect(a == sentences[i], f"pair {i} has a = {a!r}; expected {sentences[i]!r}.")
+        if is_next == 1:
+            expect(b == sentences[i + 1], f"pair {i} is labelled 1 but b = {b!r} is not the next sentence.")
+        else:
+            expect(b not in (sentences[i], sentences[i + 1]),
+                   f"pair {i} is labelled 0 but b = {b!r} is a itself or the next sentence.")
+    positives = sum(int(p[2]) for p in pairs)
+    expect(70 <= positives <= 130, f"{positives} of 200 pairs have is_next = 1; expected about 100.")
+
+
+# ---------------------------------------------------------------- BertEmbeddings
+
+@check("heads.BertEmbeddings", weight=2)
+def test_visible_bert_shape_and_norm(student):
+    """output (B, T, d_model); each vector has mean 0 (the norm's bias is 0 at the start)"""
+    module = student.heads.BertEmbeddings(20, 8, max_len=16)
+    out = module(torch.tensor([[3, 4, 5, 6], [7, 8, 9, 1]]), torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]]))
+    expect_shape(out, (2, 4, 8), what="BertEmbeddings(20, 8, max_len=16) on (2, 4) tokens")
+    expect_close(torch.as_tensor(out).detach().mean(-1), np.zeros((2, 4)),
+                 what="the mean of each output vector (after the layer norm)", rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------- ViT
+
+@check("heads.ViT", weight=2)
+def test_visible_vit_logits(student):
+    """logits (B, num_classes) for a batch of 8 x 8 images cut into 4 x 4 patches"""
+    torch.manual_seed(0)
+    model = student.heads.ViT(8, 4, 1, 5, 16, 2, 2, 32)
+    out = model(torch.randn(3, 1, 8, 8))
+    expect_shape(out, (3, 5), what="ViT(8, 4, 1, 5, 16, 2, 2, 32) on (3, 1, 8, 8) images")
+    names = sorted(n for n, v in dict(model.state_dict(keep_vars=True)).items()
+                   if isinstance(v, torch.nn.Parameter) and ("." not in n or n.startswith(("patch_embed.", "head."))))
+    expect(names == ["cls_token", "head.bias", "head.weight", "patch_embed.bias", "patch_embed.weight", "pos_embed"],
+           f"the ViT's own parameters (outside the encoder) are {names}; expected cls_token, pos_embed, "
+           "patch_embed and head.")

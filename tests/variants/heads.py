@@ -572,3 +572,368 @@ def patchify(images, patch_size):
 ''',
     },
 }
+
+
+# ---------------------------------------------------------------- bert_pair, nsp_pairs, BertEmbeddings, ViT
+
+_VIT_INIT = '''
+    def __init__(self, image_size, patch_size, in_channels, num_classes, d_model, num_heads, num_layers, d_ff,
+                 dropout=0.0):
+        super().__init__()
+        self.patch_size = patch_size
+        num_patches = (image_size // patch_size) ** 2
+        self.patch_embed = nn.Linear(in_channels * patch_size * patch_size, d_model)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.pos_embed = nn.Parameter(0.02 * torch.randn(1, num_patches + 1, d_model))
+        self.dropout = nn.Dropout(dropout)
+        layer = EncoderLayer(d_model, num_heads, d_ff, dropout, activation="gelu", norm_first=True)
+        self.encoder = Encoder(layer, num_layers)
+        self.head = nn.Linear(d_model, num_classes)
+'''
+
+
+def _vit(forward, init=_VIT_INIT):
+    return "\nclass ViT(nn.Module):" + init + forward
+
+
+_BERT_INIT = '''
+    def __init__(self, vocab_size, d_model, max_len=512, num_segments=2, dropout=0.0):
+        super().__init__()
+        self.token = nn.Embedding(vocab_size, d_model)
+        self.segment = nn.Embedding(num_segments, d_model)
+        self.position = nn.Embedding(max_len, d_model)
+        self.norm = LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+'''
+
+
+def _bert(forward, init=_BERT_INIT):
+    return "\nclass BertEmbeddings(nn.Module):" + init + forward
+
+
+_NSP_HEAD = '''
+def nsp_pairs(sentences, generator=None):
+    n = len(sentences)
+    pairs = []
+    for i in range(n - 1):
+'''
+
+WRONG.update({
+    "heads.bert_pair": {
+        # the first [SEP] counted in segment B
+        "sep_starts_segment_b": '''
+def bert_pair(tokens_a, tokens_b, cls_id, sep_id):
+    tokens = torch.cat([torch.tensor([cls_id]), tokens_a, torch.tensor([sep_id]), tokens_b, torch.tensor([sep_id])])
+    segments = torch.cat([torch.zeros(len(tokens_a) + 1, dtype=torch.long),
+                          torch.ones(len(tokens_b) + 2, dtype=torch.long)])
+    return tokens, segments
+''',
+        # [CLS] A [SEP] B: no closing [SEP]
+        "no_final_sep": '''
+def bert_pair(tokens_a, tokens_b, cls_id, sep_id):
+    tokens = torch.cat([torch.tensor([cls_id]), tokens_a, torch.tensor([sep_id]), tokens_b])
+    segments = torch.cat([torch.zeros(len(tokens_a) + 2, dtype=torch.long), torch.ones(len(tokens_b), dtype=torch.long)])
+    return tokens, segments
+''',
+        # the last [SEP] given segment 0, like the first
+        "every_sep_segment_a": '''
+def bert_pair(tokens_a, tokens_b, cls_id, sep_id):
+    tokens = torch.cat([torch.tensor([cls_id]), tokens_a, torch.tensor([sep_id]), tokens_b, torch.tensor([sep_id])])
+    segments = (tokens != sep_id).long() * 0
+    segments[len(tokens_a) + 2:-1] = 1
+    return tokens, segments
+''',
+        # float segment ids (torch.zeros / torch.ones without dtype)
+        "float_segments": '''
+def bert_pair(tokens_a, tokens_b, cls_id, sep_id):
+    tokens = torch.cat([torch.tensor([cls_id]), tokens_a, torch.tensor([sep_id]), tokens_b, torch.tensor([sep_id])])
+    segments = torch.cat([torch.zeros(len(tokens_a) + 2), torch.ones(len(tokens_b) + 1)])
+    return tokens, segments
+''',
+    },
+    "heads.nsp_pairs": {
+        # the negative drawn from the whole document: sometimes the true next sentence
+        "negative_may_be_next": _NSP_HEAD + '''
+        if torch.rand((), generator=generator) < 0.5:
+            pairs.append((sentences[i], sentences[i + 1], 1))
+        else:
+            j = int(torch.randint(n, (), generator=generator))
+            pairs.append((sentences[i], sentences[j], 0))
+    return pairs
+''',
+        # redrawn only when it hits the next sentence: a itself may be the negative
+        "negative_may_be_a": _NSP_HEAD + '''
+        if torch.rand((), generator=generator) < 0.5:
+            pairs.append((sentences[i], sentences[i + 1], 1))
+        else:
+            j = i + 1
+            while j == i + 1:
+                j = int(torch.randint(n, (), generator=generator))
+            pairs.append((sentences[i], sentences[j], 0))
+    return pairs
+''',
+        # never a negative
+        "always_positive": '''
+def nsp_pairs(sentences, generator=None):
+    return [(sentences[i], sentences[i + 1], 1) for i in range(len(sentences) - 1)]
+''',
+        # the coin weighted towards positives (a threshold of 0.7, not 0.5)
+        "unbalanced_coin": _NSP_HEAD + '''
+        others = [j for j in range(n) if j not in (i, i + 1)]
+        if torch.rand((), generator=generator) < 0.7 or not others:
+            pairs.append((sentences[i], sentences[i + 1], 1))
+        else:
+            j = others[int(torch.randint(len(others), (), generator=generator))]
+            pairs.append((sentences[i], sentences[j], 0))
+    return pairs
+''',
+        # the negative is always the sentence two ahead (or the first one): not random
+        "negative_two_ahead": _NSP_HEAD + '''
+        if torch.rand((), generator=generator) < 0.5 or n == 2:
+            pairs.append((sentences[i], sentences[i + 1], 1))
+        else:
+            j = i + 2 if i + 2 < n else (0 if i != 0 else 2)
+            pairs.append((sentences[i], sentences[j], 0))
+    return pairs
+''',
+        # a pair without any candidate negative is left out: a two-sentence document gives nothing
+        "skips_without_candidates": _NSP_HEAD + '''
+        others = [j for j in range(n) if j not in (i, i + 1)]
+        if not others:
+            continue
+        if torch.rand((), generator=generator) < 0.5:
+            pairs.append((sentences[i], sentences[i + 1], 1))
+        else:
+            j = others[int(torch.randint(len(others), (), generator=generator))]
+            pairs.append((sentences[i], sentences[j], 0))
+    return pairs
+''',
+        # non-overlapping pairs: (0, 1), (2, 3), ...
+        "steps_of_two": '''
+def nsp_pairs(sentences, generator=None):
+    n = len(sentences)
+    pairs = []
+    for i in range(0, n - 1, 2):
+        others = [j for j in range(n) if j not in (i, i + 1)]
+        if torch.rand((), generator=generator) < 0.5 or not others:
+            pairs.append((sentences[i], sentences[i + 1], 1))
+        else:
+            j = others[int(torch.randint(len(others), (), generator=generator))]
+            pairs.append((sentences[i], sentences[j], 0))
+    return pairs
+''',
+        # Python's random module: the generator is ignored
+        "python_random": '''
+def nsp_pairs(sentences, generator=None):
+    import random
+    n = len(sentences)
+    pairs = []
+    for i in range(n - 1):
+        others = [j for j in range(n) if j not in (i, i + 1)]
+        if random.random() < 0.5 or not others:
+            pairs.append((sentences[i], sentences[i + 1], 1))
+        else:
+            pairs.append((sentences[i], sentences[random.choice(others)], 0))
+    return pairs
+''',
+    },
+    "heads.BertEmbeddings": {
+        # the three embeddings summed, never normalised
+        "no_norm": _bert('''
+    def forward(self, tokens, segments=None):
+        if segments is None:
+            segments = torch.zeros_like(tokens)
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        return self.dropout(self.token(tokens) + self.segment(segments) + self.position(positions))
+'''),
+        # the position table exists but is never added
+        "positions_not_added": _bert('''
+    def forward(self, tokens, segments=None):
+        if segments is None:
+            segments = torch.zeros_like(tokens)
+        return self.dropout(self.norm(self.token(tokens) + self.segment(segments)))
+'''),
+        # segments=None read as "no segment embedding"
+        "no_segment_when_none": _bert('''
+    def forward(self, tokens, segments=None):
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.token(tokens) + self.position(positions)
+        if segments is not None:
+            x = x + self.segment(segments)
+        return self.dropout(self.norm(x))
+'''),
+        # the Transformer's habit: token embeddings times sqrt(d_model)
+        "scaled_by_sqrt_d": _bert('''
+    def forward(self, tokens, segments=None):
+        if segments is None:
+            segments = torch.zeros_like(tokens)
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.token(tokens) * self.token.embedding_dim ** 0.5 + self.segment(segments) + self.position(positions)
+        return self.dropout(self.norm(x))
+'''),
+        # dropout before the norm: the norm undoes the zeros
+        "dropout_before_norm": _bert('''
+    def forward(self, tokens, segments=None):
+        if segments is None:
+            segments = torch.zeros_like(tokens)
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        return self.norm(self.dropout(self.token(tokens) + self.segment(segments) + self.position(positions)))
+'''),
+        # the sum made in a float64 tensor: a float32 module gives float64
+        "float64_accumulator": _bert('''
+    def forward(self, tokens, segments=None):
+        if segments is None:
+            segments = torch.zeros_like(tokens)
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = torch.zeros(*tokens.shape, self.token.embedding_dim, dtype=torch.float64)
+        x = x + self.token(tokens) + self.segment(segments) + self.position(positions)
+        return self.dropout(self.norm(x))
+'''),
+        # the positions looked up without gradient: their table never learns
+        "positions_without_grad": _bert('''
+    def forward(self, tokens, segments=None):
+        if segments is None:
+            segments = torch.zeros_like(tokens)
+        with torch.no_grad():
+            pos = self.position(torch.arange(tokens.shape[1], device=tokens.device))
+        return self.dropout(self.norm(self.token(tokens) + self.segment(segments) + pos))
+'''),
+        # the positions as a bare parameter under another name
+        "position_parameter": _bert('''
+    def forward(self, tokens, segments=None):
+        if segments is None:
+            segments = torch.zeros_like(tokens)
+        x = self.token(tokens) + self.segment(segments) + self.pos[:tokens.shape[1]]
+        return self.dropout(self.norm(x))
+''', init='''
+    def __init__(self, vocab_size, d_model, max_len=512, num_segments=2, dropout=0.0):
+        super().__init__()
+        self.token = nn.Embedding(vocab_size, d_model)
+        self.segment = nn.Embedding(num_segments, d_model)
+        self.pos = nn.Parameter(torch.randn(max_len, d_model))
+        self.norm = LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+'''),
+    },
+    "heads.ViT": {
+        # the mean of every position's output classified, not the [CLS] vector
+        "classifies_the_mean": _vit('''
+    def forward(self, images):
+        x = self.patch_embed(patchify(images, self.patch_size))
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.encoder(self.dropout(x)).mean(dim=1))
+'''),
+        # pos_embed made, never added
+        "forgets_pos_embed": _vit('''
+    def forward(self, images):
+        x = self.patch_embed(patchify(images, self.patch_size))
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return self.head(self.encoder(self.dropout(x))[:, 0])
+'''),
+        # [CLS] appended after the patches, and read there
+        "cls_at_the_end": _vit('''
+    def forward(self, images):
+        x = self.patch_embed(patchify(images, self.patch_size))
+        x = torch.cat([x, self.cls_token.expand(x.shape[0], -1, -1)], dim=1) + self.pos_embed
+        return self.head(self.encoder(self.dropout(x))[:, -1])
+'''),
+        # patches cut column by column
+        "column_major_patches": _vit('''
+    def forward(self, images):
+        B, C, H, W = images.shape
+        p = self.patch_size
+        x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 4, 2, 1, 3, 5).reshape(B, -1, C * p * p)
+        x = self.patch_embed(x)
+        x = torch.cat([self.cls_token.expand(B, -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.encoder(self.dropout(x))[:, 0])
+'''),
+        # the paper's post-norm layers, and ReLU, the EncoderLayer's defaults
+        "post_norm_layers": _vit('''
+    def forward(self, images):
+        x = self.patch_embed(patchify(images, self.patch_size))
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.encoder(self.dropout(x))[:, 0])
+''', init=_VIT_INIT.replace('activation="gelu", norm_first=True', 'norm_first=False')),
+        "relu_layers": _vit('''
+    def forward(self, images):
+        x = self.patch_embed(patchify(images, self.patch_size))
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.encoder(self.dropout(x))[:, 0])
+''', init=_VIT_INIT.replace('activation="gelu", ', '')),
+        # positions for the patches only: N rows, the [CLS] gets none
+        "no_position_for_cls": _vit('''
+    def forward(self, images):
+        x = self.patch_embed(patchify(images, self.patch_size)) + self.pos_embed
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return self.head(self.encoder(self.dropout(x))[:, 0])
+''', init=_VIT_INIT.replace("num_patches + 1, d_model", "num_patches, d_model")),
+        # the images made float64 "to be safe": a float32 model can no longer read them
+        "images_to_float64": _vit('''
+    def forward(self, images):
+        x = self.patch_embed(patchify(images.double(), self.patch_size))
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.encoder(self.dropout(x))[:, 0])
+'''),
+        # the images detached: no gradient reaches them
+        "images_detached": _vit('''
+    def forward(self, images):
+        x = self.patch_embed(patchify(images.detach(), self.patch_size))
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.encoder(self.dropout(x))[:, 0])
+'''),
+    },
+})
+
+RIGHT.update({
+    "heads.bert_pair": {
+        "python_lists": '''
+def bert_pair(tokens_a, tokens_b, cls_id, sep_id):
+    a, b = [int(t) for t in tokens_a], [int(t) for t in tokens_b]
+    tokens = [cls_id] + a + [sep_id] + b + [sep_id]
+    segments = [0 if k <= len(a) + 1 else 1 for k in range(len(tokens))]
+    return torch.tensor(tokens, dtype=torch.long), torch.tensor(segments, dtype=torch.long)
+''',
+    },
+    "heads.nsp_pairs": {
+        # a Bernoulli coin, and a negative redrawn until it is neither a nor the next sentence
+        "bernoulli_and_redraw": '''
+def nsp_pairs(sentences, generator=None):
+    n = len(sentences)
+    half = torch.tensor(0.5)
+    out = []
+    for i, a in enumerate(sentences[:-1]):
+        if n == 2 or torch.bernoulli(half, generator=generator).item() == 1:
+            out.append((a, sentences[i + 1], 1))
+            continue
+        while True:
+            j = int(torch.randint(0, n, (1,), generator=generator)[0])
+            if j != i and j != i + 1:
+                break
+        out.append((a, sentences[j], 0))
+    return out
+''',
+    },
+    "heads.BertEmbeddings": {
+        # tables indexed directly, the default segment as row 0 of its table
+        "tables_indexed": _bert('''
+    def forward(self, tokens, segments=None):
+        T = tokens.shape[1]
+        seg = self.segment.weight[0] if segments is None else self.segment(segments)
+        x = self.token(tokens) + seg + self.position.weight[:T].unsqueeze(0)
+        return self.dropout(self.norm(x))
+'''),
+    },
+    "heads.ViT": {
+        # patches cut inline, embedded with F.linear, the [CLS] repeated, its output taken with narrow
+        "inline_patches": _vit('''
+    def forward(self, images):
+        B, C, H, W = images.shape
+        p = self.patch_size
+        rows = [images[:, :, r:r + p, c:c + p].flatten(1) for r in range(0, H, p) for c in range(0, W, p)]
+        x = torch.nn.functional.linear(torch.stack(rows, dim=1), self.patch_embed.weight, self.patch_embed.bias)
+        x = torch.cat((self.cls_token.repeat(B, 1, 1), x), dim=1)
+        x = self.dropout(x + self.pos_embed.expand(B, -1, -1))
+        return self.head(self.encoder(x).narrow(1, 0, 1).squeeze(1))
+'''),
+    },
+})
