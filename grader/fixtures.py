@@ -1,6 +1,6 @@
 """Objects that checks need on the learner's side of the boundary but that no exercise
 makes: toy models with known probabilities (for decoding) and the training runs of the
-capstone and of seq2seq_training.
+capstone, of seq2seq_training and of vit_training.
 
 Checks reach this module as ``student.fixtures``: it is imported in the worker, next to
 the learner's code, and what its functions return crosses back as plain data like any
@@ -52,6 +52,20 @@ def train_seq2seq(config: dict, measure: bool = False, modules=None) -> dict:
     result = {"state": bottleneck.trained_state(run), "losses": list(run.losses), "seconds": run.seconds}
     if measure:
         result["accuracy"] = bottleneck.accuracy(modules, run.encoder, run.decoder, run.dataset.test)
+    return result
+
+
+def train_vit(config: dict, measure: bool = False, modules=None) -> dict:
+    """Train ``modules.heads.ViT`` (default: the learner's, as imported here) on the
+    quadrant task (:func:`grader.vit_task.train`); return the weights and the loss curve as
+    plain data, and with ``measure`` the held-out accuracy of the same model."""
+    from grader import vit_task
+
+    modules = modules if modules is not None else course_modules(("heads",))
+    run = vit_task.train(modules, vit_task.VitConfig(**config))
+    result = {"state": vit_task.trained_state(run), "losses": list(run.losses), "seconds": run.seconds}
+    if measure:
+        result["accuracy"] = vit_task.accuracy(run.model, run.dataset.test)
     return result
 
 
