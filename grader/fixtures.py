@@ -288,3 +288,41 @@ def sequence_logprob(model, src, tokens, src_mask=None) -> float:
         causal = torch.ones(T, T, dtype=torch.bool).tril()
         logp = torch.log_softmax(model.decode(tokens[:, :-1], memory, src_mask, causal), dim=-1)
         return float(logp[0, torch.arange(T), tokens[0, 1:]].sum())
+
+
+# ---------------------------------------------------------------- a logged Transformer for the KV cache
+
+def logged_transformer(config: dict, state: dict | None = None, dtype: str = "float64", seed: int = 0):
+    """``transformer.Transformer(**config)`` (the course module as imported here) with the
+    weights ``state`` (None: its own initialisation after ``torch.manual_seed(seed)``), in
+    ``dtype`` and eval() mode, whose decoder logs every call of its
+    projections in ``model.calls`` (plain data): for each call of a decoder layer's
+    self_attn / cross_attn w_q, w_k, w_v, w_o, its ff, and the model's generator, the
+    module's name (``"decoder.layers.0.self_attn.w_k"``), how many vectors its input held
+    (all its entries over the last size: batch rows times positions), and whether gradients
+    were being recorded. ``model.clear_calls()`` empties the log."""
+    import torch
+    import transformer
+
+    torch.manual_seed(int(seed))
+    model = transformer.Transformer(**config)
+    if state is not None:
+        model.load_state_dict(state)
+    model = model.to(getattr(torch, dtype)).eval()
+    calls = []
+    watched = [f"decoder.layers.{i}.{attn}.{w}" for i in range(len(model.decoder.layers))
+               for attn in ("self_attn", "cross_attn") for w in ("w_q", "w_k", "w_v", "w_o")]
+    watched += [f"decoder.layers.{i}.ff" for i in range(len(model.decoder.layers))] + ["generator"]
+
+    def hook(name):
+        def log(module, args, kwargs=None):
+            first = args[0] if args else next(iter((kwargs or {}).values()), None)
+            vectors = int(first.numel() // max(int(first.shape[-1]), 1)) if isinstance(first, torch.Tensor) and first.dim() else 0
+            calls.append({"name": name, "vectors": vectors, "grad": bool(torch.is_grad_enabled())})
+        return log
+
+    for name in watched:
+        model.get_submodule(name).register_forward_pre_hook(hook(name))
+    model.calls = calls
+    model.clear_calls = calls.clear
+    return model

@@ -15,10 +15,12 @@ Greedy checks not about padding or stopping early do not judge what follows a ro
 
 import math
 
+import numpy as np
+
 import torch
 
 from grader import fixtures
-from grader.checks import CheckFailed, check, describe, expect, expect_close, expect_equal
+from grader.checks import CheckFailed, arguments_after, check, describe, expect, expect_close, expect_equal
 
 PAD, BOS, EOS = 0, 1, 2
 LOGP_TOL = dict(rtol=1e-7, atol=1e-9)
@@ -784,3 +786,592 @@ def test_beam_no_grad(student):
     expect(not recorded,
            f"model.{recorded[0] if recorded else ''} ran with gradients enabled: run beam search inside "
            "`with torch.no_grad():` so that no graph is recorded.")
+
+
+# ================================================================ sampling
+#
+# Draws are judged two ways, and either is enough: the same tokens as the reference given a
+# generator seeded alike (one torch.multinomial call on the (B, V) probabilities), or, for
+# code that draws another way, frequencies over many rows that match the exact tempered and
+# filtered probabilities (a chi-square bound, fixed seeds: deterministic). A token of
+# probability 0 (filtered) must never be drawn, whichever way.
+
+NEG_INF = float("-inf")
+
+
+def _tokens_1d(got, B, call):
+    """sample_next's result as a (B,) integer tensor (shape and dtype have a check of their own)."""
+    got = _as_token_tensor(got)
+    expect(isinstance(got, torch.Tensor), f"{call} should return a tensor of token ids, but it returned {describe(got)}.")
+    expect(not got.is_floating_point(), f"{call} returned {describe(got)}; expected integer token ids.")
+    expect(got.numel() == B, f"{call} returned {describe(got)}; expected one token per row, {B} of them.")
+    return got.reshape(B).to(torch.int64)
+
+
+def _chi_square_ok(counts, probs):
+    """Whether counts (V,) are plausible draws from probs (V,): no draw of probability 0 and a
+    chi-square statistic under df + 6 sqrt(2 df) + 4 (categories of expected < 5 lumped)."""
+    n = counts.sum()
+    zero = (probs <= 0) & (counts > 0)
+    if bool(zero.any()):
+        return False, f"token {int(torch.nonzero(zero)[0])} has probability 0 but was drawn"
+    expected = n * probs
+    big = expected >= 5
+    obs = torch.cat([counts[big], counts[~big].sum().reshape(1)])
+    exp = torch.cat([expected[big], expected[~big].sum().reshape(1)])
+    keep = exp > 0
+    obs, exp = obs[keep], exp[keep]
+    df = max(int(obs.numel()) - 1, 1)
+    stat = float(((obs - exp) ** 2 / exp).sum())
+    bound = df + 6 * math.sqrt(2 * df) + 4
+    return stat <= bound, f"chi-square {stat:.1f} over {df} degrees of freedom (at most {bound:.1f} accepted)"
+
+
+def _frequencies_match(tokens, groups, probs, V):
+    """tokens (N,) drawn for rows of the distribution groups[i]; probs (G, V). None if they match,
+    else a sentence saying where."""
+    for g in range(probs.shape[0]):
+        counts = torch.bincount(tokens[groups == g], minlength=V)[:V].to(torch.float64)
+        ok, why = _chi_square_ok(counts, probs[g])
+        if not ok:
+            freq = counts / counts.sum().clamp(min=1)
+            return (f"for distribution {g}: {why}.\n  drawn frequencies: {[round(float(f), 3) for f in freq]}"
+                    f"\n  probabilities:     {[round(float(p), 3) for p in probs[g]]}")
+    return None
+
+
+def _exact_probs(logits, temperature=1.0, top_k=None, top_p=None):
+    """softmax(filter(logits / T)) in float64, by brute force (sorted lists), for the checks."""
+    z = logits.to(torch.float64) / temperature
+    out = []
+    for row in z.tolist():
+        V = len(row)
+        order = sorted(range(V), key=lambda i: -row[i])
+        keep = set(order[:min(top_k, V)] if top_k is not None else order)
+        if top_p is not None:
+            m = max(row[i] for i in keep)
+            w = {i: math.exp(row[i] - m) for i in keep}
+            total, mass, nucleus = sum(w.values()), 0.0, set()
+            for i in order:
+                if i not in keep:
+                    continue
+                if mass >= top_p and nucleus:
+                    break
+                nucleus.add(i)
+                mass += w[i] / total
+            keep = nucleus
+        m = max(row[i] for i in keep)
+        w = [math.exp(row[i] - m) if i in keep else 0.0 for i in range(V)]
+        out.append([x / sum(w) for x in w])
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def _draw_check(student, ref, logits, groups, seed, call, **kwargs):
+    """sample_next on logits (N, V) whose rows repeat the distributions groups; passes on
+    equality with the reference's draws for the same seed, or on matching frequencies."""
+    got = student.decoding.sample_next(logits, generator=student.fixtures.make_generator(seed), **kwargs)
+    got = _tokens_1d(got, logits.shape[0], call)
+    want = ref.decoding.sample_next(logits, generator=torch.Generator().manual_seed(seed), **kwargs)
+    if torch.equal(got, want):
+        return
+    base = logits[[int(torch.nonzero(groups == g)[0]) for g in range(int(groups.max()) + 1)]]
+    probs = _exact_probs(base, kwargs.get("temperature", 1.0), kwargs.get("top_k"), kwargs.get("top_p"))
+    why = _frequencies_match(got, groups, probs, logits.shape[1])
+    if why is not None:
+        raise CheckFailed(f"{call}: the tokens drawn do not follow softmax(filter_logits(logits / temperature, "
+                          f"top_k, top_p)) {why}")
+
+
+def _repeat_rows(base, n):
+    return base.repeat_interleave(n, dim=0), torch.arange(base.shape[0]).repeat_interleave(n)
+
+
+def _distinct_logits(rng, B, V, scale=1.5, dtype=torch.float32):
+    """Random logits whose values in a row are well apart (no ties, no near-ties)."""
+    rows = []
+    for _ in range(B):
+        steps = 0.15 + rng.random(V)
+        values = np.cumsum(steps) * scale / V * 2
+        rows.append(rng.permutation(values - values.mean()))
+    return torch.tensor(np.array(rows), dtype=dtype)
+
+
+# ---------------------------------------------------------------- filter_logits
+
+def _kept(out):
+    """The kept entries of a filtered row as a set of indices per row."""
+    return [set(torch.nonzero(torch.isfinite(row)).flatten().tolist()) for row in out]
+
+
+def _filter(student, logits, call, **kwargs):
+    got = student.decoding.filter_logits(logits.clone(), **kwargs)
+    expect(isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(logits.shape),
+           f"{call} returned {describe(got)}; expected a tensor of logits's shape {tuple(logits.shape)}.")
+    return got
+
+
+def _expect_filtered(got, logits, keep, call):
+    """got equals logits on the kept sets and -inf elsewhere."""
+    kept = _kept(got)
+    for b, (k_got, k_want) in enumerate(zip(kept, keep)):
+        if k_got != set(k_want):
+            raise CheckFailed(f"{call}: row {b} keeps the entries {sorted(k_got)}; expected {sorted(k_want)}.\n"
+                              f"  logits row: {[round(float(x), 4) for x in logits[b]]}\n"
+                              f"  got:        {[round(float(x), 4) for x in got[b]]}")
+        dropped = [i for i in range(logits.shape[1]) if i not in k_want]
+        expect(all(float(got[b, i]) == NEG_INF for i in dropped),
+               f"{call}: row {b}'s dropped entries hold {[float(got[b, i]) for i in dropped]}; expected -inf "
+               "(so that softmax gives them probability exactly 0).")
+        for i in k_want:
+            expect(float(got[b, i]) == float(logits[b, i]),
+                   f"{call}: row {b}'s kept entry {i} is {float(got[b, i])}; expected it unchanged, "
+                   f"{float(logits[b, i])} (filtering changes only the dropped entries).")
+
+
+@check("decoding.filter_logits", weight=2)
+def test_filter_top_k(student, rng):
+    """top-k keeps the k largest logits of each row, unchanged, and -inf elsewhere; k > V keeps all"""
+    logits = _distinct_logits(rng, 4, 7)
+    for k in (1, 3, 7, 12):
+        call = f"filter_logits(logits (4, 7), top_k={k})"
+        got = _filter(student, logits, call, top_k=k)
+        keep = [set(torch.argsort(row, descending=True)[:min(k, 7)].tolist()) for row in logits]
+        _expect_filtered(got, logits, keep, call)
+
+
+@check("decoding.filter_logits")
+def test_filter_top_k_ties(student):
+    """top-k with tied values: every entry tied above the k-th largest is kept, nothing below it"""
+    logits = torch.tensor([[5.0, 5.0, 3.0, 1.0, 0.5], [4.0, 1.0, 4.0, 4.0, 0.0], [2.0, 2.0, 2.0, 7.0, 2.5]])
+    keep = [{0, 1}, {0, 2, 3}, {3, 4}]
+    for k, rows in ((2, [0]), (3, [1]), (2, [2])):
+        call = f"filter_logits(logits, top_k={k}) on rows with ties"
+        got = _filter(student, logits[rows], call, top_k=k)
+        _expect_filtered(got, logits[rows], [keep[r] for r in rows], call)
+
+
+@check("decoding.filter_logits", weight=2)
+def test_filter_top_p_boundary(student):
+    """fixed values: top-p keeps the token that makes the sum cross top_p, and the best token even for a tiny top_p"""
+    probs = torch.tensor([[0.15, 0.5, 0.05, 0.3], [0.1, 0.2, 0.4, 0.3]], dtype=torch.float64)
+    logits = probs.log()
+    for top_p, keep in ((0.7, [{1, 3}, {2, 3}]), (0.85, [{0, 1, 3}, {1, 2, 3}]), (0.45, [{1}, {2, 3}]),
+                        (1e-6, [{1}, {2}]), (0.99, [{0, 1, 2, 3}, {0, 1, 2, 3}])):
+        call = (f"filter_logits(logits, top_p={top_p}) with probabilities {probs.tolist()} (the sorted sums of row 0: "
+                ".5, .8, .95, 1)")
+        _expect_filtered(_filter(student, logits, call, top_p=top_p), logits, keep, call)
+
+
+@check("decoding.filter_logits", weight=2)
+def test_filter_top_p_random(student, rng):
+    """top-p on random rows equals the smallest set of most probable tokens that reaches top_p"""
+    logits = _distinct_logits(rng, 6, 9, scale=3.0, dtype=torch.float64)
+    for top_p in (0.3, 0.6, 0.9):
+        want = _exact_probs(logits, top_p=top_p)
+        keep = [set(torch.nonzero(row > 0).flatten().tolist()) for row in want]
+        call = f"filter_logits(logits (6, 9), top_p={top_p})"
+        _expect_filtered(_filter(student, logits, call, top_p=top_p), logits, keep, call)
+
+
+@check("decoding.filter_logits")
+def test_filter_both(student):
+    """top-k, then top-p over the probabilities renormalised on the top-k survivors"""
+    probs = torch.tensor([[0.4, 0.3, 0.2, 0.1], [0.1, 0.35, 0.25, 0.3]], dtype=torch.float64)
+    logits = probs.log()
+    call = ("filter_logits(logits, top_k=2, top_p=0.55) with probabilities [[.4, .3, .2, .1], [.1, .35, .25, .3]] "
+            "(after top-k the survivors' probabilities are .57 and .43, .54 and .46)")
+    got = _filter(student, logits, call, top_k=2, top_p=0.55)
+    _expect_filtered(got, logits, [{0}, {1, 3}], call)
+
+
+@check("decoding.filter_logits", kind="property")
+def test_filter_leaves_input(student, rng):
+    """no filter changes nothing; the dtype is kept and the input is not modified"""
+    for dtype in (torch.float32, torch.float64):
+        logits = _distinct_logits(rng, 3, 5, dtype=dtype)
+        got = _filter(student, logits, "filter_logits(logits)")
+        expect(got.dtype == dtype, f"filter_logits(logits of {dtype}) returned {got.dtype}; keep the dtype.")
+        expect_equal(torch.isfinite(got), torch.ones_like(got, dtype=torch.bool),
+                     what="which entries filter_logits(logits) (no top_k, no top_p) kept")
+        expect_close(got, logits, what="filter_logits(logits) with top_k = top_p = None", rtol=0, atol=0)
+        _, (after,) = arguments_after(student, student.decoding.filter_logits, logits.clone(), top_k=2, top_p=0.5)
+        expect(torch.equal(after, logits), "filter_logits(logits, top_k=2, top_p=0.5) modified logits in place; "
+                                           "work on a copy (clone, or masked_fill without the underscore).")
+
+
+# ---------------------------------------------------------------- sample_next
+
+@check("decoding.sample_next", weight=2)
+def test_sample_temperature(student, ref, rng):
+    """draws follow softmax(logits / temperature), at temperatures 0.5, 1 and 2"""
+    base = _distinct_logits(rng, 3, 6, scale=2.0)
+    logits, groups = _repeat_rows(base, 1500)
+    for i, temperature in enumerate((0.5, 1.0, 2.0)):
+        _draw_check(student, ref, logits, groups, 10 + i,
+                    f"sample_next(logits (4500, 6), temperature={temperature}, generator=g)", temperature=temperature)
+
+
+@check("decoding.sample_next", weight=2)
+def test_sample_filtered(student, ref):
+    """draws follow the tempered distribution after top-k and top-p (the temperature first); filtered tokens never come"""
+    # T = 0.5 then top_p 0.8: row 0's tempered probabilities .76 .19 .05 keep 2 tokens; untempered (.53 .27 .13 .07) 3
+    base = torch.tensor([[1.2, 0.5, -0.2, -0.9, -3.0], [0.0, 0.3, 0.1, -1.0, 0.6]])
+    logits, groups = _repeat_rows(base, 2000)
+    _draw_check(student, ref, logits, groups, 21, "sample_next(logits (4000, 5), temperature=0.5, top_p=0.8, generator=g)",
+                temperature=0.5, top_p=0.8)
+    _draw_check(student, ref, logits, groups, 22, "sample_next(logits (4000, 5), temperature=1.5, top_k=3, generator=g)",
+                temperature=1.5, top_k=3)
+
+
+@check("decoding.sample_next")
+def test_sample_limits_are_greedy(student, rng):
+    """a tiny temperature, top_k = 1 and a tiny top_p all give the argmax of every row"""
+    logits = _distinct_logits(rng, 40, 8, scale=4.0)
+    want = logits.argmax(-1)
+    for kwargs in ({"temperature": 1e-4}, {"top_k": 1}, {"top_p": 1e-8}, {"temperature": 3.0, "top_k": 1}):
+        call = f"sample_next(logits (40, 8), {', '.join(f'{k}={v}' for k, v in kwargs.items())}, generator=g)"
+        got = _tokens_1d(student.decoding.sample_next(logits, generator=student.fixtures.make_generator(3), **kwargs),
+                         40, call)
+        wrong = torch.nonzero(got != want).flatten().tolist()
+        expect(not wrong, f"{call} drew {got.tolist()[:12]}...; every row should give its argmax "
+                          f"{want.tolist()[:12]}... (row {wrong[0] if wrong else 0} does not).")
+
+
+@check("decoding.sample_next", kind="property")
+def test_sample_uses_generator(student, rng):
+    """the generator alone decides the draws: the same seed gives the same tokens whatever the global seed"""
+    logits = _distinct_logits(rng, 200, 6, scale=1.0)
+    runs = []
+    for global_seed, seed in ((1, 5), (2, 5), (3, 6)):
+        student.fixtures.seed_everything(global_seed)
+        got = student.decoding.sample_next(logits, top_k=5, generator=student.fixtures.make_generator(seed))
+        runs.append(_tokens_1d(got, 200, "sample_next(logits (200, 6), top_k=5, generator=g)"))
+    expect(torch.equal(runs[0], runs[1]),
+           "sample_next(logits, top_k=5, generator=torch.Generator().manual_seed(5)) drew different tokens after "
+           "torch.manual_seed(1) and after torch.manual_seed(2): draw with the generator "
+           "(torch.multinomial(..., generator=generator)), never with the global random state.")
+    expect(not torch.equal(runs[0], runs[2]),
+           "generators seeded 5 and 6 gave the same 200 draws: the draws should come from the generator.")
+
+
+@check("decoding.sample_next", kind="property")
+def test_sample_types(student):
+    """the result is a LongTensor (B,): one token id per row"""
+    logits = torch.tensor([[0.1, 0.5, 0.2], [1.0, -1.0, 0.0]])
+    got = student.decoding.sample_next(logits, generator=student.fixtures.make_generator(1))
+    expect(isinstance(got, torch.Tensor) and tuple(got.shape) == (2,),
+           f"sample_next(logits (2, 3)) returned {describe(got)}; expected a tensor of shape (2,) (remove "
+           "multinomial's last axis).")
+    expect(got.dtype == torch.int64, f"sample_next returned dtype {got.dtype}; token ids are torch.long (int64).")
+
+
+# ---------------------------------------------------------------- sample_decode
+
+def _sample(mod, model, src, max_len, src_mask=None, generator=None, **kwargs):
+    return mod.decoding.sample_decode(model, src, max_len, BOS, EOS, pad_id=PAD, src_mask=src_mask,
+                                      generator=generator, **kwargs)
+
+
+def _sequence_probs(local, src, src_mask, max_len, **kwargs):
+    """Every sequence sampling can produce for the source src (1, S), cut after its first eos,
+    and its probability under the tempered, filtered model (brute force, batched by depth)."""
+    with torch.no_grad():
+        memory = local.encode(src, src_mask)
+        alive = {(BOS,): 1.0}
+        done = {}
+        for _ in range(max_len - 1):
+            if not alive:
+                break
+            prefixes = list(alive)
+            ys = torch.tensor(prefixes)
+            T, k = ys.shape[1], ys.shape[0]
+            mask = None if src_mask is None else src_mask.expand(k, *src_mask.shape[1:])
+            logits = local.decode(ys, memory.expand(k, *memory.shape[1:]), mask,
+                                  torch.ones(T, T, dtype=torch.bool).tril())[:, -1]
+            probs = _exact_probs(logits, kwargs.get("temperature", 1.0), kwargs.get("top_k"), kwargs.get("top_p"))
+            nxt = {}
+            for prefix, row in zip(prefixes, probs.tolist()):
+                for tok, p in enumerate(row):
+                    if p > 0:
+                        (done if tok == EOS else nxt)[prefix + (tok,)] = alive[prefix] * p
+            alive = nxt
+        done.update(alive)
+        return done
+
+
+def _cut(row):
+    return tuple(row[:row.index(EOS) + 1]) if EOS in row else tuple(row)
+
+
+def _sequences_match(got, groups, tables):
+    """None if the rows of got (cut after eos) follow the probabilities of their group's table."""
+    for g, table in enumerate(tables):
+        rows = [_cut(r) for r, gg in zip(got.tolist(), groups.tolist()) if gg == g]
+        seqs = list(table)
+        index = {s: i for i, s in enumerate(seqs)}
+        strange = [r for r in rows if r not in index]
+        if strange:
+            return f"source {g} gave the sequence {list(strange[0])}, which the model cannot produce (probability 0)"
+        counts = torch.bincount(torch.tensor([index[r] for r in rows]), minlength=len(seqs)).to(torch.float64)
+        ok, why = _chi_square_ok(counts, torch.tensor([table[s] for s in seqs], dtype=torch.float64))
+        if not ok:
+            top = sorted(seqs, key=lambda s: -table[s])[:4]
+            return (f"source {g}: {why}; for example " + ", ".join(
+                f"{list(s)} drawn {int(counts[index[s]])} times, expected {table[s] * len(rows):.0f}" for s in top))
+    return None
+
+
+def _sample_check(student, ref, local, model, srcs, max_len, seed, call, masked=False, n=1500, **kwargs):
+    """sample_decode on every source of srcs (G, S) repeated n times: equal to the reference's
+    tokens for the same seed, or sequences whose frequencies follow the model."""
+    src, groups = _repeat_rows(srcs, n)
+    mask = (src != PAD)[:, None, :] if masked else None
+    got = _as_token_tensor(_sample(student, model, src, max_len, mask, student.fixtures.make_generator(seed), **kwargs))
+    expect(isinstance(got, torch.Tensor) and got.dim() == 2 and got.shape[0] == src.shape[0],
+           f"{call} returned {describe(got)}; expected a (B, L) tensor with B = {src.shape[0]}.")
+    want = _sample(ref, local, src, max_len, mask, torch.Generator().manual_seed(seed), **kwargs)
+    if got.shape == want.shape and torch.equal(got.to(torch.int64), want):
+        return
+    tables = [_sequence_probs(local, srcs[g:g + 1], None if mask is None else (srcs[g:g + 1] != PAD)[:, None, :],
+                              max_len, **kwargs) for g in range(srcs.shape[0])]
+    why = _sequences_match(got.to(torch.int64), groups, tables)
+    if why is not None:
+        _fail_with(CheckFailed(f"the sequences drawn do not follow the model's tempered, filtered distribution: {why}."),
+                   call, model, src_mask_given=masked)
+
+
+@check("decoding.sample_decode", weight=2)
+def test_sampled_conventions(student):
+    """with top_k = 1 sampling is greedy: bos first, pad after eos, stop when all have finished, max_len"""
+    table, bias = fixtures.counting_chain()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    src = torch.tensor([[1, 1, 1], [5, 5, 5], [3, 3, 3]])
+    for max_len, want in ((12, torch.tensor([[1, 3, 4, 5, 6, 7, 8, 9, 2], [1, 7, 8, 9, 2, 0, 0, 0, 0],
+                                             [1, 5, 6, 7, 8, 9, 2, 0, 0]])),
+                          (5, torch.tensor([[1, 3, 4, 5, 6], [1, 7, 8, 9, 2], [1, 5, 6, 7, 8]]))):
+        model.clear_calls()
+        got = _sample(student, model, src, max_len, generator=student.fixtures.make_generator(0), top_k=1,
+                      temperature=1.3)
+        _expect_tokens(got, want, f"sample_decode(model, src, max_len={max_len}, bos_id=1, eos_id=2, pad_id=0, "
+                       "temperature=1.3, top_k=1, generator=g) on a counting model", model)
+
+
+@check("decoding.sample_decode", weight=2)
+def test_sampled_distribution(student, ref, rng):
+    """sequences follow the model's distribution with temperature 0.8 and top_k = 4 (1500 draws per source)"""
+    table, bias = _random_markov(rng, 6, eos_boost=1.5)
+    local, model = _pair(student, "MarkovLM", table, bias)
+    srcs, _ = _src(rng, 2, 3)
+    _sample_check(student, ref, local, model, srcs, 4, 31, "sample_decode(model, src (3000, 3), max_len=4, bos_id=1, "
+                  "eos_id=2, temperature=0.8, top_k=4, generator=g)", temperature=0.8, top_k=4)
+
+
+@check("decoding.sample_decode", weight=2)
+def test_sampled_prefix_model(student, ref, rng):
+    """a model that reads the whole prefix (causal mask) and padded sources (src_mask), with top_p = 0.9"""
+    table = _random_prefix(rng, 13, 5, eos_boost=1.0)
+    local, model = _pair(student, "PrefixLM", table)
+    srcs, _ = _src(rng, 2, 4, lengths=[4, 2])
+    _sample_check(student, ref, local, model, srcs, 4, 32, "sample_decode(model, src (3000, 4), max_len=4, bos_id=1, "
+                  "eos_id=2, src_mask=mask, top_p=0.9, generator=g)", masked=True, top_p=0.9)
+
+
+@check("decoding.sample_decode", kind="property")
+def test_sampled_uses_generator(student, rng):
+    """the generator alone decides the sequences: the same seed gives the same result whatever the global seed"""
+    table, bias = _random_markov(rng, 6, eos_boost=0.5)
+    _, model = _pair(student, "MarkovLM", table, bias)
+    src, _ = _src(rng, 40, 3)
+    runs = []
+    for global_seed, seed in ((1, 4), (2, 4), (3, 8)):
+        student.fixtures.seed_everything(global_seed)
+        runs.append(_as_token_tensor(_sample(student, model, src, 6, generator=student.fixtures.make_generator(seed))))
+    same = all(isinstance(r, torch.Tensor) for r in runs) and runs[0].shape == runs[1].shape and torch.equal(runs[0], runs[1])
+    expect(same, "sample_decode(model, src, 6, 1, 2, generator=torch.Generator().manual_seed(4)) gave different "
+                 "sequences after torch.manual_seed(1) and after torch.manual_seed(2): every draw must come from the "
+                 "generator (pass it on to sample_next).")
+    expect(not (runs[0].shape == runs[2].shape and torch.equal(runs[0], runs[2])),
+           "generators seeded 4 and 8 gave the same 40 sequences: the draws should come from the generator.")
+
+
+@check("decoding.sample_decode", kind="property")
+def test_sampled_mode_and_grad(student):
+    """the model's mode is unchanged, no gradient is recorded, and the result is a LongTensor"""
+    table, bias = fixtures.counting_chain()
+    _, model = _pair(student, "MarkovLM", table, bias)
+    model.train()
+    got = _sample(student, model, torch.tensor([[1, 1], [3, 3]]), 4, generator=student.fixtures.make_generator(0))
+    expect(bool(model.training), "sample_decode switched the model out of training mode; leave its mode alone.")
+    expect(not any(c.get("grad_enabled") for c in _calls(model)),
+           "the model ran with gradients enabled: decode inside `with torch.no_grad():`.")
+    expect(isinstance(got, torch.Tensor) and got.dtype == torch.int64,
+           f"sample_decode returned {describe(got)}; expected a LongTensor (B, L).")
+
+
+# ================================================================ cached_greedy_decode
+#
+# Random course Transformers (the reference's classes stand in for the learner's while this
+# exercise is graded), float64 and eval(), built here and in the worker from the same
+# weights; the worker's one logs the calls of its decoder's projections
+# (fixtures.logged_transformer).
+
+def _config(norm_first, layers, V=13, S_vocab=11):
+    return dict(src_vocab=S_vocab, tgt_vocab=V, d_model=16, num_heads=2, num_encoder_layers=2,
+                num_decoder_layers=layers, d_ff=32, dropout=0.0, max_len=64, norm_first=norm_first)
+
+
+def _local_transformer(ref, rng, norm_first, layers):
+    """A random reference Transformer (float64, eval()), its config and its weights as made."""
+    config = _config(norm_first, layers)
+    torch.manual_seed(int(rng.integers(2 ** 31)))
+    local = ref.transformer.Transformer(**config)
+    state = {k: v.detach().clone() for k, v in local.state_dict().items()}
+    return local.double().eval(), config, state
+
+
+def _lively(ref, rng, norm_first, layers):
+    """A random Transformer and padded sources whose greedy paths are varied (at least 3
+    distinct tokens per row on average, over 11 steps): a random model often repeats one
+    token forever, and then a decoder that loses track of the position would go unnoticed."""
+    def make(rng):
+        local, config, state = _local_transformer(ref, rng, norm_first, layers)
+        src, mask = _padded_src(rng)
+        free = ref.decoding.greedy_decode(local, src, 12, BOS, -1, PAD, src_mask=mask)
+        variety = sum(len(set(row)) for row in free[:, 1:].tolist()) / free.shape[0]
+        return local, (config, state), src, mask, free, variety
+    return _pick(rng, make, lambda c: c[5] >= 3, tries=40)
+
+
+def _transformers(student, ref, rng, norm_first, layers):
+    """(local reference model, the worker's logged model) with the same random weights."""
+    local, config, state = _local_transformer(ref, rng, norm_first, layers)
+    return local, student.fixtures.logged_transformer(config, state)
+
+
+def _cached(student, model, src, max_len, eos=EOS, src_mask=None):
+    return student.decoding.cached_greedy_decode(model, src, max_len, BOS, eos, pad_id=PAD, src_mask=src_mask)
+
+
+def _padded_src(rng, B=4, S=6):
+    src, mask = _src(rng, B, S, lengths=[S, S - 2, 3, S - 1][:B], low=3, high=11)
+    return src, mask
+
+
+def _absent_token(tokens, V):
+    """A token id (not pad or bos) that greedy never produced: an eos that never ends a row."""
+    seen = set(tokens.flatten().tolist())
+    return next((t for t in range(3, V) if t not in seen), V + 5)
+
+
+def _cache_equals_greedy(student, ref, rng, norm_first, layers, call):
+    local, made, src, mask, free, _ = _lively(ref, rng, norm_first, layers)
+    model = student.fixtures.logged_transformer(*made)
+    eos = _absent_token(free, 13)
+    want = ref.decoding.greedy_decode(local, src, 12, BOS, eos, PAD, src_mask=mask)
+    got = _cached(student, model, src, 12, eos=eos, src_mask=mask)
+    _expect_tokens(got, want, call.format(eos=eos), judge_pad=False, judge_length=False)
+
+
+@check("decoding.cached_greedy_decode", weight=2)
+def test_cache_post_norm(student, ref, rng):
+    """the same tokens as greedy_decode on post-norm Transformers (2 decoder layers, padded sources)"""
+    for _ in range(2):
+        _cache_equals_greedy(student, ref, rng, False, 2, "cached_greedy_decode(model, src (4, 6), max_len=12, "
+                             "bos_id=1, eos_id={eos}, src_mask=mask) on a post-norm Transformer with 2 decoder "
+                             "layers, compared with greedy_decode")
+
+
+@check("decoding.cached_greedy_decode", weight=2)
+def test_cache_pre_norm(student, ref, rng):
+    """the same tokens as greedy_decode on pre-norm Transformers (3 decoder layers, padded sources)"""
+    for _ in range(2):
+        _cache_equals_greedy(student, ref, rng, True, 3, "cached_greedy_decode(model, src (4, 6), max_len=12, "
+                             "bos_id=1, eos_id={eos}, src_mask=mask) on a pre-norm Transformer (norm_first=True) "
+                             "with 3 decoder layers, compared with greedy_decode")
+
+
+def _logged_run(student, ref, rng, norm_first=False, layers=2, max_len=9):
+    local, model = _transformers(student, ref, rng, norm_first, layers)
+    src, mask = _padded_src(rng)
+    model.clear_calls()
+    got = _as_token_tensor(_cached(student, model, src, max_len, eos=-1, src_mask=mask))
+    steps = got.shape[1] - 1 if isinstance(got, torch.Tensor) and got.dim() == 2 else max_len - 1
+    return list(model.calls), src, steps
+
+
+@check("decoding.cached_greedy_decode", weight=4, kind="property")
+def test_cache_one_position_per_step(student, ref, rng):
+    """each step runs only the newest position through the decoder: every projection sees one vector per row"""
+    calls, src, steps = _logged_run(student, ref, rng)
+    B = src.shape[0]
+    call = "cached_greedy_decode(model, src (4, 6), max_len=9, bos_id=1, eos_id=-1, src_mask=mask)"
+    for name in ("decoder.layers.0.self_attn.w_k", "decoder.layers.1.self_attn.w_q", "decoder.layers.1.ff", "generator"):
+        mine = [c for c in calls if c["name"] == name]
+        expect(len(mine) > 0, f"{call} never called model.{name}: call the projections, the feed-forward and the "
+                              "generator as modules (layer.self_attn.w_k(x), layer.ff(x), ...), as the model does.")
+        big = [c["vectors"] for c in mine if c["vectors"] > B]
+        expect(not big, f"{call} gave model.{name} inputs of {big[0] if big else 0} vectors ({len(mine)} calls); "
+                        f"with a cache each step passes ONE position per row, {B} vectors (B = {B}): the earlier "
+                        "positions' keys and values come from the cache, not from running the prefix again.")
+    per_step = [c for c in calls if c["name"] == "decoder.layers.0.self_attn.w_k"]
+    expect(len(per_step) >= steps,
+           f"{call} called model.decoder.layers.0.self_attn.w_k {len(per_step)} times for {steps} steps: each step "
+           "projects the newest position's key (and appends it to the cache).")
+
+
+@check("decoding.cached_greedy_decode", weight=3, kind="property")
+def test_cache_memory_projected_once(student, ref, rng):
+    """the memory's keys and values are projected once per call, not at every step"""
+    calls, src, steps = _logged_run(student, ref, rng, norm_first=True)
+    B, S = src.shape
+    call = "cached_greedy_decode(model, src (4, 6), max_len=9, bos_id=1, eos_id=-1, src_mask=mask)"
+    for layer in (0, 1):
+        for w in ("w_k", "w_v"):
+            name = f"decoder.layers.{layer}.cross_attn.{w}"
+            mine = [c for c in calls if c["name"] == name]
+            expect(len(mine) > 0, f"{call} never called model.{name}: project the memory with the module "
+                                  f"(layer.cross_attn.{w}(memory)).")
+            total = sum(c["vectors"] for c in mine)
+            expect(total <= B * S, f"{call} projected {total} vectors with model.{name} over {steps} steps "
+                                   f"({len(mine)} calls); the memory holds B * S = {B * S}: it never changes, so "
+                                   "project it once per call (before the loop) and keep its keys and values.")
+
+
+@check("decoding.cached_greedy_decode")
+def test_cache_conventions(student, ref, rng):
+    """rows finishing at different steps: pad after eos, stop when every row has finished, max_len"""
+    def make(rng):
+        local, config, state = _local_transformer(ref, rng, False, 2)
+        src, mask = _padded_src(rng)
+        free = ref.decoding.greedy_decode(local, src, 10, BOS, -1, PAD, src_mask=mask)
+        firsts = {}
+        for t in range(3, 13):
+            rows = free[:, 1:].tolist()
+            if all(t in r for r in rows):
+                firsts[t] = [r.index(t) for r in rows]
+        good = [t for t, f in firsts.items() if len(set(f)) > 1 and max(f) < 7]
+        return local, (config, state), src, mask, (good[0] if good else None)
+
+    local, made, src, mask, eos = _pick(rng, make, lambda c: c[4] is not None, tries=30)
+    eos = EOS if eos is None else eos
+    model = student.fixtures.logged_transformer(*made)
+    for max_len in (10, 4):
+        want = ref.decoding.greedy_decode(local, src, max_len, BOS, eos, PAD, src_mask=mask)
+        got = _cached(student, model, src, max_len, eos=eos, src_mask=mask)
+        _expect_tokens(got, want, f"cached_greedy_decode(model, src, max_len={max_len}, bos_id=1, eos_id={eos}, "
+                       "pad_id=0, src_mask=mask), where the rows emit eos at different steps", eos=eos)
+
+
+@check("decoding.cached_greedy_decode", kind="property")
+def test_cache_mode_and_grad(student, ref, rng):
+    """the model's mode is unchanged, no gradient is recorded, and the result is a LongTensor"""
+    local, model = _transformers(student, ref, rng, False, 2)
+    src, mask = _padded_src(rng)
+    model.train()
+    model.clear_calls()
+    got = _cached(student, model, src, 5, src_mask=mask)
+    expect(bool(model.training), "cached_greedy_decode switched the model out of training mode; leave its mode alone.")
+    expect(not any(c["grad"] for c in model.calls),
+           "the model's projections ran with gradients enabled: decode inside `with torch.no_grad():`.")
+    expect(isinstance(got, torch.Tensor) and got.dtype == torch.int64,
+           f"cached_greedy_decode returned {describe(got)}; expected a LongTensor (B, L).")

@@ -160,3 +160,93 @@ def test_beam_well_formed(student):
                "tokens and stop at its eos (2).")
     scores = [s for _, s in got]
     expect(scores == sorted(scores, reverse=True), f"{call} returned logprobs {scores}: not sorted best first.")
+
+
+# ---------------------------------------------------------------- filter_logits
+
+@check("decoding.filter_logits")
+def test_visible_filter_examples(student):
+    """probabilities .5 .3 .15 .05: top_k = 2 and top_p = 0.7 keep a and b; top_p = 0.85 keeps c too"""
+    logits = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64).log()
+    inf = float("-inf")
+    for kwargs, keep in (({"top_k": 2}, [0, 1]), ({"top_p": 0.7}, [0, 1]), ({"top_p": 0.85}, [0, 1, 2]),
+                         ({"top_k": 9}, [0, 1, 2, 3]), ({"top_p": 1e-9}, [0])):
+        got = student.decoding.filter_logits(logits.clone(), **kwargs)
+        want = torch.tensor([[float(logits[0, i]) if i in keep else inf for i in range(4)]], dtype=torch.float64)
+        call = f"filter_logits(log([.5, .3, .15, .05]), {', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+        expect(isinstance(got, torch.Tensor) and torch.equal(got, want),
+               f"{call} returned {describe(got)}; expected {want.tolist()} (kept entries unchanged, -inf elsewhere).")
+
+
+# ---------------------------------------------------------------- sample_next
+
+@check("decoding.sample_next")
+def test_visible_sample_frequencies(student):
+    """4000 draws at temperature 2 land on each token about as often as softmax(logits / 2) says"""
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]]).repeat(4000, 1)
+    got = student.decoding.sample_next(logits, temperature=2.0, generator=student.fixtures.make_generator(0))
+    expect(isinstance(got, torch.Tensor) and tuple(got.shape) == (4000,) and got.dtype == torch.int64,
+           f"sample_next(logits (4000, 4), temperature=2.0) returned {describe(got)}; expected a LongTensor (4000,).")
+    freq = torch.bincount(got, minlength=4)[:4].double() / 4000
+    want = torch.softmax(torch.tensor([2.0, 1.0, 0.0, -1.0], dtype=torch.float64) / 2, dim=0)
+    expect(bool(((freq - want).abs() < 0.03).all()),
+           f"sample_next drew the tokens with frequencies {[round(float(f), 3) for f in freq]}; softmax(logits / 2) is "
+           f"{[round(float(p), 3) for p in want]}.")
+
+
+@check("decoding.sample_next")
+def test_visible_sample_top_k_one(student):
+    """top_k = 1 always gives the argmax, and the same seed gives the same draws"""
+    logits = torch.tensor([[0.1, 0.9, 0.3], [2.0, -1.0, 0.5]])
+    got = student.decoding.sample_next(logits, top_k=1, generator=student.fixtures.make_generator(1))
+    _expect_tokens(got, torch.tensor([1, 0]), "sample_next(logits, top_k=1)")
+    a = student.decoding.sample_next(logits.repeat(50, 1), generator=student.fixtures.make_generator(7))
+    b = student.decoding.sample_next(logits.repeat(50, 1), generator=student.fixtures.make_generator(7))
+    expect(torch.equal(a, b), "two calls with generators seeded alike drew different tokens: draw with the generator.")
+
+
+# ---------------------------------------------------------------- sample_decode
+
+@check("decoding.sample_decode")
+def test_visible_sample_decode_top_k_one(student):
+    """with top_k = 1 sampling gives greedy's batch: pad after eos, stop when all have finished"""
+    src = torch.tensor([[1, 1, 1], [5, 5, 5], [3, 3, 3]])
+    got = student.decoding.sample_decode(_chain_model(student), src, 12, BOS, EOS, pad_id=PAD, top_k=1,
+                                         generator=student.fixtures.make_generator(0))
+    want = torch.tensor([[1, 3, 4, 5, 6, 7, 8, 9, 2], [1, 7, 8, 9, 2, 0, 0, 0, 0], [1, 5, 6, 7, 8, 9, 2, 0, 0]])
+    _expect_tokens(got, want, "sample_decode(model, src, max_len=12, bos_id=1, eos_id=2, pad_id=0, top_k=1)")
+
+
+# ---------------------------------------------------------------- cached_greedy_decode
+
+def _small_config(norm_first):
+    return dict(src_vocab=11, tgt_vocab=13, d_model=16, num_heads=2, num_encoder_layers=1,
+                num_decoder_layers=2, d_ff=32, dropout=0.0, max_len=64, norm_first=norm_first)
+
+
+@check("decoding.cached_greedy_decode")
+def test_visible_cache_matches_your_greedy(student):
+    """the same tokens as your greedy_decode on small post-norm and pre-norm Transformers, padded sources"""
+    src = torch.tensor([[4, 7, 5, 9, 3], [6, 8, 0, 0, 0], [10, 3, 3, 5, 0]])
+    mask = (src != PAD)[:, None, :]
+    for norm_first, seed in ((False, 3), (True, 4)):
+        model = student.fixtures.logged_transformer(_small_config(norm_first), None, "float64", seed)
+        want = student.decoding.greedy_decode(model, src, 10, BOS, EOS, pad_id=PAD, src_mask=mask)
+        got = student.decoding.cached_greedy_decode(model, src, 10, BOS, EOS, pad_id=PAD, src_mask=mask)
+        _expect_tokens(got, want, f"cached_greedy_decode(model, src, 10, 1, 2, src_mask=mask) against your "
+                       f"greedy_decode, norm_first={norm_first}")
+
+
+@check("decoding.cached_greedy_decode")
+def test_visible_cache_one_position(student):
+    """each step gives the decoder's projections one position per row, and the memory is projected once"""
+    src = torch.tensor([[4, 7, 5, 9], [6, 8, 0, 0]])
+    model = student.fixtures.logged_transformer(_small_config(False), None, "float64", 5)
+    student.decoding.cached_greedy_decode(model, src, 8, BOS, -1, pad_id=PAD, src_mask=(src != PAD)[:, None, :])
+    calls = list(model.calls)
+    sizes = [c["vectors"] for c in calls if c["name"] == "decoder.layers.0.self_attn.w_q"]
+    expect(sizes and max(sizes) <= 2, f"decoder.layers.0.self_attn.w_q received inputs of {sizes} vectors; with a "
+                                      "cache each step passes one position per row (2 here).")
+    memory = sum(c["vectors"] for c in calls if c["name"] == "decoder.layers.0.cross_attn.w_k")
+    expect(memory <= 8, f"decoder.layers.0.cross_attn.w_k projected {memory} vectors in all; the memory holds 2 x 4 = 8: "
+                        "project it once, before the loop.")
