@@ -223,6 +223,55 @@ def positional_encoding_chart(encoding, path: Path, dims: Sequence[int] = (0, 8,
         return _save(fig, path, DPI)
 
 
+def relative_bias_chart(buckets, learned, alibi, path: Path, title: str = "", lang: str = "en") -> Path:
+    """Relative position biases over query (down) and key (across) positions (``course show
+    relative``): top left, the bucket of every pair; top row, a T5 bias per head
+    ``learned (h, T, T)``; bottom row, ALiBi's bias per head ``alibi (h, T, T)`` with the
+    future (k > q), which the causal mask hides, left blank, and at the bottom left ALiBi's
+    bias of the last query against the key position, one line per head."""
+    import numpy as np
+
+    lang = words_lang(lang)
+    heads, length = learned.shape[0], buckets.shape[0]
+    future = np.triu(np.ones((length, length), dtype=bool), k=1)
+    with style(lang):
+        fig, axes = plt.subplots(2, heads + 1, figsize=(3.0 * (heads + 1) + 2.0, 6.6), squeeze=False)
+        fig.subplots_adjust(wspace=0.45, hspace=0.35)
+        image = axes[0][0].imshow(buckets, cmap="viridis", interpolation="nearest")
+        axes[0][0].set_title(_say(lang, "picture_relative_buckets"), fontsize=9)
+        fig.colorbar(image, ax=axes[0][0], shrink=0.8, label=_say(lang, "picture_relative_bucket"))
+        limit = float(np.abs(learned).max()) or 1.0
+        for head in range(heads):
+            image = axes[0][head + 1].imshow(learned[head], cmap="RdBu_r", vmin=-limit, vmax=limit,
+                                             interpolation="nearest")
+            axes[0][head + 1].set_title(_say(lang, "picture_relative_t5_head", head=head), fontsize=9)
+        fig.colorbar(image, ax=axes[0][1:].tolist(), shrink=0.8, label=_say(lang, "picture_relative_bias"))
+        lowest = float(alibi[:, ~future].min()) if (~future).any() else -1.0
+        for head in range(heads):
+            shown = np.where(future, np.nan, alibi[head])
+            image = axes[1][head + 1].imshow(shown, cmap="magma", vmin=lowest, vmax=0.0, interpolation="nearest")
+            slope = -alibi[head, 1, 0] if length > 1 else 0.0
+            axes[1][head + 1].set_title(_say(lang, "picture_relative_alibi_head", head=head, slope=f"{slope:.3g}"),
+                                        fontsize=9)
+        fig.colorbar(image, ax=axes[1][1:].tolist(), shrink=0.8, label=_say(lang, "picture_relative_bias"))
+        curves = axes[1][0]
+        for head in range(heads):
+            curves.plot(range(length), alibi[head, -1], linewidth=1.3, label=_say(lang, "picture_head", head=head))
+        curves.set_xlabel(_say(lang, "picture_key"), fontsize=8)
+        curves.set_ylabel(_say(lang, "picture_relative_bias"), fontsize=8)
+        curves.set_title(_say(lang, "picture_relative_alibi_row", query=length - 1), fontsize=9)
+        curves.grid(alpha=0.3)
+        curves.legend(fontsize=7)
+        for row in range(2):
+            first = 1 if row else 0                      # the bottom row starts with the curves
+            for ax in axes[row][first:]:
+                ax.set_xlabel(_say(lang, "picture_key"), fontsize=8)
+            axes[row][first].set_ylabel(_say(lang, "picture_query"), fontsize=8)
+        if title:
+            fig.suptitle(title)
+        return _save(fig, path, DPI)
+
+
 def mask_grid(panels: Sequence[Sequence[tuple[str, object]]], row_titles: Sequence[str],
               query_labels: Sequence[Sequence[str]], key_labels: Sequence[Sequence[str]], path: Path,
               title: str = "", lang: str = "en") -> Path:
@@ -312,4 +361,72 @@ def bottleneck_chart(lengths: Sequence[int], curves: dict[str, Sequence[float]],
         if title:
             fig.suptitle(title)
         fig.tight_layout()
+        return _save(fig, path, DPI)
+
+
+def sampling_bars(words: Sequence[str], panels: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: Path,
+                  draws: int, title: str = "", lang: str = "en") -> Path:
+    """One next-token distribution reshaped several ways (``course show sampling``): a panel
+    per ``(label, probabilities, frequencies)``, the exact probabilities as bars (grey where
+    a filter removed the token) and the frequencies of ``draws`` samples as dots."""
+    import numpy as np
+
+    lang = words_lang(lang)
+    columns = 3
+    rows = (len(panels) + columns - 1) // columns
+    top = max(max(max(p), max(f)) for _, p, f in panels) * 1.12
+    with style(lang):
+        fig, axes = plt.subplots(rows, columns, figsize=(13, 3.4 * rows), squeeze=False, sharey=True)
+        xs = np.arange(len(words))
+        for ax, (label, probs, freqs) in zip(axes.flat, panels):
+            probs, freqs = np.asarray(probs, dtype=float), np.asarray(freqs, dtype=float)
+            colors = ["tab:blue" if p > 0 else "lightgrey" for p in probs]
+            ax.bar(xs, np.where(probs > 0, probs, top * 0.015), color=colors,
+                   label=_say(lang, "picture_sampling_bars"))
+            ax.plot(xs, freqs, "o", color="tab:orange", markersize=4.5,
+                    label=_say(lang, "picture_sampling_drawn", draws=draws))
+            kept = int((probs > 0).sum())
+            ax.set_title(f"{label}  ({_say(lang, 'picture_sampling_kept', kept=kept, total=len(words))})", fontsize=10)
+            ax.set_xticks(xs, list(words), rotation=45, fontsize=8)
+            ax.set_ylim(0, top)
+            ax.grid(axis="y", alpha=0.3)
+        for ax in axes.flat[len(panels):]:
+            ax.axis("off")
+        for ax in axes[:, 0]:
+            ax.set_ylabel(_say(lang, "picture_sampling_probability"))
+        axes.flat[0].legend(loc="upper right", fontsize=8)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path, DPI)
+
+
+def cls_attention_grid(images, maps, rows: Sequence[str], layer_titles: Sequence[str], path: Path,
+                       title: str = "", lang: str = "en") -> Path:
+    """A row per image (``course show vit``): the image ``images (K, S, S)`` (grey), then
+    the [CLS] token's attention over its patches in each layer, ``maps (K, L, g, g)``, on
+    the patch grid; ``rows`` label the images, ``layer_titles`` the layers."""
+    lang = words_lang(lang)
+    count, layers = maps.shape[0], maps.shape[1]
+    with style(lang):
+        fig, axes = plt.subplots(count, layers + 1, figsize=(2.9 * (layers + 1) + 1.2, 2.5 * count), squeeze=False)
+        top = max(float(maps.max()), 1e-9)
+        for k in range(count):
+            ax = axes[k][0]
+            ax.imshow(images[k], cmap="gray", interpolation="nearest")
+            ax.set_ylabel(rows[k], fontsize=9)
+            if k == 0:
+                ax.set_title(_say(lang, "picture_vit_image"), fontsize=10)
+            for layer in range(layers):
+                ax = axes[k][layer + 1]
+                shown = ax.imshow(maps[k, layer], vmin=0.0, vmax=top, cmap="viridis", interpolation="nearest")
+                if k == 0:
+                    ax.set_title(layer_titles[layer], fontsize=10)
+            for ax in axes[k]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+        fig.colorbar(shown, ax=[a for row in axes for a in row[1:]], shrink=0.8,
+                     label=_say(lang, "picture_attention_weight"))
+        if title:
+            fig.suptitle(title)
         return _save(fig, path, DPI)

@@ -139,6 +139,43 @@ def render_positional(encoding: np.ndarray, path: Path, lang: str = "en", yours:
     return pictures.positional_encoding_chart(encoding, path, title=picture_title(title, lang, yours), lang=lang)
 
 
+RELATIVE_LENGTH, RELATIVE_HEADS, RELATIVE_BUCKETS, RELATIVE_DISTANCE = 40, 4, 16, 24
+
+
+def relative_biases(modules) -> dict[str, np.ndarray]:
+    """For ``RELATIVE_LENGTH`` positions: the bidirectional bucket of every (query, key)
+    pair, the bias ``(h, T, T)`` of a ``RelativePositionBias`` with a seeded (untrained)
+    initialisation, and ALiBi's bias ``(h, T, T)``, all with the given modules."""
+    import torch
+
+    T, h = RELATIVE_LENGTH, RELATIVE_HEADS
+    distance = torch.arange(T)[None, :] - torch.arange(T)[:, None]            # key - query
+    buckets = _numpy(modules.positional.relative_position_bucket(distance, True, RELATIVE_BUCKETS,
+                                                                 RELATIVE_DISTANCE)).astype(int)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        bias_module = modules.positional.RelativePositionBias(h, True, RELATIVE_BUCKETS, RELATIVE_DISTANCE)
+    with torch.no_grad():
+        learned = _numpy(bias_module(T, T)).astype(float)
+    alibi = _numpy(modules.positional.alibi_bias(h, T, T)).astype(float)
+    expected = {"buckets": (T, T), "learned": (1, h, T, T), "alibi": (h, T, T)}
+    found = {"buckets": buckets, "learned": learned, "alibi": alibi}
+    for name, shape in expected.items():
+        if found[name].shape != shape or not np.all(np.isfinite(found[name])):
+            raise PictureError(f"the {name} table should be finite, of shape {shape}; it has shape {found[name].shape}")
+    found["learned"] = learned[0]
+    return found
+
+
+def render_relative(found, path: Path, lang: str = "en", yours: bool = False) -> Path:
+    from grader import pictures
+
+    lang = pictures.words_lang(lang)
+    title = message("picture_relative_title", lang, buckets=RELATIVE_BUCKETS, max_distance=RELATIVE_DISTANCE)
+    return pictures.relative_bias_chart(found["buckets"], found["learned"], found["alibi"], path,
+                                        title=picture_title(title, lang, yours), lang=lang)
+
+
 PAD = "<pad>"
 MASK_SENTENCES = (("the", "cat", "sat", "on", "the", "mat"), ("a", "dog", "ran"))
 
@@ -382,6 +419,56 @@ def render_bottleneck(found, path: Path, lang: str = "en", yours: bool = False) 
                                      title=title, lang=lang)
 
 
+SAMPLING_WORDS = ("the", "a", "cat", "dog", "sat", "ran", "on", "mat", "and", "slept")
+SAMPLING_LOGITS = (3.1, 2.6, 2.2, 1.9, 1.2, 0.8, 0.3, -0.2, -0.9, -1.6)
+SAMPLING_DRAWS = 4000
+SAMPLING_PANELS = ((1.0, None, None), (0.5, None, None), (2.0, None, None),
+                   (1.0, 3, None), (1.0, None, 0.8), (0.7, 5, 0.9))     # (temperature, top_k, top_p)
+
+
+def sampling_panels(modules) -> list[tuple[tuple, np.ndarray, np.ndarray]]:
+    """One next-token distribution (:data:`SAMPLING_LOGITS` over :data:`SAMPLING_WORDS`)
+    after each (temperature, top_k, top_p) of :data:`SAMPLING_PANELS`: the exact
+    probabilities, softmax(filter_logits(logits / T, top_k, top_p)), and the frequencies of
+    :data:`SAMPLING_DRAWS` tokens drawn by sample_next with a seeded generator."""
+    import torch
+
+    logits = torch.tensor([SAMPLING_LOGITS], dtype=torch.float64)
+    found = []
+    for temperature, top_k, top_p in SAMPLING_PANELS:
+        filtered = modules.decoding.filter_logits(logits / temperature, top_k=top_k, top_p=top_p)
+        probs = _numpy(torch.softmax(torch.as_tensor(filtered), dim=-1)).reshape(-1).astype(float)
+        if probs.shape != (len(SAMPLING_WORDS),) or not np.isfinite(probs).all():
+            raise PictureError(f"filter_logits(logits (1, {len(SAMPLING_WORDS)}), top_k={top_k}, top_p={top_p}) "
+                               "does not give a distribution over the words")
+        generator = torch.Generator().manual_seed(0)
+        drawn = modules.decoding.sample_next(logits.expand(SAMPLING_DRAWS, -1), temperature=temperature,
+                                             top_k=top_k, top_p=top_p, generator=generator)
+        drawn = _numpy(drawn).reshape(-1).astype(int)
+        if drawn.shape != (SAMPLING_DRAWS,) or drawn.min() < 0 or drawn.max() >= len(SAMPLING_WORDS):
+            raise PictureError(f"sample_next(logits ({SAMPLING_DRAWS}, {len(SAMPLING_WORDS)})) does not give one word "
+                               "per row")
+        freqs = np.bincount(drawn, minlength=len(SAMPLING_WORDS)) / SAMPLING_DRAWS
+        found.append(((temperature, top_k, top_p), probs, freqs))
+    return found
+
+
+def _sampling_label(settings: tuple, lang: str) -> str:
+    temperature, top_k, top_p = settings
+    parts = [message("picture_sampling_temperature", lang, temperature=f"{temperature:g}"),
+             None if top_k is None else f"top-k {top_k}", None if top_p is None else f"top-p {top_p:g}"]
+    return ", ".join(part for part in parts if part)
+
+
+def render_sampling(found, path: Path, lang: str = "en", yours: bool = False) -> Path:
+    from grader import pictures
+
+    lang = pictures.words_lang(lang)
+    panels = [(_sampling_label(settings, lang), probs, freqs) for settings, probs, freqs in found]
+    title = picture_title(message("picture_sampling_title", lang), lang, yours)
+    return pictures.sampling_bars(SAMPLING_WORDS, panels, path, SAMPLING_DRAWS, title=title, lang=lang)
+
+
 @dataclass(frozen=True)
 class Topic:
     name: str
@@ -399,6 +486,64 @@ class Topic:
         ``lang`` and its title saying whose code drew it."""
         found = self.compute(modules, report or QUIET) if self.reports else self.compute(modules)
         return self.render(found, Path(path), lang, yours)
+
+
+def vit_attention(modules, report: Report | None = None, config=None) -> dict:
+    """Train the ViT of ``modules.heads`` on the quadrant task (:func:`grader.vit_task.train`,
+    :data:`grader.vit_task.SHOW` unless ``config``); return one held-out image per class,
+    the [CLS] token's attention over its patches in every encoder layer (from each layer's
+    ``MultiHeadAttention.attention_weights``, averaged over the heads), the model's answers
+    and its held-out accuracy."""
+    import torch
+
+    from grader import vit_task
+
+    config = config or vit_task.SHOW
+    report = report or QUIET
+    with report.training([("ViT", config.steps)]) as advance:
+        run = vit_task.train(modules, config, lambda step, loss: advance("ViT", step, loss))
+    accuracy = vit_task.accuracy(run.model, run.dataset.test)
+    images, labels = run.dataset.test
+    chosen = [int((labels == c).nonzero()[0]) for c in range(len(vit_task.CLASSES))]
+    picked = images[chosen]
+    grid = config.image_size // config.patch_size
+    with torch.no_grad():
+        predicted = torch.as_tensor(run.model(picked)).argmax(dim=-1).tolist()
+    maps = []
+    for layer in range(config.num_layers):
+        try:
+            weights = vit_task.cls_attention(run.model, picked, layer)
+        except (AttributeError, IndexError, TypeError, RuntimeError) as exc:
+            raise PictureError(f"encoder.layers[{layer}].self_attn keeps no usable attention_weights "
+                               f"(B, h, N + 1, N + 1): {exc}") from exc
+        weights = _numpy(weights).astype(float)
+        if weights.shape != (len(chosen), grid * grid) or not np.all(np.isfinite(weights)):
+            raise PictureError(f"the [CLS] row of encoder.layers[{layer}].self_attn.attention_weights should give "
+                               f"{grid * grid} finite weights per image; it gives shape {weights.shape}")
+        maps.append(weights.reshape(len(chosen), grid, grid))
+    lang = report.lang
+    report.table(message("show_vit_table", lang, steps=config.steps),
+                 [message("show_vit_quadrant", lang), message("show_vit_answer", lang)],
+                 [[vit_task.CLASSES[c], vit_task.CLASSES[p]] for c, p in zip(range(len(chosen)), predicted)],
+                 message("show_vit_accuracy", lang, accuracy=f"{accuracy:.1%}", count=len(labels)))
+    return {"images": _numpy(picked[:, 0]).astype(float), "maps": np.stack(maps, axis=1), "predicted": predicted,
+            "accuracy": accuracy, "steps": config.steps}
+
+
+def render_vit(found, path: Path, lang: str = "en", yours: bool = False) -> Path:
+    from grader import pictures
+
+    lang = pictures.words_lang(lang)
+    names = [message(key, lang) for key in ("picture_vit_top_left", "picture_vit_top_right",
+                                            "picture_vit_bottom_left", "picture_vit_bottom_right")]
+    rows = [message("picture_vit_row", lang, quadrant=names[c], answer=names[p] if 0 <= p < len(names) else str(p))
+            for c, p in enumerate(found["predicted"])]
+    layers = found["maps"].shape[1]
+    layer_titles = [message("picture_vit_layer", lang, layer=layer + 1, layers=layers) for layer in range(layers)]
+    title = picture_title(message("picture_vit_title", lang, steps=found["steps"],
+                                  accuracy=f"{found['accuracy']:.1%}"), lang, yours)
+    return pictures.cls_attention_grid(found["images"], found["maps"], rows, layer_titles, path, title=title,
+                                       lang=lang)
 
 
 _TRANSFORMER_PARTS = (
@@ -421,9 +566,17 @@ TOPICS: dict[str, Topic] = {topic.name: topic for topic in (
                  "seq2seq.translate"),
           modules=("seq2seq", "seq2seq_training"), compute=bottleneck_sweep, render=render_bottleneck,
           time_limit=120.0, caption="show_caption_bottleneck", reports=True),
+    Topic("sampling", "how temperature, top-k and top-p reshape one next-token distribution (bars, and draws as dots)",
+          needs=("decoding.filter_logits", "decoding.sample_next"),
+          modules=("decoding",), compute=sampling_panels, render=render_sampling, time_limit=30.0,
+          caption="show_caption_sampling"),
     Topic("positional", "the sinusoidal positional encoding as a heat map, and a few dimensions as curves",
           needs=("positional.sinusoidal_positional_encoding",),
           modules=("positional",), compute=positional_matrix, render=render_positional, time_limit=30.0, caption="show_caption_positional"),
+    Topic("relative", "T5's relative position buckets, a T5 bias per head (untrained) and ALiBi's penalties",
+          needs=("positional.relative_position_bucket", "positional.RelativePositionBias", "positional.alibi_bias"),
+          modules=("positional",), compute=relative_biases, render=render_relative, time_limit=30.0,
+          caption="show_caption_relative"),
     Topic("masks", "causal, padding and combined masks of a small padded batch",
           needs=("masking.causal_mask", "masking.padding_mask"),
           modules=("masking",), compute=mask_panels, render=render_masks, time_limit=30.0, caption="show_caption_masks"),
@@ -431,6 +584,13 @@ TOPICS: dict[str, Topic] = {topic.name: topic for topic in (
           needs=("attention.softmax", "masking.masked_softmax", "self_attention.scaled_dot_product_attention",
                  "multihead.split_heads", "multihead.merge_heads", "multihead.MultiHeadAttention"),
           modules=("multihead",), compute=head_weights, render=render_heads, time_limit=30.0, caption="show_caption_heads"),
+    Topic("vit", "where the [CLS] token of a small trained ViT looks in an image, layer by layer (trains about 3 s)",
+          needs=("attention.softmax", "masking.masked_softmax", "self_attention.scaled_dot_product_attention",
+                 "multihead.split_heads", "multihead.merge_heads", "multihead.MultiHeadAttention",
+                 "transformer.LayerNorm", "transformer.FeedForward", "transformer.EncoderLayer", "transformer.Encoder",
+                 "heads.patchify", "heads.ViT"),
+          modules=("heads", "vit_training"), compute=vit_attention, render=render_vit, time_limit=60.0,
+          caption="show_caption_vit", reports=True),
     Topic("capstone", "the capstone model's cross-attention while it reverses a string (trains about 10 s)",
           needs=_TRANSFORMER_PARTS,
           modules=("capstone",), compute=capstone_attention, render=render_capstone, time_limit=180.0, caption="show_caption_capstone"),
