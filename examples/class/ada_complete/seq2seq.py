@@ -95,14 +95,16 @@ class Encoder(nn.Module):
     Every row has at least one real token.
     """
 
-    # BEGIN SOLUTION
     def __init__(self, vocab_size, d_embed, d_hidden, pad_id=0):
         super().__init__()
+        # BEGIN SOLUTION
         self.pad_id = pad_id
         self.embed = nn.Embedding(vocab_size, d_embed)
         self.rnn = nn.LSTM(d_embed, d_hidden, batch_first=True)
+        # END SOLUTION
 
     def forward(self, src):
+        # BEGIN SOLUTION
         lengths = (src != self.pad_id).sum(dim=1)                    # (B,)
         packed = nn.utils.rnn.pack_padded_sequence(self.embed(src), lengths.cpu(), batch_first=True,
                                                    enforce_sorted=False)
@@ -110,7 +112,7 @@ class Encoder(nn.Module):
         outputs, _ = nn.utils.rnn.pad_packed_sequence(packed_outputs, batch_first=True,
                                                       total_length=src.shape[1])   # (B, S, H)
         return outputs, state
-    # END SOLUTION
+        # END SOLUTION
 
 
 class Decoder(nn.Module):
@@ -133,17 +135,19 @@ class Decoder(nn.Module):
     state along, gives the same logits.
     """
 
-    # BEGIN SOLUTION
     def __init__(self, vocab_size, d_embed, d_hidden):
         super().__init__()
+        # BEGIN SOLUTION
         self.embed = nn.Embedding(vocab_size, d_embed)
         self.rnn = nn.LSTM(d_embed, d_hidden, batch_first=True)
         self.out = nn.Linear(d_hidden, vocab_size)
+        # END SOLUTION
 
     def forward(self, tgt_in, state):
+        # BEGIN SOLUTION
         outputs, state = self.rnn(self.embed(tgt_in), state)         # (B, T, H)
         return self.out(outputs), state
-    # END SOLUTION
+        # END SOLUTION
 
 
 class AttentionDecoder(nn.Module):
@@ -176,16 +180,18 @@ class AttentionDecoder(nn.Module):
     the batch, or loop over t).
     """
 
-    # BEGIN SOLUTION
     def __init__(self, vocab_size, d_embed, d_hidden):
         super().__init__()
+        # BEGIN SOLUTION
         self.embed = nn.Embedding(vocab_size, d_embed)
         self.rnn = nn.LSTM(d_embed, d_hidden, batch_first=True)
         self.W = nn.Linear(d_hidden, d_hidden, bias=False)
         self.W_c = nn.Linear(2 * d_hidden, d_hidden, bias=False)
         self.out = nn.Linear(d_hidden, vocab_size)
+        # END SOLUTION
 
     def forward(self, tgt_in, state, enc_outputs, src_mask=None):
+        # BEGIN SOLUTION
         s, state = self.rnn(self.embed(tgt_in), state)               # (B, T, H)
         B, T, H = s.shape
         S = enc_outputs.shape[1]
@@ -199,7 +205,7 @@ class AttentionDecoder(nn.Module):
         hidden = attention.attentional_hidden(context, queries, self.W_c.weight.T)   # (B*T, H)
         logits = self.out(hidden).reshape(B, T, -1)
         return logits, weights.reshape(B, T, S), state
-    # END SOLUTION
+        # END SOLUTION
 
 
 def translate(encoder, decoder, src, max_len, bos_id, eos_id, pad_id=0):

@@ -1,4 +1,4 @@
-"""Positional encodings: sinusoidal, learned and rotary (torch).
+"""Positional encodings: sinusoidal, learned, rotary and relative (torch).
 
 Attention is blind to order. Self-attention compares every position with every
 other one and averages the values with the resulting weights; nothing in that
@@ -69,17 +69,50 @@ and the Hugging Face LLaMA port pair x[i] with x[i + d/2] (the "half-split" or
 rotate_half layout). Both work if used consistently, but they are different
 functions and are not interchangeable with the same weights.
 
+Relative position biases (T5; Raffel et al., 2020). A third way leaves the
+tokens and the queries and keys alone and adds a number to each attention
+SCORE, before the softmax, that depends only on the distance between the
+query's and the key's positions:
+
+    scores[b, j, q, k] = q_q . k_k / sqrt(d_k)  +  bias[j, q, k]
+
+T5 learns one number per head and per distance. Because far distances
+matter less precisely than near ones, distances are grouped into buckets:
+each small distance has a bucket of its own, larger ones share buckets whose
+widths grow logarithmically up to max_distance, and everything farther falls
+into the last bucket. The model can therefore run on any length. ALiBi
+("Attention with Linear Biases"; Press et al., 2022) learns nothing at all:
+head j subtracts slope_j * (q - k) from the score of a key q - k positions in
+the past, with a different fixed slope per head, so some heads look near and
+others far. Both are added to the scores; neither adds anything to the token
+embeddings.
+
+Your scaled_dot_product_attention and MultiHeadAttention take only a boolean
+mask, not a float bias. To use a bias, compute the scores yourself:
+
+    scores  = q @ k.transpose(-2, -1) / sqrt(d_k) + bias     # (B, h, T_q, T_k)
+    weights = masked_softmax(scores, mask)                   # causal mask etc.
+    out     = weights @ v
+
+(T5 itself leaves out the 1/sqrt(d_k), folding it into the initialisation of
+its weights, and computes the bias once, in its first layer, for all layers.)
+
 In this module you write:
 
     sinusoidal_positional_encoding   the (max_len, d_model) table
     PositionalEncoding               an nn.Module that adds it (and dropout)
     LearnedPositionalEmbedding       an nn.Module that adds a trainable table
     apply_rotary                     RoPE on queries or keys (..., T, d)
+    relative_position_bucket         T5's buckets of the distance key - query
+    RelativePositionBias             a learned bias per head and bucket (T5)
+    alibi_bias                       ALiBi's fixed linear penalties per head
 
 Shapes are batch first: x is (B, T, D). Everything works for float32 and for
 float64 and keeps the caller's dtype, and nothing is tied to a device: create
 new tensors with device=x.device.
 """
+
+import math
 
 import torch
 from torch import nn
@@ -189,4 +222,141 @@ def apply_rotary(x, positions=None, base=10000.0):
     a, b = x[..., 0::2], x[..., 1::2]                                          # (..., T, d/2) each
     rotated = torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1)      # (..., T, d/2, 2)
     return rotated.flatten(-2)                                                 # (..., T, d)
+    # END SOLUTION
+
+
+def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    """T5's bucket of each relative position (key position - query position).
+
+    Inputs:
+        relative_position  integer tensor of any shape, n = key_pos - query_pos:
+                           negative n is a key in the query's past, positive n
+                           a key in its future
+        bidirectional      True (encoder): past and future get buckets of their
+                           own; False (causal decoder): only the past does
+        num_buckets        int, how many buckets (32 in T5)
+        max_distance       int, distances from here on share the last bucket
+
+    Returns a LongTensor (int64) of the same shape, on the same device, with
+    values in 0 .. num_buckets-1, computed as T5 does:
+
+    1. Split by sign. bidirectional: num_buckets //= 2 (each sign gets half;
+       for an odd num_buckets the last bucket is never used); a key in the
+       future (n > 0) adds num_buckets (the halved value) to its bucket, and
+       the distance is d = |n|. Causal: d = max(-n, 0), so every key in the
+       future (n > 0) gets distance 0 and ends up in bucket 0, together with
+       n = 0.
+    2. max_exact = num_buckets // 2 (of the halved value when bidirectional).
+       A distance d < max_exact is its own bucket: d.
+    3. A larger distance gets a logarithmic bucket
+           max_exact + int( log(d / max_exact) / log(max_distance / max_exact)
+                            * (num_buckets - max_exact) )
+       capped at num_buckets - 1: from max_distance on, every distance is in
+       the last bucket. Compute log(d / max_exact) on float32 values, as T5
+       does, and make the result an integer with .long() (truncation; the
+       value is >= 0 here, so it is the floor).
+    The bucket of step 3 is added to the offset of step 1.
+
+    Example (bidirectional, num_buckets=32, max_distance=128: 16 buckets per
+    sign, max_exact = 8): n = -3 -> 3, n = 3 -> 16 + 3 = 19, n = -20 -> 8 +
+    int(log(2.5) / log(16) * 8) = 10, n = -1000 -> 15, n = 1000 -> 31.
+
+    Assumes max_exact >= 1 (num_buckets >= 4 bidirectional, >= 2 causal) and
+    max_distance > max_exact.
+    """
+    # BEGIN SOLUTION
+    bucket = torch.zeros_like(relative_position, dtype=torch.long)
+    if bidirectional:
+        num_buckets //= 2
+        bucket = bucket + (relative_position > 0).long() * num_buckets         # the future: second half
+        distance = relative_position.abs()
+    else:
+        distance = -torch.clamp(relative_position, max=0)                      # the future -> distance 0
+    max_exact = num_buckets // 2
+    is_small = distance < max_exact
+    log_ratio = torch.log(distance.float() / max_exact) / math.log(max_distance / max_exact)
+    if_large = max_exact + (log_ratio * (num_buckets - max_exact)).long()      # log(0) only where is_small
+    if_large = torch.clamp(if_large, max=num_buckets - 1)
+    return bucket + torch.where(is_small, distance.long(), if_large)
+    # END SOLUTION
+
+
+class RelativePositionBias(nn.Module):
+    """T5's learned relative position bias: one number per head and bucket.
+
+    __init__(num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        keep the three settings (the forward pass needs them) and make
+            self.bias = nn.Embedding(num_buckets, num_heads)
+        so that state_dict() holds "bias.weight" of shape (num_buckets,
+        num_heads): row b holds, for every head, the bias of bucket b. It is
+        the module's only parameter (buffers of your own are allowed).
+
+    forward(T_q, T_k):
+        T_q, T_k  ints: the number of query and key positions; queries are at
+                  positions 0 .. T_q-1 and keys at 0 .. T_k-1 (both from 0)
+        returns the bias (1, num_heads, T_q, T_k), where
+            out[0, j, q, k] = bias.weight[bucket(k - q), j]
+        with bucket = relative_position_bucket(..., bidirectional, num_buckets,
+        max_distance) of the (T_q, T_k) table of k - q (key minus query, not
+        the other way round). Make the position tensors on the device of
+        self.bias.weight; the result has the weight's dtype (float64 after
+        .double()) and carries its gradient (look the rows up with
+        self.bias(buckets), do not detach).
+
+    It is added to the attention scores of every batch element (the leading 1
+    broadcasts over B): scores (B, h, T_q, T_k) + out, before the softmax.
+    """
+
+    def __init__(self, num_heads, bidirectional=True, num_buckets=32, max_distance=128):
+        super().__init__()
+        # BEGIN SOLUTION
+        self.num_heads = num_heads
+        self.bidirectional = bidirectional
+        self.num_buckets = num_buckets
+        self.max_distance = max_distance
+        self.bias = nn.Embedding(num_buckets, num_heads)
+        # END SOLUTION
+
+    def forward(self, T_q, T_k):
+        # BEGIN SOLUTION
+        device = self.bias.weight.device
+        query = torch.arange(T_q, device=device)[:, None]                      # (T_q, 1)
+        key = torch.arange(T_k, device=device)[None, :]                        # (1, T_k)
+        buckets = relative_position_bucket(key - query, self.bidirectional, self.num_buckets, self.max_distance)
+        values = self.bias(buckets)                                            # (T_q, T_k, h)
+        return values.permute(2, 0, 1).unsqueeze(0)                            # (1, h, T_q, T_k)
+        # END SOLUTION
+
+
+def alibi_bias(num_heads, T_q, T_k):
+    """ALiBi's linear biases, one slope per head (Press et al., 2022).
+
+    Inputs:
+        num_heads  int h >= 1
+        T_q, T_k   ints: queries at positions 0 .. T_q-1, keys at 0 .. T_k-1
+
+    Head j = 1 .. h (counted from 1) has the slope
+        slope_j = 2^(-8 j / h)
+    (h = 8: 1/2, 1/4, ..., 1/256; the first head's slope is 2^(-8/h), never
+    1), and the result bias of shape (h, T_q, T_k) is, for EVERY q and k,
+        bias[j-1, q, k] = -slope_j * (q - k)  =  slope_j * (k - q)
+    A key in the past (k < q) gets a penalty, -slope_j times its distance,
+    that grows linearly with the distance; the key at the query's own
+    position gets 0. ALiBi is used with a causal mask, which hides the keys
+    in the future (k > q) anyway: the same formula there gives positive
+    numbers, which the mask removes. (Encoders that use ALiBi without a
+    mask take -slope_j * |q - k| instead; not here.)
+
+    Returns a tensor of torch's default dtype (torch.get_default_dtype(),
+    normally float32). The paper picks the slopes of a head count that is
+    not a power of 2 in a more roundabout way; this course uses the formula
+    above for every h.
+    """
+    # BEGIN SOLUTION
+    dtype = torch.get_default_dtype()
+    j = torch.arange(1, num_heads + 1, dtype=torch.float64)
+    slopes = 2.0 ** (-8.0 * j / num_heads)                                     # (h,)
+    query = torch.arange(T_q, dtype=torch.float64)[:, None]                    # (T_q, 1)
+    key = torch.arange(T_k, dtype=torch.float64)[None, :]                      # (1, T_k)
+    return (slopes[:, None, None] * (key - query)).to(dtype)                   # (h, T_q, T_k)
     # END SOLUTION

@@ -85,7 +85,7 @@ class Encoder(nn.Module):
 
     def forward(self, src):
         return self.rnn(self.embed(src))
-    # END SOLUTION
+        # END SOLUTION
 
 
 class Decoder(nn.Module):
@@ -108,17 +108,19 @@ class Decoder(nn.Module):
     state along, gives the same logits.
     """
 
-    # BEGIN SOLUTION
     def __init__(self, vocab_size, d_embed, d_hidden):
         super().__init__()
+        # BEGIN SOLUTION
         self.embed = nn.Embedding(vocab_size, d_embed)
         self.rnn = nn.LSTM(d_embed, d_hidden, batch_first=True)
         self.out = nn.Linear(d_hidden, vocab_size)
+        # END SOLUTION
 
     def forward(self, tgt_in, state):
+        # BEGIN SOLUTION
         outputs, state = self.rnn(self.embed(tgt_in), state)         # (B, T, H)
         return self.out(outputs), state
-    # END SOLUTION
+        # END SOLUTION
 
 
 class AttentionDecoder(nn.Module):
@@ -151,16 +153,18 @@ class AttentionDecoder(nn.Module):
     the batch, or loop over t).
     """
 
-    # BEGIN SOLUTION
     def __init__(self, vocab_size, d_embed, d_hidden):
         super().__init__()
+        # BEGIN SOLUTION
         self.embed = nn.Embedding(vocab_size, d_embed)
         self.rnn = nn.LSTM(d_embed, d_hidden, batch_first=True)
         self.W = nn.Linear(d_hidden, d_hidden, bias=False)
         self.W_c = nn.Linear(2 * d_hidden, d_hidden, bias=False)
         self.out = nn.Linear(d_hidden, vocab_size)
+        # END SOLUTION
 
     def forward(self, tgt_in, state, enc_outputs, src_mask=None):
+        # BEGIN SOLUTION
         s, state = self.rnn(self.embed(tgt_in), state)               # (B, T, H)
         B, T, H = s.shape
         S = enc_outputs.shape[1]
@@ -174,7 +178,7 @@ class AttentionDecoder(nn.Module):
         hidden = attention.attentional_hidden(context, queries, self.W_c.weight.T)   # (B*T, H)
         logits = self.out(hidden).reshape(B, T, -1)
         return logits, weights.reshape(B, T, S), state
-    # END SOLUTION
+        # END SOLUTION
 
 
 def translate(encoder, decoder, src, max_len, bos_id, eos_id, pad_id=0):

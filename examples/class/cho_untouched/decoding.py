@@ -17,7 +17,7 @@ tgt_mask is the causal mask causal_mask(T, device) from the masking module, so t
 position t only sees positions 0..t. logits[:, t] scores the token that follows tgt[:, t]:
 at every step only the LAST position, logits[:, -1], is new. (Feeding the whole prefix
 again at every step recomputes the earlier positions; real implementations cache them, a
-"KV cache", but the result is the same and the simple loop is what you write here.)
+"KV cache": the last exercise of this module does it. The simple loop comes first.)
 
 Special tokens. bos_id (begin of sequence) is the first input of the decoder; every
 returned sequence starts with it. eos_id (end of sequence) is a token the model emits to
@@ -64,13 +64,47 @@ Decoding is inference. Run it under torch.no_grad() (no graph is recorded, no me
 wasted on it) and leave the model's mode alone: the caller chooses train() or eval() (for
 a real model, eval(), which switches dropout off), and decoding must not change it.
 
+Sampling. Greedy and beam search look for the most probable output; for open-ended
+generation (stories, dialogue) that gives dull, repetitive text. Sampling draws each next
+token at random from the model's distribution instead, reshaped by three knobs:
+
+    temperature T   softmax(logits / T): T < 1 sharpens the distribution (T -> 0 is greedy),
+                    T > 1 flattens it (T -> infinity is uniform)
+    top-k           keep only the k most probable tokens (top_k = 1 is greedy)
+    top-p (nucleus) keep the smallest set of most probable tokens whose probability adds up
+                    to at least p: few tokens where the model is sure, many where it is not
+
+    probabilities    a .50  b .30  c .15  d .05
+    top_k = 2        a .63  b .37                    (renormalised over the survivors)
+    top_p = 0.7      a .63  b .37                    (.50 < .7, .80 >= .7: c is dropped)
+    T = 2            a .38  b .29  c .21  d .12      (softmax of the logits halved)
+
+A filtered token gets the logit -inf, hence probability 0. The draws come from a
+torch.Generator handed in by the caller, never from the global random state, so that a
+seeded generator reproduces the same samples.
+
+The KV cache. In greedy_decode, step t feeds the whole prefix of t + 1 tokens through the
+decoder, so generating n tokens costs about n^2 / 2 token-passes. But thanks to the causal
+mask, nothing at an earlier position depends on a later one: the keys and values each
+self-attention computed for the earlier positions are the same at every step. Keeping them
+(one cache per decoder layer) lets each step run ONLY the newest token through the decoder:
+its query attends to the cached keys and values, and its own key and value are appended.
+The cross-attention's keys and values come from the memory, which never changes: they are
+projected once per source. Same tokens, about n token-passes instead of n^2 / 2.
+
 In this module you write:
 
-    greedy_decode   batched greedy decoding with early stopping and padding
-    beam_search     beam search for one source, returning the best hypotheses and their scores
+    greedy_decode         batched greedy decoding with early stopping and padding
+    beam_search           beam search for one source, returning the best hypotheses and their scores
+    filter_logits         top-k and top-p filtering of a batch of next-token logits
+    sample_next           one draw per row with temperature, top-k and top-p
+    sample_decode         greedy_decode's loop, sampling instead of taking the argmax
+    cached_greedy_decode  greedy decoding of the course Transformer with a key-value cache
 
-Both use causal_mask, imported from your masking module at the top of this file.
+The decoding loops use causal_mask, imported from your masking module at the top of this file.
 """
+
+import math
 
 import torch
 
@@ -141,3 +175,121 @@ def beam_search(model, src, beam_size, max_len, bos_id, eos_id, src_mask=None):
     model's mode (train/eval) and record no gradients (torch.no_grad()).
     """
     raise NotImplementedError("decoding.beam_search is not written yet; `course hint decoding.beam_search` gives a hint")
+
+
+def filter_logits(logits, top_k=None, top_p=None):
+    """Top-k and top-p (nucleus) filtering of next-token logits.
+
+    Inputs:
+        logits  float (B, V), one row of next-token logits per sequence
+        top_k   int >= 1 or None. Keep the k largest logits of each row; every other entry
+                becomes -inf. k > V keeps everything. Entries tied with the k-th largest:
+                keeping all of them, or only as many as make k, is both fine (the checks
+                never judge that case); ties ABOVE the k-th largest are all kept
+                ([5, 5, 3, 1] with k = 2 keeps the two 5s and nothing else).
+        top_p   float in (0, 1] or None. Keep, in each row, the smallest set of most probable
+                tokens whose total probability (softmax of the row) reaches top_p; every
+                other entry becomes -inf. Sort the probabilities in decreasing order: a
+                token is kept when the probability of the tokens BEFORE it is still below
+                top_p, so the token that makes the sum cross top_p is kept, and the most
+                probable token is always kept (even for a tiny top_p).
+                Probabilities 0.5, 0.3, 0.15, 0.05 with top_p = 0.7 keep the first two
+                (0.5 < 0.7, then 0.8 >= 0.7: the third is dropped).
+        With both, apply top-k first, then top-p to what top-k kept: the probabilities top-p
+        adds up are the softmax of the top-k-filtered row (renormalised over the survivors).
+    Returns:
+        a new tensor of logits's shape and dtype: the kept entries unchanged, the others
+        -inf. With top_k = top_p = None, the logits unchanged. Do not modify logits in place.
+    """
+    raise NotImplementedError("decoding.filter_logits is not written yet; `course hint decoding.filter_logits` gives a hint")
+
+
+def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+    """Draw one next token per row from tempered, filtered logits.
+
+    Inputs:
+        logits       float (B, V), next-token logits
+        temperature  float > 0. The logits are DIVIDED by it before anything else: below 1
+                     the distribution gets sharper (towards the argmax as it goes to 0),
+                     above 1 flatter (towards uniform)
+        top_k, top_p as for filter_logits, applied to the tempered logits
+        generator    a torch.Generator or None, the source of ALL the randomness: pass it
+                     to torch.multinomial (generator=generator). Never use the global
+                     random state, so that a seeded generator reproduces the same draws.
+    Returns:
+        LongTensor (B,) on logits's device: row b holds a token drawn from
+        softmax(filter_logits(logits[b] / temperature, top_k, top_p)). A filtered token
+        (-inf, probability 0) is never drawn.
+
+    The grader compares your draws with the reference's for the same seed (one call of
+    torch.multinomial(probs, 1, generator=generator) on the (B, V) probabilities); draws
+    made another way pass too, if their frequencies over many rows match the probabilities.
+    """
+    raise NotImplementedError("decoding.sample_next is not written yet; `course hint decoding.sample_next` gives a hint")
+
+
+def sample_decode(model, src, max_len, bos_id, eos_id, pad_id=0, src_mask=None, temperature=1.0,
+                  top_k=None, top_p=None, generator=None):
+    """Sampling (ancestral sampling) of a batch of sources: greedy_decode with a draw instead of the argmax.
+
+    Inputs:
+        model, src, max_len, bos_id, eos_id, pad_id, src_mask   as for greedy_decode
+        temperature, top_k, top_p, generator                      passed on to sample_next
+    Returns:
+        tokens  LongTensor (B, L) on src's device, 1 <= L <= max_len, with greedy_decode's
+                conventions: tokens[:, 0] is bos_id; each step decodes the whole prefix with
+                causal_mask(T, device) and appends, for every row, the token that
+                sample_next draws from the LAST position's logits (one call of sample_next
+                on the whole batch per step); after a row's eos every position holds
+                pad_id; stop as soon as every row has finished, or at max_len tokens.
+
+    Every random draw goes through sample_next with the generator. Do not change the
+    model's mode (train/eval) and record no gradients (torch.no_grad()).
+    """
+    raise NotImplementedError("decoding.sample_decode is not written yet; `course hint decoding.sample_decode` gives a hint")
+
+
+def cached_greedy_decode(model, src, max_len, bos_id, eos_id, pad_id=0, src_mask=None):
+    """Greedy decoding with a key-value cache: greedy_decode's tokens, one new position per step.
+
+    Inputs: as for greedy_decode; model is the course's transformer.Transformer (post-norm or
+    pre-norm, any number of decoder layers), used through its syllabus attributes:
+        model.tgt_embed, model.pos_encoding.pe (the table of positions),
+        model.decoder.layers[i] with self_attn, cross_attn (MultiHeadAttention: w_q, w_k,
+        w_v, w_o and num_heads), norm1, norm2, norm3, ff and norm_first,
+        model.decoder.norm and model.generator.
+    Returns: exactly what greedy_decode returns (same tokens, same conventions: bos first,
+    pad after eos, early stop, at most max_len tokens).
+
+    greedy_decode feeds the whole prefix to model.decode at every step, so step t redoes the
+    work of the t steps before it. But in a decoder nothing at an earlier position depends
+    on a later one (the causal mask), so the vectors of the earlier positions never change:
+    only the NEWEST token has to go through the decoder. Do this:
+        - memory = model.encode(src, src_mask), once; then, once per decoder layer, project
+          the memory for the cross-attention: K_mem = cross_attn.w_k(memory) and
+          V_mem = cross_attn.w_v(memory), split into heads (B, h, S, d_k), and keep them;
+        - at the step that adds position t (bos is position 0), embed only the newest token,
+          x = tgt_embed(token) * sqrt(d_model) plus row t of pos_encoding.pe (the position
+          of that token, not 0): x is (B, 1, d_model);
+        - in each layer, the self-attention's query, key and value of x are projected
+          (w_q, w_k, w_v on x, or on norm1(x) for a pre-norm layer); the new key and value
+          are appended to that layer's cache (B, h, t + 1, d_k), and the query attends to
+          every cached position (no mask is needed: the cache holds only the past and the
+          present). Then w_o, the residual and the norms exactly as the layer does it
+          (norm_first decides where the norms go), the cross-attention of x against the
+          cached K_mem, V_mem with the source mask (B, 1, S) (query w_q of x, output w_o),
+          and the feed-forward;
+        - the final model.decoder.norm and model.generator give the logits (B, 1, V); the
+          argmax is the next token, with pad after eos exactly as in greedy_decode.
+    Attention here is softmax(q k^T / sqrt(d_k)) v per head, with -inf where the mask is
+    False; call the projections as modules (layer.self_attn.w_q(x), layer.ff(x), ...), as
+    the model itself does.
+
+    Dropout is left out (decoding runs in eval() mode, where dropout does nothing; with a
+    model in train() mode and dropout > 0 the two decoders may differ).
+
+    So each step costs the same, whatever its position (plus attending over t cached keys,
+    which is cheap), instead of a full decoder pass over t + 1 positions. Do not change the
+    model's mode (train/eval) and record no gradients (torch.no_grad()).
+    """
+    raise NotImplementedError("decoding.cached_greedy_decode is not written yet; `course hint decoding.cached_greedy_decode` gives a hint")

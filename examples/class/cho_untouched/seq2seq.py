@@ -95,7 +95,12 @@ class Encoder(nn.Module):
     Every row has at least one real token.
     """
 
-    raise NotImplementedError("seq2seq.Encoder is not written yet; `course hint seq2seq.Encoder` gives a hint")
+    def __init__(self, vocab_size, d_embed, d_hidden, pad_id=0):
+        super().__init__()
+        raise NotImplementedError("seq2seq.Encoder is not written yet; `course hint seq2seq.Encoder` gives a hint")
+
+    def forward(self, src):
+        raise NotImplementedError("seq2seq.Encoder is not written yet; `course hint seq2seq.Encoder` gives a hint")
 
 
 class Decoder(nn.Module):
@@ -118,7 +123,12 @@ class Decoder(nn.Module):
     state along, gives the same logits.
     """
 
-    raise NotImplementedError("seq2seq.Decoder is not written yet; `course hint seq2seq.Decoder` gives a hint")
+    def __init__(self, vocab_size, d_embed, d_hidden):
+        super().__init__()
+        raise NotImplementedError("seq2seq.Decoder is not written yet; `course hint seq2seq.Decoder` gives a hint")
+
+    def forward(self, tgt_in, state):
+        raise NotImplementedError("seq2seq.Decoder is not written yet; `course hint seq2seq.Decoder` gives a hint")
 
 
 class AttentionDecoder(nn.Module):
@@ -151,7 +161,12 @@ class AttentionDecoder(nn.Module):
     the batch, or loop over t).
     """
 
-    raise NotImplementedError("seq2seq.AttentionDecoder is not written yet; `course hint seq2seq.AttentionDecoder` gives a hint")
+    def __init__(self, vocab_size, d_embed, d_hidden):
+        super().__init__()
+        raise NotImplementedError("seq2seq.AttentionDecoder is not written yet; `course hint seq2seq.AttentionDecoder` gives a hint")
+
+    def forward(self, tgt_in, state, enc_outputs, src_mask=None):
+        raise NotImplementedError("seq2seq.AttentionDecoder is not written yet; `course hint seq2seq.AttentionDecoder` gives a hint")
 
 
 def translate(encoder, decoder, src, max_len, bos_id, eos_id, pad_id=0):
