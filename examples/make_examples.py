@@ -40,8 +40,10 @@ EXAMPLES = {
     "ben_typical_mistakes": "a typical mistake per concept: no tanh' in a backward pass, BPTT forgetting the upstream "
                             "gradient, LSTM gates out of order, softmax without the max shift, a seq2seq encoder whose "
                             "final state is taken at the padding, an off-by-one causal mask, heads split without a "
-                            "transpose, sin and cos concatenated, layer norm with the unbiased variance, a loss that "
-                            "counts the padding, no padding after eos; his seq2seq_training and his capstone fail with them",
+                            "transpose, sin and cos concatenated, relative buckets with the distance's sign flipped, "
+                            "layer norm with the unbiased variance, a loss that counts the padding, no padding after "
+                            "eos, top-p that drops the boundary token, segment B starting at the first [SEP]; his "
+                            "seq2seq_training and his capstone fail with them",
     "cho_untouched": "the stubs as handed out: zero",
     "dev_infinite_loop": "clip_grad_norm never advances its index: that exercise times out, the rest is graded",
     "eun_syntax_error": "lstm.py does not parse: the lstm exercises get zero, rnn is graded",
@@ -71,9 +73,12 @@ BEN_MISTAKES = [
     ("masking.causal_mask", "strict_lower_triangle"),
     ("multihead.split_heads", "reshape_without_transpose"),
     ("positional.sinusoidal_positional_encoding", "concatenated_not_interleaved"),
+    ("positional.relative_position_bucket", "sign_flipped_query_minus_key"),
     ("transformer.LayerNorm", "unbiased_variance"),
     ("training.cross_entropy", "no_padding_handling"),
     ("decoding.greedy_decode", "no_pad_after_eos"),
+    ("decoding.filter_logits", "top_p_drops_boundary_token"),
+    ("heads.bert_pair", "sep_starts_segment_b"),
 ]
 
 

@@ -192,30 +192,6 @@ def beam_search(model, src, beam_size, max_len, bos_id, eos_id, src_mask=None):
 
 
 def filter_logits(logits, top_k=None, top_p=None):
-    """Top-k and top-p (nucleus) filtering of next-token logits.
-
-    Inputs:
-        logits  float (B, V), one row of next-token logits per sequence
-        top_k   int >= 1 or None. Keep the k largest logits of each row; every other entry
-                becomes -inf. k > V keeps everything. Entries tied with the k-th largest:
-                keeping all of them, or only as many as make k, is both fine (the checks
-                never judge that case); ties ABOVE the k-th largest are all kept
-                ([5, 5, 3, 1] with k = 2 keeps the two 5s and nothing else).
-        top_p   float in (0, 1] or None. Keep, in each row, the smallest set of most probable
-                tokens whose total probability (softmax of the row) reaches top_p; every
-                other entry becomes -inf. Sort the probabilities in decreasing order: a
-                token is kept when the probability of the tokens BEFORE it is still below
-                top_p, so the token that makes the sum cross top_p is kept, and the most
-                probable token is always kept (even for a tiny top_p).
-                Probabilities 0.5, 0.3, 0.15, 0.05 with top_p = 0.7 keep the first two
-                (0.5 < 0.7, then 0.8 >= 0.7: the third is dropped).
-        With both, apply top-k first, then top-p to what top-k kept: the probabilities top-p
-        adds up are the softmax of the top-k-filtered row (renormalised over the survivors).
-    Returns:
-        a new tensor of logits's shape and dtype: the kept entries unchanged, the others
-        -inf. With top_k = top_p = None, the logits unchanged. Do not modify logits in place.
-    """
-    # BEGIN SOLUTION
     out = logits.clone()
     if top_k is not None:
         k = min(int(top_k), out.shape[-1])
@@ -224,7 +200,7 @@ def filter_logits(logits, top_k=None, top_p=None):
     if top_p is not None:
         probs, order = torch.sort(torch.softmax(out, dim=-1), dim=-1, descending=True)
         before = torch.cumsum(probs, dim=-1) - probs                            # mass of the tokens before
-        drop_sorted = before >= top_p
+        drop_sorted = torch.cumsum(probs, dim=-1) > top_p
         drop_sorted[..., 0] = False                                             # the best always stays
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         out = out.masked_fill(drop, float("-inf"))

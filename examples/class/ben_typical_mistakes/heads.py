@@ -240,30 +240,9 @@ def patchify(images, patch_size):
 
 
 def bert_pair(tokens_a, tokens_b, cls_id, sep_id):
-    """Pack two segments into BERT's input: [CLS] A [SEP] B [SEP], with segment ids.
-
-    Inputs:
-        tokens_a  1-D long tensor, the token ids of segment A (may be empty)
-        tokens_b  1-D long tensor, the token ids of segment B (may be empty)
-        cls_id    int, the id of [CLS]
-        sep_id    int, the id of [SEP]
-    Returns (tokens, segments), two 1-D long (int64) tensors of length
-    len(A) + len(B) + 3:
-        tokens    cls_id, the ids of A, sep_id, the ids of B, sep_id
-        segments  0 for [CLS], for every token of A and for the FIRST [SEP]
-                  (it closes segment A); 1 for every token of B and for the
-                  final [SEP]
-    Example: A = [5, 6], B = [7], cls_id = 1, sep_id = 2 give
-        tokens   [1, 5, 6, 2, 7, 2]
-        segments [0, 0, 0, 0, 1, 1]
-    """
-    # BEGIN SOLUTION
-    a = torch.as_tensor(tokens_a, dtype=torch.long).reshape(-1)
-    b = torch.as_tensor(tokens_b, dtype=torch.long).reshape(-1)
-    cls = torch.tensor([cls_id], dtype=torch.long)
-    sep = torch.tensor([sep_id], dtype=torch.long)
-    tokens = torch.cat([cls, a, sep, b, sep])
-    segments = torch.cat([torch.zeros(len(a) + 2, dtype=torch.long), torch.ones(len(b) + 1, dtype=torch.long)])
+    tokens = torch.cat([torch.tensor([cls_id]), tokens_a, torch.tensor([sep_id]), tokens_b, torch.tensor([sep_id])])
+    segments = torch.cat([torch.zeros(len(tokens_a) + 1, dtype=torch.long),
+                          torch.ones(len(tokens_b) + 2, dtype=torch.long)])
     return tokens, segments
     # END SOLUTION
 

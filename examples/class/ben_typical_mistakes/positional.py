@@ -226,58 +226,17 @@ def apply_rotary(x, positions=None, base=10000.0):
 
 
 def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
-    """T5's bucket of each relative position (key position - query position).
-
-    Inputs:
-        relative_position  integer tensor of any shape, n = key_pos - query_pos:
-                           negative n is a key in the query's past, positive n
-                           a key in its future
-        bidirectional      True (encoder): past and future get buckets of their
-                           own; False (causal decoder): only the past does
-        num_buckets        int, how many buckets (32 in T5)
-        max_distance       int, distances from here on share the last bucket
-
-    Returns a LongTensor (int64) of the same shape, on the same device, with
-    values in 0 .. num_buckets-1, computed as T5 does:
-
-    1. Split by sign. bidirectional: num_buckets //= 2 (each sign gets half;
-       for an odd num_buckets the last bucket is never used); a key in the
-       future (n > 0) adds num_buckets (the halved value) to its bucket, and
-       the distance is d = |n|. Causal: d = max(-n, 0), so every key in the
-       future (n > 0) gets distance 0 and ends up in bucket 0, together with
-       n = 0.
-    2. max_exact = num_buckets // 2 (of the halved value when bidirectional).
-       A distance d < max_exact is its own bucket: d.
-    3. A larger distance gets a logarithmic bucket
-           max_exact + int( log(d / max_exact) / log(max_distance / max_exact)
-                            * (num_buckets - max_exact) )
-       capped at num_buckets - 1: from max_distance on, every distance is in
-       the last bucket. Compute log(d / max_exact) on float32 values, as T5
-       does, and make the result an integer with .long() (truncation; the
-       value is >= 0 here, so it is the floor).
-    The bucket of step 3 is added to the offset of step 1.
-
-    Example (bidirectional, num_buckets=32, max_distance=128: 16 buckets per
-    sign, max_exact = 8): n = -3 -> 3, n = 3 -> 16 + 3 = 19, n = -20 -> 8 +
-    int(log(2.5) / log(16) * 8) = 10, n = -1000 -> 15, n = 1000 -> 31.
-
-    Assumes max_exact >= 1 (num_buckets >= 4 bidirectional, >= 2 causal) and
-    max_distance > max_exact.
-    """
-    # BEGIN SOLUTION
-    bucket = torch.zeros_like(relative_position, dtype=torch.long)
+    n = -relative_position
+    offset = torch.zeros_like(n)
     if bidirectional:
         num_buckets //= 2
-        bucket = bucket + (relative_position > 0).long() * num_buckets         # the future: second half
-        distance = relative_position.abs()
+        offset = (n > 0).long() * num_buckets
+        d = n.abs()
     else:
-        distance = -torch.clamp(relative_position, max=0)                      # the future -> distance 0
-    max_exact = num_buckets // 2
-    is_small = distance < max_exact
-    log_ratio = torch.log(distance.float() / max_exact) / math.log(max_distance / max_exact)
-    if_large = max_exact + (log_ratio * (num_buckets - max_exact)).long()      # log(0) only where is_small
-    if_large = torch.clamp(if_large, max=num_buckets - 1)
-    return bucket + torch.where(is_small, distance.long(), if_large)
+        d = -torch.clamp(n, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(d.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    return offset + torch.where(d < exact, d, torch.clamp(large, max=num_buckets - 1))
     # END SOLUTION
 
 
