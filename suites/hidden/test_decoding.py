@@ -1210,10 +1210,10 @@ def test_sampled_mode_and_grad(student):
 
 # ================================================================ cached_greedy_decode
 #
-# Random course Transformers (the reference's classes stand in for the learner's while this
-# exercise is graded), float64 and eval(), built here and in the worker from the same
-# weights; the worker's one logs the calls of its decoder's projections
-# (fixtures.logged_transformer).
+# Random course Transformers of the learner's own classes (uses_own: a reference standing in
+# would keep the layers a cache reads out of the worker), float64 and eval(), built here and in
+# the worker from the same weights; the worker's one logs the calls of its decoder's projections
+# (fixtures.logged_transformer), and the tokens expected are greedy decoding of that same model.
 
 def _config(norm_first, layers, V=13, S_vocab=11):
     return dict(src_vocab=S_vocab, tgt_vocab=V, d_model=16, num_heads=2, num_encoder_layers=2,
@@ -1267,7 +1267,9 @@ def _cache_equals_greedy(student, ref, rng, norm_first, layers, call):
     local, made, src, mask, free, _ = _lively(ref, rng, norm_first, layers)
     model = student.fixtures.logged_transformer(*made)
     eos = _absent_token(free, 13)
-    want = ref.decoding.greedy_decode(local, src, 12, BOS, eos, PAD, src_mask=mask)
+    # greedy decoding of the worker's own model (the learner's Transformer), run from here: a
+    # cache is judged against the model it caches, so a slip in the Transformer costs only there
+    want = ref.decoding.greedy_decode(model, src, 12, BOS, eos, PAD, src_mask=mask)
     got = _cached(student, model, src, 12, eos=eos, src_mask=mask)
     _expect_tokens(got, want, call.format(eos=eos), judge_pad=False, judge_length=False)
 
@@ -1356,7 +1358,7 @@ def test_cache_conventions(student, ref, rng):
     eos = EOS if eos is None else eos
     model = student.fixtures.logged_transformer(*made)
     for max_len in (10, 4):
-        want = ref.decoding.greedy_decode(local, src, max_len, BOS, eos, PAD, src_mask=mask)
+        want = ref.decoding.greedy_decode(model, src, max_len, BOS, eos, PAD, src_mask=mask)
         got = _cached(student, model, src, max_len, eos=eos, src_mask=mask)
         _expect_tokens(got, want, f"cached_greedy_decode(model, src, max_len={max_len}, bos_id=1, eos_id={eos}, "
                        "pad_id=0, src_mask=mask), where the rows emit eos at different steps", eos=eos)
