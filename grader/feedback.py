@@ -255,10 +255,11 @@ def submission_markdown(name: str, results: list[ExerciseResult], notes: list[st
         lines += [f"- {md_text(note)}" for note in notes] + [""]
     if results:
         lines += ["| exercise | | points |", "|---|---|---:|"]
-        lines += [f"| {'✓' if r.passed else '✗'} {md_text(r.id)} | {md_text(r.title)} | "
-                  f"{r.score:g}/{r.max_score:g} |" for r in results]
+        lines += [f"| {'✓' if r.passed else '✗'} {md_text(r.id)} | {md_text(r.title)}"
+                  f"{f' ({NOT_WRITTEN})' if r.not_written else ''} | {r.score:g}/{r.max_score:g} |" for r in results]
         lines.append("")
-    for result in _said_once(results):
+    # an exercise not written yet has said all there is in its row of the table
+    for result in _said_once([r for r in results if not r.not_written]):
         lines += [f"## {md_text(result.id)}: {md_text(result.title)}", "", exercise_markdown(result, course), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -304,15 +305,14 @@ def submission_html(name: str, results: list[ExerciseResult], notes: list[str],
         out.append("<table>")
         out.append("<tr><th>exercise</th><th></th><th>points</th></tr>")
         for r in results:
-            out.append(f'<tr><td>{_mark(r.passed)} <a href="#{_anchor(r.id)}">{e(r.id)}</a></td>'
-                       f'<td>{e(r.title)}</td><td class="points">{r.score:g}/{r.max_score:g}</td></tr>')
+            exercise = e(r.id) if r.not_written else f'<a href="#{_anchor(r.id)}">{e(r.id)}</a>'
+            title = f"{e(r.title)} ({NOT_WRITTEN})" if r.not_written else e(r.title)
+            out.append(f'<tr><td>{_mark(r.passed)} {exercise}</td>'
+                       f'<td>{title}</td><td class="points">{r.score:g}/{r.max_score:g}</td></tr>')
         out.append("</table>")
-    for r in _said_once(results):
+    for r in _said_once([r for r in results if not r.not_written]):     # as in feedback.md
         out.append(f'<section id="{_anchor(r.id)}">')
         out.append(f"<h2>{_mark(r.passed)} {e(r.id)}: {e(r.title)}</h2>")
-        if r.not_written:
-            out += [f"<p>{NOT_WRITTEN}, {r.score:g}/{r.max_score:g} points</p>", "</section>"]
-            continue
         out.append(f"<p>{e(_summary(r))}</p>")
         if r.problem:
             tag = "pre" if _excerpted(r) else "p"
