@@ -127,7 +127,15 @@ def test_what_the_grader_keeps_failing_is_reported_and_never_stored(tmp_path):
 
 
 def test_course_grade_exits_1_naming_what_it_could_not_grade(tmp_path, monkeypatch):
-    monkeypatch.setattr(remote, "START_SECONDS", 0.0001)    # no worker says hello in time
+    hello = remote.WorkerSession._hello
+
+    def no_hello(session):
+        # a worker that never says hello in time; a tiny START_SECONDS alone is a race that
+        # a worker forked from a warm server can win (its hello is waiting before the first recv)
+        session.close()
+        raise session._grader_fault(f"a worker did not start within {remote.START_SECONDS:g} s")
+
+    monkeypatch.setattr(remote.WorkerSession, "_hello", no_hello)
     monkeypatch.setattr(grading, "RETRY_PAUSE_SECONDS", 0.0)
     folder = make_submission(tmp_path / "ref")
     out = tmp_path / "out"
@@ -136,7 +144,7 @@ def test_course_grade_exits_1_naming_what_it_could_not_grade(tmp_path, monkeypat
     assert run.exit_code == 1, run.output
     assert "incomplete: 1 exercise result could not be made" in run.output
     assert "ref rnn.rnn_step_forward" in run.output
-    monkeypatch.setattr(remote, "START_SECONDS", 120.0)
+    monkeypatch.setattr(remote.WorkerSession, "_hello", hello)
     again = CliRunner().invoke(main, ["--course", str(ROOT), "grade", str(folder), "--out", str(out),
                                       "--only", "rnn.rnn_step_forward"])
     assert again.exit_code == 0, again.output
