@@ -292,7 +292,8 @@ def sequence_logprob(model, src, tokens, src_mask=None) -> float:
 
 # ---------------------------------------------------------------- a logged Transformer for the KV cache
 
-def logged_transformer(config: dict, state: dict | None = None, dtype: str = "float64", seed: int = 0):
+def logged_transformer(config: dict, state: dict | None = None, dtype: str = "float64", seed: int = 0,
+                       modules=None):
     """``transformer.Transformer(**config)`` (the course module as imported here) with the
     weights ``state`` (None: its own initialisation after ``torch.manual_seed(seed)``), in
     ``dtype`` and eval() mode, whose decoder logs every call of its
@@ -302,8 +303,8 @@ def logged_transformer(config: dict, state: dict | None = None, dtype: str = "fl
     (all its entries over the last size: batch rows times positions), and whether gradients
     were being recorded. ``model.clear_calls()`` empties the log."""
     import torch
-    import transformer
 
+    transformer = modules.transformer if modules is not None else importlib.import_module("transformer")
     torch.manual_seed(int(seed))
     model = transformer.Transformer(**config)
     if state is not None:

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.checks import NOT_WRITTEN, CheckFailed, CheckOutcome, checks_in, exercise_score, seeded_rng, \
-    shown_title, stand_in_note, stub_exercise
+from grader.check_runner import ChecksEnded, run_checks
+from grader.checks import NOT_WRITTEN, CheckOutcome, checks_in, exercise_score, shown_title, stand_in_note, \
+    stub_exercise
 from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
@@ -316,14 +317,6 @@ def _private_copy(folder: Path, into: Path) -> None:
                 shutil.copyfile(path, into / path.name)
 
 
-def _call_check(fn: Callable, available: dict[str, Any]) -> None:
-    params = inspect.signature(fn).parameters
-    missing = [p for p in params if p not in available]
-    if missing:
-        raise RuntimeError(f"check {fn.__name__} needs {missing}, which this suite kind does not provide")
-    fn(**{p: available[p] for p in params})
-
-
 def _explain_failure(session: WorkerSession, message: str, exercise: Exercise | None = None) -> str:
     """What was called, what came back, and ``message``. The call shown is the last one to
     ``exercise``'s own function or class when there is one: a check of a backward pass may
@@ -603,9 +596,8 @@ def _not_graded(result: ExerciseResult, checks: list[Callable], fault: str, star
 
 def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
                 session: WorkerSession, result: ExerciseResult) -> None:
-    def fail_all(reason: str, start: int = 0) -> None:
-        for fn in checks[start:]:
-            result.checks.append(CheckOutcome.of(fn, False, reason))
+    def fail_all(reason: str) -> None:
+        result.checks.extend(CheckOutcome.of(fn, False, reason) for fn in checks)
 
     # what an earlier try of this exercise found (see grade_exercise) is not this try's
     result.problem, result.not_written, result.failed_file = "", False, ""
@@ -621,45 +613,54 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
         fail_all(NOT_RUN)
         return
 
-    student = StudentProxy(session, ctx.course.module_names, ctx.signatures)
     session.calls = CallLog(exercise)
-    stubbed: dict[int, str] = {}        # check index -> the exercise whose stub it ran into
-    for index, fn in enumerate(checks):
-        available = {"student": student, "rng": seeded_rng(f"{exercise.id}:{fn.__name__}")}
+    environment = _WorkerEnvironment(ctx, exercise, session)
+    result.checks.extend(run_checks(exercise.id, checks, environment))
+    _summarise_stubs(result, exercise, session.folder, environment.stubbed)
+
+
+class _WorkerEnvironment:
+    """Checks run here, the learner's code in the session's worker: what crosses back is
+    a :class:`StudentError` or a worker that is gone, described from the calls logged."""
+
+    def __init__(self, ctx: GradingContext, exercise: Exercise, session: WorkerSession):
+        self.exercise, self.session = exercise, session
+        self.given: dict[str, Any] = {"student": StudentProxy(session, ctx.course.module_names, ctx.signatures)}
         if ctx.reference is not None:
-            available["ref"] = ctx.reference
-        session.calls.clear()
-        try:
-            _call_check(fn, available)
-        except CheckFailed as exc:
-            result.checks.append(CheckOutcome.of(fn, False, _explain_failure(session, str(exc), exercise)))
-        except StudentError as exc:
-            stub = stub_raised(exc)
-            if stub is not None:        # no argument dump and traceback for a stub
-                stubbed[index] = stub
-                result.checks.append(CheckOutcome.of(fn, False, _not_written_text(stub, exercise)))
-                continue
-            call = session.calls[-1].call_text() if session.calls else exercise.name
-            message = f"called {call}\n{exc.explain()}"
-            own = [dep for dep in exercise.uses_own if call.startswith(dep.split(".")[1] + "(")]
-            if own:
-                message += (f"\n(this check runs your own {own[0]} first, because what it returns is yours "
-                            f"to design: make {own[0]} pass, then come back)")
-            result.checks.append(CheckOutcome.of(fn, False, message))
-        except GraderFault:
-            raise
-        except WorkerGone as exc:
-            tail = session.output_tail()
-            message = _explain_failure(session, str(exc)) + (f"\nlast output:\n{tail}" if tail else "")
-            result.checks.append(CheckOutcome.of(fn, False, message))
-            fail_all("not run: the process running your code had ended", index + 1)
-            return
-        except Exception as exc:  # the learner's result broke the check's own code (e.g. not a tuple)
-            message = f"the result could not be checked: {type(exc).__name__}: {exc}"
-            result.checks.append(CheckOutcome.of(fn, False, _explain_failure(session, message, exercise)))
-        else:
-            result.checks.append(CheckOutcome.of(fn, True))
-    _summarise_stubs(result, exercise, session.folder, stubbed)
+            self.given["ref"] = ctx.reference
+        self.stubbed: list[str] = []    # the exercise each check's stub error came from
+
+    def before_check(self) -> None:
+        self.session.calls.clear()
+
+    def failed(self, message: str) -> str:
+        return _explain_failure(self.session, message, self.exercise)
+
+    def raised(self, error: Exception) -> str:
+        if isinstance(error, GraderFault):
+            raise error
+        if isinstance(error, WorkerGone):
+            tail = self.session.output_tail()
+            message = _explain_failure(self.session, str(error)) + (f"\nlast output:\n{tail}" if tail else "")
+            raise ChecksEnded(message, "not run: the process running your code had ended")
+        if isinstance(error, StudentError):
+            return self._learner_raised(error)
+        # the learner's result broke the check's own code (e.g. not a tuple)
+        return self.failed(f"the result could not be checked: {type(error).__name__}: {error}")
+
+    def _learner_raised(self, error: StudentError) -> str:
+        stub = stub_raised(error)
+        if stub is not None:        # no argument dump and traceback for a stub
+            self.stubbed.append(stub)
+            return _not_written_text(stub, self.exercise)
+        calls = self.session.calls
+        call = calls[-1].call_text() if calls else self.exercise.name
+        message = f"called {call}\n{error.explain()}"
+        own = [dep for dep in self.exercise.uses_own if call.startswith(dep.split(".")[1] + "(")]
+        if own:
+            message += (f"\n(this check runs your own {own[0]} first, because what it returns is yours "
+                        f"to design: make {own[0]} pass, then come back)")
+        return message
 
 
 def _not_written_text(stub: str, exercise: Exercise) -> str:
@@ -671,12 +672,12 @@ def _not_written_text(stub: str, exercise: Exercise) -> str:
     return f"your code calls {stub}, which is {NOT_WRITTEN}: write it first"
 
 
-def _summarise_stubs(result: ExerciseResult, exercise: Exercise, folder: Path, stubbed: dict[int, str]) -> None:
+def _summarise_stubs(result: ExerciseResult, exercise: Exercise, folder: Path, stubbed: list[str]) -> None:
     """When every check ran into a stub, say so once: the exercise is not written yet (it
     is, or still holds, its own stub), or one reason names the piece to write first."""
     if not stubbed or len(stubbed) != len(result.checks):
         return
-    others = [stub for stub in dict.fromkeys(stubbed.values()) if stub != exercise.id]
+    others = [stub for stub in dict.fromkeys(stubbed) if stub != exercise.id]
     if not others or still_a_stub(folder, exercise):
         result.not_written = True
         return

@@ -17,9 +17,7 @@ Grading still reads ``exercises/<module>.py`` only.
 from __future__ import annotations
 
 import ast
-import functools
 import importlib
-import inspect
 import os
 import re
 import sys
@@ -249,18 +247,9 @@ class NotebookStudent:
 
     @property
     def fixtures(self):
-        from grader import fixtures
+        from grader.check_runner import FixturesFor
 
-        student = self
-
-        class _Fixtures:
-            def __getattr__(self, name):
-                value = getattr(fixtures, name)
-                if callable(value) and "modules" in inspect.signature(value).parameters:
-                    return functools.partial(value, modules=student)
-                return value
-
-        return _Fixtures()
+        return FixturesFor(self)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -304,20 +293,10 @@ class NotebookSession:
 
     def run_checks(self, exercise_id: str) -> list[tuple[str, bool, str]]:
         """(title, passed, feedback) of each visible check of the exercise."""
-        from grader.checks import CheckFailed, check_title, seeded_rng
+        from grader.check_runner import run_checks
 
-        outcomes = []
-        for fn in self._suites.checks_for(exercise_id):
-            available = {"student": self.student, "rng": seeded_rng(f"{exercise_id}:{fn.__name__}")}
-            try:
-                fn(**{p: available[p] for p in inspect.signature(fn).parameters})
-            except CheckFailed as exc:
-                outcomes.append((check_title(fn), False, str(exc)))
-            except Exception as exc:  # the learner's code raised: that is feedback, not the notebook's end
-                outcomes.append((check_title(fn), False, _raised(exc)))
-            else:
-                outcomes.append((check_title(fn), True, ""))
-        return outcomes
+        outcomes = run_checks(exercise_id, self._suites.checks_for(exercise_id), _KernelEnvironment(self.student))
+        return [(outcome.title, outcome.passed, outcome.feedback) for outcome in outcomes]
 
     def check(self, name: str) -> None:
         """Run the visible checks of exercise ``name`` and print ✓/✗ with the feedback."""
@@ -367,6 +346,22 @@ class NotebookSession:
                                   shipped=pictures.SHIPPED)
         print(message("notebook_picture", self.lang, topic=topic, source=source))
         print(message(chosen.caption, self.lang))
+
+
+class _KernelEnvironment:
+    """Visible checks in the notebook's kernel: the learner's code raises here, in this process."""
+
+    def __init__(self, student: NotebookStudent):
+        self.given = {"student": student}
+
+    def before_check(self) -> None:
+        pass
+
+    def failed(self, message: str) -> str:
+        return message
+
+    def raised(self, error: Exception) -> str:
+        return _raised(error)
 
 
 def _raised(exc: BaseException) -> str:

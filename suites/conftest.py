@@ -8,14 +8,11 @@ baseline. The grader itself (`course grade`, `course check`) never does this: it
 learner code in a separate worker process.
 """
 
-import functools
-import inspect
 from pathlib import Path
 
 import pytest
 
-from grader import fixtures
-from grader.checks import seeded_rng
+from grader.check_runner import FixturesFor, check_rng
 from grader.manifest import load_manifest
 from grader.modules import ModuleNamespace
 
@@ -37,21 +34,10 @@ class _PlainStudent:
 
     def __init__(self, modules: ModuleNamespace):
         self._modules = modules
-        self.fixtures = _PlainFixtures(modules)
+        self.fixtures = FixturesFor(modules)
 
     def __getattr__(self, name):
         return getattr(self._modules, name)
-
-
-class _PlainFixtures:
-    def __init__(self, modules: ModuleNamespace):
-        self._modules = modules
-
-    def __getattr__(self, name):
-        value = getattr(fixtures, name)
-        if callable(value) and "modules" in inspect.signature(value).parameters:
-            return functools.partial(value, modules=self._modules)
-        return value
 
 
 @pytest.fixture(scope="session")
@@ -68,4 +54,4 @@ def ref(_module_names):
 @pytest.fixture
 def rng(request):
     fn = request.function
-    return seeded_rng(f"{fn.__check_exercise__}:{fn.__name__}")
+    return check_rng(fn.__check_exercise__, fn)

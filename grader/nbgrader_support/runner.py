@@ -47,9 +47,9 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import fixtures
-from grader.checks import (NOT_WRITTEN, CheckFailed, CheckOutcome, checks_in, describe, exercise_score, seeded_rng,
-                           shown_title, stand_in_note, stub_exercise)
+from grader.check_runner import FixturesFor, run_checks
+from grader.checks import (NOT_WRITTEN, CheckOutcome, checks_in, describe, exercise_score, shown_title,
+                           stand_in_note, stub_exercise)
 from grader.forbidden import forbidden_in_sources
 
 _HIDDEN: dict[str, "_HiddenModule"] = {}     # module name -> its hidden suite and reference, when grading
@@ -197,26 +197,12 @@ class _NotebookModule:
         return value
 
 
-class _Fixtures:
-    """``student.fixtures`` as the suites know it (:mod:`grader.fixtures`), with the
-    course modules of this notebook where a fixture asks for them."""
-
-    def __init__(self, modules: Any):
-        self._modules = modules
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(fixtures, name)
-        if callable(value) and "modules" in inspect.signature(value).parameters:
-            return functools.partial(value, modules=self._modules)
-        return value
-
-
 class _Student:
     def __init__(self, own: str, namespace: dict, calls: _Calls):
         self._own = _NotebookModule(own, namespace, calls)
         self._own_name = own
         self._calls = calls
-        self.fixtures = _Fixtures(self)
+        self.fixtures = FixturesFor(self)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -318,29 +304,11 @@ class ExerciseTests:
         return _OWN_VERDICTS[key]
 
     def _run_checks(self, checks: list[Callable], standing: tuple[str, ...]) -> list[CheckOutcome]:
-        calls = _Calls(self.name)
-        available: dict[str, Any] = {"student": _Student(self.module, self.namespace, calls)}
-        if self._hidden is not None:
-            available["ref"] = _Reference(self.module, self._hidden.reference)
-        outcomes = []
+        environment = _KernelEnvironment(self)
         # a student's print to stderr (or a warning) must not cost the points: nbgrader
         # gives 0 to a test cell with any stderr output
         with _stand_ins(self.namespace, self._hidden, standing), contextlib.redirect_stderr(sys.stdout):
-            for fn in checks:
-                calls.reset()
-                available["rng"] = seeded_rng(f"{self.exercise}:{fn.__name__}")
-                params = inspect.signature(fn).parameters
-                try:
-                    fn(**{p: available[p] for p in params})
-                except CheckFailed as exc:
-                    outcomes.append(CheckOutcome.of(fn, False,
-                                             _with_call(calls.judged, str(exc))))
-                except Exception as exc:  # noqa: BLE001 - whatever the student's code raises is feedback
-                    outcomes.append(CheckOutcome.of(fn, False,
-                                             self._explain_error(exc, calls.last)))
-                else:
-                    outcomes.append(CheckOutcome.of(fn, True))
-        return outcomes
+            return run_checks(self.exercise, checks, environment)
 
     def _explain_error(self, exc: Exception, call: _Call | None) -> str:
         if isinstance(exc, NotDefined):
@@ -374,6 +342,27 @@ class ExerciseTests:
             lines.append(("✓ " if outcome.passed else "✗ ") + shown_title(outcome, outcomes))
             lines.extend("    " + line for line in outcome.feedback.splitlines())
         return "\n".join(lines)
+
+
+class _KernelEnvironment:
+    """An exercise's checks in the notebook's kernel, beside the learner's code: the call a
+    failure judged is the one the wrappers of :class:`_Student` recorded last."""
+
+    def __init__(self, tests: ExerciseTests):
+        self._tests = tests
+        self._calls = _Calls(tests.name)
+        self.given: dict[str, Any] = {"student": _Student(tests.module, tests.namespace, self._calls)}
+        if tests._hidden is not None:
+            self.given["ref"] = _Reference(tests.module, tests._hidden.reference)
+
+    def before_check(self) -> None:
+        self._calls.reset()
+
+    def failed(self, message: str) -> str:
+        return _with_call(self._calls.judged, message)
+
+    def raised(self, error: Exception) -> str:
+        return self._tests._explain_error(error, self._calls.last)
 
 
 def _with_call(call: _Call | None, message: str) -> str:
