@@ -10,6 +10,7 @@ import fnmatch
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class ManifestError(ValueError):
@@ -188,89 +189,13 @@ def _strings(value: list, where: str) -> tuple[str, ...]:
 
 
 def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
-    if not isinstance(data.get("course"), dict):
-        raise ManifestError("course: missing table [course]")
-    for key in data:
-        if key not in ("course", "modules"):
-            raise ManifestError(f"{key}: unknown top-level key (known: course, modules)")
-    head = data["course"]
-    _check_keys(head, _COURSE_KEYS, "course", ("title", "version"))
-    modules_raw = data.get("modules")
-    if not isinstance(modules_raw, list) or not modules_raw:
-        raise ManifestError("modules: at least one [[modules]] table is required")
-
+    """The course a manifest's data describes; a :class:`ManifestError` names the first key
+    that is wrong."""
+    head = _course_table(data)
     modules: list[Module] = []
-    ids: set[str] = set()
-    for m_index, raw in enumerate(modules_raw):
-        where = f"modules[{m_index}]"
-        if not isinstance(raw, dict):
-            raise ManifestError(f"{where}: must be a table")
-        _check_keys(raw, _MODULE_KEYS, where, ("name", "title", "framework", "exercises"))
-        if not raw["name"].isidentifier():
-            raise ManifestError(f"{where}.name: {raw['name']!r} is not a Python module name")
-        if raw["framework"] not in _FRAMEWORKS:
-            raise ManifestError(f"{where}.framework: must be one of {', '.join(_FRAMEWORKS)}")
-        kind = raw.get("kind", "exercises")
-        if kind not in _KINDS:
-            raise ManifestError(f"{where}.kind: must be one of {', '.join(_KINDS)}")
-        module_forbidden = _strings(raw.get("forbidden", []), f"{where}.forbidden")
-        assembles = _strings(raw.get("assembles", []), f"{where}.assembles")
-        try_with = raw.get("try_with", "")
-        if kind == "capstone" and (not assembles or not try_with):
-            raise ManifestError(f"{where}: a capstone names the modules it assembles (assembles) and the command "
-                                "that runs them for the learner (try_with)")
-        if kind != "capstone" and (assembles or try_with):
-            raise ManifestError(f"{where}: only a capstone assembles modules (kind = \"capstone\")")
-        earlier = [m.name for m in modules if m.kind != "capstone"]
-        for a_index, name in enumerate(assembles):
-            if name not in earlier:
-                raise ManifestError(f"{where}.assembles[{a_index}]: {name!r} is not a module that comes earlier "
-                                    "in the course")
-        exercises = []
-        for e_index, ex in enumerate(raw["exercises"]):
-            ewhere = f"{where}.exercises[{e_index}]"
-            if not isinstance(ex, dict):
-                raise ManifestError(f"{ewhere}: must be a table")
-            _check_keys(ex, _EXERCISE_KEYS, ewhere, ("name", "title", "points", "hints"))
-            if not ex["name"].isidentifier():
-                raise ManifestError(f"{ewhere}.name: {ex['name']!r} is not a Python identifier")
-            if ex["points"] <= 0:
-                raise ManifestError(f"{ewhere}.points: must be a positive number")
-            hints = _strings(ex["hints"], f"{ewhere}.hints")
-            if len(hints) < 2:
-                raise ManifestError(f"{ewhere}.hints: give at least two levels of hints")
-            builds_on = _strings(ex.get("builds_on", []), f"{ewhere}.builds_on")
-            uses_own = _strings(ex.get("uses_own", []), f"{ewhere}.uses_own")
-            if kind == "capstone" and builds_on:
-                raise ManifestError(f"{ewhere}.builds_on: a capstone is graded on the learner's own code only; "
-                                    "nothing can stand in for it")
-            for key, listed in (("builds_on", builds_on), ("uses_own", uses_own)):
-                for b_index, dep in enumerate(listed):
-                    if dep not in ids:
-                        raise ManifestError(
-                            f"{ewhere}.{key}[{b_index}]: {dep!r} is not an exercise that comes earlier in the course"
-                        )
-            exercise = Exercise(
-                module=raw["name"],
-                name=ex["name"],
-                points=float(ex["points"]),
-                title=ex["title"],
-                builds_on=builds_on,
-                uses_own=uses_own,
-                forbidden=module_forbidden + _strings(ex.get("forbidden", []), f"{ewhere}.forbidden"),
-                hints=hints,
-                time_limit=float(ex["time_limit"]) if "time_limit" in ex else None,
-                own_code_only=kind == "capstone",
-            )
-            if exercise.id in ids:
-                raise ManifestError(f"{ewhere}.name: exercise {exercise.id} is listed twice")
-            ids.add(exercise.id)
-            exercises.append(exercise)
-        if not exercises:
-            raise ManifestError(f"{where}.exercises: a module needs at least one exercise")
-        modules.append(Module(raw["name"], raw["title"], raw["framework"], tuple(exercises), kind, assembles,
-                              try_with))
-
+    ids: set[str] = set()       # every exercise so far: what a later one may build on
+    for index, raw in enumerate(data["modules"]):
+        modules.append(_module(raw, f"modules[{index}]", modules, ids))
     names = [m.name for m in modules]
     if len(set(names)) != len(names):
         raise ManifestError("modules: a module name is listed twice")
@@ -283,6 +208,99 @@ def parse_manifest(data: dict, root: Path = Path(".")) -> Course:
         modules=tuple(modules),
         root=root,
     )
+
+
+def _course_table(data: dict) -> dict:
+    if not isinstance(data.get("course"), dict):
+        raise ManifestError("course: missing table [course]")
+    for key in data:
+        if key not in ("course", "modules"):
+            raise ManifestError(f"{key}: unknown top-level key (known: course, modules)")
+    _check_keys(data["course"], _COURSE_KEYS, "course", ("title", "version"))
+    if not isinstance(data.get("modules"), list) or not data["modules"]:
+        raise ManifestError("modules: at least one [[modules]] table is required")
+    return data["course"]
+
+
+def _named_table(raw: Any, keys: dict, where: str, required: tuple[str, ...], what: str) -> None:
+    """``raw`` is a table with the ``required`` keys, known keys only, and a ``name`` that
+    is a Python identifier (``what`` says what kind of name)."""
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{where}: must be a table")
+    _check_keys(raw, keys, where, required)
+    if not raw["name"].isidentifier():
+        raise ManifestError(f"{where}.name: {raw['name']!r} is not a {what}")
+
+
+def _module(raw: Any, where: str, earlier: list[Module], ids: set[str]) -> Module:
+    _named_table(raw, _MODULE_KEYS, where, ("name", "title", "framework", "exercises"), "Python module name")
+    if raw["framework"] not in _FRAMEWORKS:
+        raise ManifestError(f"{where}.framework: must be one of {', '.join(_FRAMEWORKS)}")
+    kind = raw.get("kind", "exercises")
+    if kind not in _KINDS:
+        raise ManifestError(f"{where}.kind: must be one of {', '.join(_KINDS)}")
+    assembles, try_with = _capstone_fields(raw, where, kind, earlier)
+    forbidden = _strings(raw.get("forbidden", []), f"{where}.forbidden")
+    exercises = []
+    for index, ex in enumerate(raw["exercises"]):
+        exercise = _exercise(ex, f"{where}.exercises[{index}]", raw["name"], kind, forbidden, ids)
+        ids.add(exercise.id)
+        exercises.append(exercise)
+    if not exercises:
+        raise ManifestError(f"{where}.exercises: a module needs at least one exercise")
+    return Module(raw["name"], raw["title"], raw["framework"], tuple(exercises), kind, assembles, try_with)
+
+
+def _capstone_fields(raw: dict, where: str, kind: str, earlier: list[Module]) -> tuple[tuple[str, ...], str]:
+    """What a capstone assembles and the command that runs it; nothing for another module."""
+    assembles = _strings(raw.get("assembles", []), f"{where}.assembles")
+    try_with = raw.get("try_with", "")
+    if kind == "capstone" and (not assembles or not try_with):
+        raise ManifestError(f"{where}: a capstone names the modules it assembles (assembles) and the command "
+                            "that runs them for the learner (try_with)")
+    if kind != "capstone" and (assembles or try_with):
+        raise ManifestError(f"{where}: only a capstone assembles modules (kind = \"capstone\")")
+    names = [m.name for m in earlier if m.kind != "capstone"]
+    for index, name in enumerate(assembles):
+        if name not in names:
+            raise ManifestError(f"{where}.assembles[{index}]: {name!r} is not a module that comes earlier "
+                                "in the course")
+    return assembles, try_with
+
+
+def _exercise(ex: Any, where: str, module: str, kind: str, module_forbidden: tuple[str, ...],
+              ids: set[str]) -> Exercise:
+    _named_table(ex, _EXERCISE_KEYS, where, ("name", "title", "points", "hints"), "Python identifier")
+    if ex["points"] <= 0:
+        raise ManifestError(f"{where}.points: must be a positive number")
+    hints = _strings(ex["hints"], f"{where}.hints")
+    if len(hints) < 2:
+        raise ManifestError(f"{where}.hints: give at least two levels of hints")
+    builds_on = _strings(ex.get("builds_on", []), f"{where}.builds_on")
+    uses_own = _strings(ex.get("uses_own", []), f"{where}.uses_own")
+    if kind == "capstone" and builds_on:
+        raise ManifestError(f"{where}.builds_on: a capstone is graded on the learner's own code only; "
+                            "nothing can stand in for it")
+    for key, listed in (("builds_on", builds_on), ("uses_own", uses_own)):
+        for index, dep in enumerate(listed):
+            if dep not in ids:
+                raise ManifestError(f"{where}.{key}[{index}]: {dep!r} is not an exercise that comes earlier "
+                                    "in the course")
+    exercise = Exercise(
+        module=module,
+        name=ex["name"],
+        points=float(ex["points"]),
+        title=ex["title"],
+        builds_on=builds_on,
+        uses_own=uses_own,
+        forbidden=module_forbidden + _strings(ex.get("forbidden", []), f"{where}.forbidden"),
+        hints=hints,
+        time_limit=float(ex["time_limit"]) if "time_limit" in ex else None,
+        own_code_only=kind == "capstone",
+    )
+    if exercise.id in ids:
+        raise ManifestError(f"{where}.name: exercise {exercise.id} is listed twice")
+    return exercise
 
 
 def load_manifest(path: Path) -> Course:
