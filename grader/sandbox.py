@@ -260,6 +260,18 @@ class PidNamespaces:
 
 # ---------------------------------------------------------------- the worker's part
 
+def _own_namespace(name: str, flag: int, otherwise: str) -> list | None:
+    """Give this process a namespace of its own (``flag``): None when it has one, else the
+    step that says why not and what holds ``otherwise``."""
+    if name in skipped():
+        return _step(name, False, "switched off")
+    try:
+        _unshare(flag)
+    except OSError as exc:
+        return _step(name, False, f"not available ({exc.strerror}); {otherwise}")
+    return None
+
+
 def contain_processes(contained: bool) -> list:
     """Make this process the init of a new PID namespace. If it is not one already, unshare
     and fork: the parent stays outside, waits, and ends as its child ended (the grader
@@ -267,12 +279,9 @@ def contain_processes(contained: bool) -> list:
     name = "processes"
     if contained:
         return _step(name, True, "the worker is the init of its own PID namespace")
-    if name in skipped():
-        return _step(name, False, "switched off")
-    try:
-        _unshare(CLONE_NEWPID)
-    except OSError as exc:
-        return _step(name, False, f"not available ({exc.strerror}); only the worker's process group is killed")
+    refused = _own_namespace(name, CLONE_NEWPID, "only the worker's process group is killed")
+    if refused is not None:
+        return refused
     pid = os.fork()
     if pid:
         _relay(pid)
@@ -445,12 +454,9 @@ def _populate(new_root: str, folder: Path, original: int) -> None:
 
 def isolate_filesystem(folder: Path) -> list:
     name = "filesystem"
-    if name in skipped():
-        return _step(name, False, "switched off")
-    try:
-        _unshare(CLONE_NEWNS)
-    except OSError as exc:
-        return _step(name, False, f"not available ({exc.strerror}); the worker sees the machine's files")
+    refused = _own_namespace(name, CLONE_NEWNS, "the worker sees the machine's files")
+    if refused is not None:
+        return refused
     try:
         _make_root(Path(folder))
     except OSError as exc:
