@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from typing import Any, Callable, Protocol
 
 from grader.checks import CheckFailed, CheckOutcome, seeded_rng
@@ -42,6 +43,14 @@ class CheckEnvironment(Protocol):
         """The feedback of a check during which something raised ``error``: the learner's
         code, or the check's own code on what the learner returned. May raise
         :class:`ChecksEnded`, or let a fault of the grader's own through."""
+
+
+def one_torch_thread() -> None:
+    """Checks and the course's small models work on small tensors: torch's intra-op threads
+    would only spin, on cores the workers need. Nothing when torch is not loaded."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def check_rng(exercise_id: str, fn: Callable):

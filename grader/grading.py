@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.check_runner import ChecksEnded, run_checks
+from grader.check_runner import ChecksEnded, one_torch_thread, run_checks
 from grader.checks import NOT_WRITTEN, CheckOutcome, checks_in, exercise_score, shown_title, stand_in_note, \
     stub_exercise
 from grader.forbidden import forbidden_in_sources
@@ -129,8 +129,7 @@ class Suites:
         spec.loader.exec_module(module)
         for fn in checks_in(module):
             self._by_exercise.setdefault(fn.__check_exercise__, []).append(fn)
-        if "torch" in sys.modules:      # checks work on small tensors: more threads only spin
-            sys.modules["torch"].set_num_threads(1)
+        one_torch_thread()
 
     def _load_all(self) -> None:
         for path in sorted(self.folder.glob("test_*.py")):
@@ -237,15 +236,6 @@ class GradingContext:
     def close(self) -> None:
         if self.launcher is not None:
             self.launcher.close()
-
-
-def one_thread_for_torch(course: Course) -> None:
-    """Checks work on small tensors: torch's intra-op threads would only spin, on the
-    cores the workers need."""
-    if course.uses_torch:
-        import torch
-
-        torch.set_num_threads(1)
 
 
 def warm_launcher(course: Course, warm_up: bool = True) -> ForkServer:

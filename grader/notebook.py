@@ -281,9 +281,12 @@ class NotebookSession:
         if folder not in sys.path:
             sys.path.insert(0, folder)       # the modules import each other by plain name
         self.student = NotebookStudent(namespace, module, self.course.module_names, lang)
-        from grader.grading import Suites, one_thread_for_torch
+        from grader.check_runner import one_torch_thread
+        from grader.grading import Suites
 
-        one_thread_for_torch(self.course)    # small tensors: more threads only spin (see `course capstone --threads`)
+        if self.course.uses_torch:
+            import torch  # noqa: F401 - loaded now, so that it runs on one thread from the start
+        one_torch_thread()
         self._suites = Suites(self.course.root / "suites" / "visible")
 
     # -- checks

@@ -33,6 +33,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from grader.check_runner import one_torch_thread
 from grader.i18n import message
 from grader.manifest import Course
 from grader.modules import ModuleNamespace
@@ -860,6 +861,6 @@ def write_reference_pictures(course: Course, out_dir: Path) -> list[Path]:
 def one_thread() -> None:
     """Small models train fastest on one thread; a second core busy elsewhere would make
     every step wait (see ``course capstone --threads``)."""
-    import torch
+    import torch  # noqa: F401 - loaded now, so that it runs on one thread from the start
 
-    torch.set_num_threads(1)
+    one_torch_thread()

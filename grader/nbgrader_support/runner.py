@@ -47,7 +47,7 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.check_runner import FixturesFor, run_checks
+from grader.check_runner import FixturesFor, one_torch_thread, run_checks
 from grader.checks import (NOT_WRITTEN, CheckOutcome, checks_in, describe, exercise_score, shown_title,
                            stand_in_note, stub_exercise)
 from grader.forbidden import forbidden_in_sources
@@ -472,5 +472,5 @@ def _cell_sources(namespace: dict) -> list[str]:
 def _one_torch_thread_when_grading() -> None:
     """nbgrader grades a class one notebook after another on a shared machine; the
     checks' tensors are small, so torch's intra-op threads would only spin."""
-    if os.environ.get("NBGRADER_EXECUTION") == "autograde" and "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        one_torch_thread()
