@@ -18,9 +18,9 @@ import dataclasses
 import html
 import re
 
-from grader.checks import shown_title
-from grader.grading import NOT_WRITTEN, ExerciseResult, stand_in_note
+from grader.checks import NOT_WRITTEN
 from grader.manifest import Course
+from grader.results import ExerciseResult, ResultView, Status, result_view
 
 CHECK_LIMIT = 2_000           # characters of learner text per check (and per note)
 EXERCISE_LIMIT = 10_000       # per exercise: its problem and every check's message
@@ -185,43 +185,28 @@ def _first_hint(course: Course | None, exercise_id: str) -> str | None:
     return hints[0] if hints else None
 
 
-def _summary(result: ExerciseResult) -> str:
-    done = sum(c.passed for c in result.checks)
-    return f"{done}/{len(result.checks)} checks passed, {result.score:g}/{result.max_score:g} points"
-
-
-def _excerpted(result: ExerciseResult) -> bool:
-    return bool(result.failed_file) and "\n" in result.problem
-
-
-def _problem_markdown(result: ExerciseResult) -> str:
-    # a file that does not import: its message shows the line with a caret, kept in its column
-    return md_code_block(result.problem) if _excerpted(result) else md_text(result.problem)
-
-
 def exercise_markdown(result: ExerciseResult, course: Course | None = None) -> str:
-    """One exercise's feedback in Markdown (the ``output`` of its entry in ``results.json``).
-
-    Quiet where there is little to say: an exercise not written yet is one line; one whose
-    checks never ran (its file does not import) is its reason, once; hints only for an
-    exercise whose own code ran and fell short (see :attr:`ExerciseResult.attempted`)."""
-    if result.not_written:
-        return f"**Not passed**: {NOT_WRITTEN}, {result.score:g}/{result.max_score:g} points"
-    parts = [f"**{'Passed' if result.passed else 'Not passed'}**: {_summary(result)}"]
-    if result.problem:
-        parts.append(_problem_markdown(result))
-    if result.stood_in and result.checks_ran:
-        parts.append(md_text(stand_in_note(result.stood_in)))
-    for check in result.checks if result.checks_ran else ():
-        item = f"- {'✓' if check.passed else '✗'} {md_text(shown_title(check, result.checks))}"
+    """One exercise's feedback in Markdown (the ``output`` of its entry in ``results.json``):
+    its view (:func:`grader.results.result_view`), with the first hint from ``course``."""
+    view = result_view(result)
+    headline = f"**{'Passed' if view.status is Status.PASSED else 'Not passed'}**: {view.summary()}"
+    if view.status is Status.NOT_WRITTEN:
+        return headline
+    parts = [headline]
+    if view.problem:
+        parts.append(md_code_block(view.problem) if view.problem_is_excerpt else md_text(view.problem))
+    if view.stand_in_note:
+        parts.append(md_text(view.stand_in_note))
+    for check in view.checks or ():
+        item = f"- {'✓' if check.passed else '✗'} {md_text(check.title)}"
         if check.feedback:
             item += "\n\n" + "\n".join("  " + line if line else "" for line in md_code_block(check.feedback).splitlines())
         parts.append(item)
-    if result.attempted and not result.passed:
-        hint = _first_hint(course, result.id)
+    if view.hints_apply:
+        hint = _first_hint(course, view.exercise_id)
         if hint:
             parts.append(f"**Hint:** {md_text(hint)}")
-        parts.append(f"More hints, one level at a time: `course hint {result.id}`")
+        parts.append(f"More hints, one level at a time: `course hint {view.exercise_id}`")
     return "\n\n".join(parts)
 
 
@@ -313,25 +298,32 @@ def submission_html(name: str, results: list[ExerciseResult], notes: list[str],
     for r in _said_once([r for r in results if not r.not_written]):     # as in feedback.md
         out.append(f'<section id="{_anchor(r.id)}">')
         out.append(f"<h2>{_mark(r.passed)} {e(r.id)}: {e(r.title)}</h2>")
-        out.append(f"<p>{e(_summary(r))}</p>")
-        if r.problem:
-            tag = "pre" if _excerpted(r) else "p"
-            out.append(f'<{tag} class="problem">{e(r.problem)}</{tag}>')
-        if r.stood_in and r.checks_ran:
-            out.append(f'<p class="note">{e(stand_in_note(r.stood_in))}</p>')
-        if r.checks_ran:
-            out.append('<ul class="checks">')
-            for check in r.checks:
-                item = f"<li>{_mark(check.passed)} {e(shown_title(check, r.checks))}"
-                if check.feedback:
-                    item += f"<pre>{e(check.feedback)}</pre>"
-                out.append(item + "</li>")
-            out.append("</ul>")
-        if r.attempted and not r.passed:
-            hint = _first_hint(course, r.id)
-            if hint:
-                out.append(f'<p class="hint"><strong>Hint:</strong> {e(hint)}</p>')
-            out.append(f"<p>More hints, one level at a time: <code>course hint {e(r.id)}</code></p>")
+        out.extend(_exercise_html(result_view(r), course))
         out.append("</section>")
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
+
+
+def _exercise_html(view: ResultView, course: Course | None) -> list[str]:
+    """The lines of an exercise's section below its heading, from its view."""
+    e = html.escape
+    out = [f"<p>{e(view.summary())}</p>"]
+    if view.problem:
+        tag = "pre" if view.problem_is_excerpt else "p"
+        out.append(f'<{tag} class="problem">{e(view.problem)}</{tag}>')
+    if view.stand_in_note:
+        out.append(f'<p class="note">{e(view.stand_in_note)}</p>')
+    if view.checks is not None:
+        out.append('<ul class="checks">')
+        for check in view.checks:
+            item = f"<li>{_mark(check.passed)} {e(check.title)}"
+            if check.feedback:
+                item += f"<pre>{e(check.feedback)}</pre>"
+            out.append(item + "</li>")
+        out.append("</ul>")
+    if view.hints_apply:
+        hint = _first_hint(course, view.exercise_id)
+        if hint:
+            out.append(f'<p class="hint"><strong>Hint:</strong> {e(hint)}</p>')
+        out.append(f"<p>More hints, one level at a time: <code>course hint {e(view.exercise_id)}</code></p>")
+    return out

@@ -24,78 +24,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.check_runner import ChecksEnded, one_torch_thread, run_checks
-from grader.checks import NOT_WRITTEN, CheckOutcome, checks_in, exercise_score, shown_title, stand_in_note, \
-    stub_exercise
+from grader.checks import NOT_WRITTEN, CheckOutcome, checks_in, exercise_score, stub_exercise
 from grader.forbidden import forbidden_in_sources
 from grader.forkserver import ForkServer
 from grader.manifest import Course, Exercise
 from grader.modules import ModuleNamespace
 from grader.remote import GraderFault, StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
+from grader.results import NOT_RUN, ExerciseResult
 from grader.screening import RefusalCache, screen
 from grader.source import definition_source, make_stubs, stub_message
 
 MAX_MODULE_BYTES = 1_000_000
-NOT_RUN = "not run"             # a check's feedback when it never ran the learner's code
 ATTEMPTS = 3                    # a worker that fails for the grader's reasons is tried again
 RETRY_PAUSE_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ExerciseResult:
-    id: str
-    title: str
-    max_score: float
-    score: float
-    checks: list[CheckOutcome] = field(default_factory=list)
-    problem: str = ""           # a reason that applies to the whole exercise
-    seconds: float = 0.0
-    grader_fault: str = ""      # the grader could not grade it: no score, never stored
-    stood_in: list[str] = field(default_factory=list)     # reference pieces used in place of the learner's
-    blocked_by: list[str] = field(default_factory=list)   # failing pieces nothing could stand in for
-    not_written: bool = False   # still the stub it was handed out as: one line says so, its checks fail
-    failed_file: str = ""       # the learner's file that could not be imported (``problem`` shows where)
-
-    @property
-    def passed(self) -> bool:
-        return not self.problem and bool(self.checks) and all(c.passed for c in self.checks)
-
-    @property
-    def graded(self) -> bool:
-        return not self.grader_fault
-
-    @property
-    def checks_ran(self) -> bool:
-        """Whether any check ran the learner's code of this exercise: when none did, the
-        ``problem`` alone says why, and the checks need not be listed one by one."""
-        return not self.not_written and any(c.passed or c.feedback != NOT_RUN for c in self.checks)
-
-    @property
-    def attempted(self) -> bool:
-        """Whether the learner's own code of this exercise ran and fell short: only then
-        are its hints worth showing (not for a stub, a file that does not import, a missing
-        module or a broken zip, a piece blocked by another)."""
-        return self.checks_ran and not (self.failed_file or self.grader_fault or self.blocked_by)
-
-    def feedback(self) -> str:
-        lines = []
-        done = sum(c.passed for c in self.checks)
-        lines.append(f"{self.id}: {done}/{len(self.checks)} checks passed, "
-                     f"{self.score:g}/{self.max_score:g} points")
-        if self.problem:
-            lines.append(self.problem)
-        if self.stood_in and self.checks_ran:
-            lines.append(stand_in_note(self.stood_in))
-        if self.not_written:
-            return f"{self.id}: {NOT_WRITTEN}, 0/{self.max_score:g} points"
-        for outcome in self.checks if self.checks_ran else ():
-            lines.append(("✓ " if outcome.passed else "✗ ") + shown_title(outcome, self.checks))
-            if outcome.feedback:
-                lines.extend("    " + line for line in outcome.feedback.splitlines())
-        if self.attempted and not self.passed:
-            lines.append(f"Hint: `course hint {self.id}`")
-        return "\n".join(lines)
 
 
 def blocked_note(blocked_by: list[str]) -> str:

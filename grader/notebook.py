@@ -303,20 +303,25 @@ class NotebookSession:
 
     def check(self, name: str) -> None:
         """Run the visible checks of exercise ``name`` and print ✓/✗ with the feedback."""
+        from grader.checks import CheckOutcome
+        from grader.results import ExerciseResult, Status, result_view
+
         exercise_id = self._exercise_id(name)
         outcomes = self.run_checks(exercise_id)
         if not outcomes:
             print(message("notebook_no_checks", self.lang, id=exercise_id))
             return
-        passed = sum(ok for _, ok, _ in outcomes)
-        everything = passed == len(outcomes)
-        print(message("notebook_check_summary", self.lang, mark="✓" if everything else "✗", id=exercise_id,
-                  passed=passed, total=len(outcomes)))
-        for title, ok, feedback in outcomes:
-            print(f"    {'✓' if ok else '✗'} {title}")
-            for line in feedback.splitlines():
+        # no points are shown here, so weights and scores do not matter
+        checks = [CheckOutcome(title, 1.0, ok, feedback) for title, ok, feedback in outcomes]
+        view = result_view(ExerciseResult(exercise_id, "", 0.0, 0.0, checks=checks))
+        mark = "✓" if view.status is Status.PASSED else "✗"
+        print(message("notebook_check_summary", self.lang, mark=mark, id=exercise_id,
+                      passed=view.checks_passed, total=view.checks_total))
+        for check in view.checks or ():
+            print(f"    {'✓' if check.passed else '✗'} {check.title}")
+            for line in check.feedback.splitlines():
                 print(f"        {line}")
-        if not everything:
+        if view.hints_apply:
             print(message("notebook_hint", self.lang, id=exercise_id))
 
     def first_failing(self, exercise_ids) -> str | None:

@@ -2,12 +2,12 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from grader.checks import shown_title
 from grader.cli import CourseContext, pass_course
-from grader.grading import ExerciseResult, GradingContext, grade_in_order, stand_in_note
+from grader.grading import ExerciseResult, GradingContext, grade_in_order
 from grader.commands.progress import capstone_fields, exercise_file, is_capstone, select_targets, shown_path
 from grader.i18n import exercise_text
 from grader.manifest import Exercise
+from grader.results import Status, result_view
 
 
 def print_result(console: Console, cc: CourseContext, result: ExerciseResult) -> None:
@@ -16,32 +16,33 @@ def print_result(console: Console, cc: CourseContext, result: ExerciseResult) ->
     The checks' own words (their titles, "got ... expected ...") come from suites/ and
     stay English in every language; only the frame around them is translated. An
     exercise not written yet is one line; one whose checks never ran (its file does not
-    import, it is blocked) is its reason, once, not once per check."""
-    if result.not_written:
-        console.print(f"[red]✗[/] {result.id}  [dim]{escape(cc.t('check_not_written'))}[/]")
+    import, it is blocked) is its reason, once, not once per check; a passed one is its
+    counts alone."""
+    view = result_view(result)
+    if view.status is Status.NOT_WRITTEN:
+        console.print(f"[red]✗[/] {view.exercise_id}  [dim]{escape(cc.t('check_not_written'))}[/]")
         return
-    done = sum(c.passed for c in result.checks)
-    counts = cc.t("check_counts", passed=done, total=len(result.checks))
-    if result.passed:
-        console.print(f"[green]✓[/] {result.id}  [dim]{escape(counts)}[/]")
+    counts = cc.t("check_counts", passed=view.checks_passed, total=view.checks_total)
+    if view.status is Status.PASSED:
+        console.print(f"[green]✓[/] {view.exercise_id}  [dim]{escape(counts)}[/]")
         return
-    console.print(f"[red]✗[/] {result.id}  [dim]{escape(counts)}[/]")
-    if result.blocked_by:
-        console.print("    [red]" + escape(cc.t("check_blocked", names=", ".join(result.blocked_by),
-                                                first=result.blocked_by[0])) + "[/]")
-    elif result.problem:
-        first, *rest = result.problem.splitlines()
+    console.print(f"[red]✗[/] {view.exercise_id}  [dim]{escape(counts)}[/]")
+    if view.blocked_by:
+        console.print("    [red]" + escape(cc.t("check_blocked", names=", ".join(view.blocked_by),
+                                                first=view.blocked_by[0])) + "[/]")
+    elif view.problem:
+        first, *rest = view.problem.splitlines()
         console.print(f"    [red]{escape(first)}[/]")
         for line in rest:       # an excerpt of the learner's file: its caret must stay in its column
             console.print(f"    {escape(line)}", overflow="ignore", crop=False, soft_wrap=True)
-    if result.stood_in and result.checks_ran:
-        console.print(f"    [yellow]{escape(stand_in_note(result.stood_in))}[/]")
-    for outcome in result.checks if result.checks_ran else ():
-        if outcome.passed:
-            console.print(f"    [green]✓[/] {escape(shown_title(outcome, result.checks))}")
+    if view.stand_in_note:
+        console.print(f"    [yellow]{escape(view.stand_in_note)}[/]")
+    for check in view.checks or ():
+        if check.passed:
+            console.print(f"    [green]✓[/] {escape(check.title)}")
         else:
-            console.print(f"    [red]✗ {escape(outcome.title)}[/]")
-            for line in outcome.feedback.splitlines():
+            console.print(f"    [red]✗ {escape(check.title)}[/]")
+            for line in check.feedback.splitlines():
                 console.print(f"        {escape(line)}")
 
 

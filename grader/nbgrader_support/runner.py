@@ -48,9 +48,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.check_runner import FixturesFor, one_torch_thread, run_checks
-from grader.checks import (NOT_WRITTEN, CheckOutcome, checks_in, describe, exercise_score, shown_title,
-                           stand_in_note, stub_exercise)
+from grader.checks import NOT_WRITTEN, CheckOutcome, checks_in, describe, exercise_score, stub_exercise
 from grader.forbidden import forbidden_in_sources
+from grader.results import ExerciseResult, plain_text, result_view
 
 _HIDDEN: dict[str, "_HiddenModule"] = {}     # module name -> its hidden suite and reference, when grading
 _OWN_VERDICTS: dict[tuple[str, int], bool] = {}   # (exercise, id of the notebook's definition) -> passes
@@ -328,20 +328,17 @@ class ExerciseTests:
 
     def _report(self, outcomes: list[CheckOutcome], score: float, banned: set[str], grading: bool,
                 standing: tuple[str, ...]) -> str:
-        passed = sum(o.passed for o in outcomes)
-        if not passed and not banned and all(o.feedback == f"{self.exercise} is {NOT_WRITTEN}" for o in outcomes):
-            return f"{self.exercise}: {NOT_WRITTEN}, 0/{self.points:g} points"
-        kind, note = ("checks", "") if grading else ("visible checks", " (grading runs hidden checks too)")
-        lines = [f"{self.exercise}: {passed}/{len(outcomes)} {kind} passed, {score:g}/{self.points:g} points{note}"]
+        problem = ""
         if banned:
-            lines.append(f"uses {', '.join(sorted(banned))}, which this exercise asks you to write yourself; "
-                         "no points until it is gone")
-        if standing:
-            lines.append(stand_in_note([f"{self.module}.{name}" for name in standing]))
-        for outcome in outcomes:
-            lines.append(("✓ " if outcome.passed else "✗ ") + shown_title(outcome, outcomes))
-            lines.extend("    " + line for line in outcome.feedback.splitlines())
-        return "\n".join(lines)
+            problem = (f"uses {', '.join(sorted(banned))}, which this exercise asks you to write yourself; "
+                       "no points until it is gone")
+        # every check ran into the exercise's own stub (a passed check has no feedback)
+        not_written = not banned and all(o.feedback == f"{self.exercise} is {NOT_WRITTEN}" for o in outcomes)
+        result = ExerciseResult(self.exercise, self.name, self.points, score, checks=outcomes, problem=problem,
+                                stood_in=[f"{self.module}.{name}" for name in standing], not_written=not_written)
+        counted, aside = ("checks", "") if grading else ("visible checks", " (grading runs hidden checks too)")
+        # no hint line: a notebook of nbgrader comes without the `course` command
+        return plain_text(result_view(result), counted, aside, hint=False)
 
 
 class _KernelEnvironment:
