@@ -4,7 +4,8 @@ Everything here takes the course modules as an argument (``modules.seq2seq``, wh
 imports ``attention``): the learner's, in the worker for the training check of
 ``seq2seq_training`` (nothing substituted) and for ``course show bottleneck``, or the
 reference. It supplies what no exercise asks for: the data (the capstone's strings,
-:mod:`grader.capstone`), the starting weights, the optimiser loop and the measurement.
+:mod:`grader.capstone`), the starting weights, the optimiser's settings (its loop is
+:mod:`grader.trainer`'s) and the measurement.
 
 Why reversal. The first output digit is the last input digit: an encoder-decoder
 without attention must carry the whole string in its context vector to the end, and
@@ -16,16 +17,17 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
 
+from grader import trainer
 from grader.capstone import BOS, EOS, PAD, VOCAB, CapstoneConfig, Dataset, make_dataset
 
 
 @dataclass
-class Seq2seqConfig:
+class Seq2seqConfig(trainer.RunConfig):
     """One training run. :data:`GRADING` is the training check's."""
 
     min_digits: int = 8
@@ -33,16 +35,10 @@ class Seq2seqConfig:
     attention: bool = True         # AttentionDecoder, or the bottleneck's Decoder
     d_embed: int = 32
     d_hidden: int = 64
-    batch_size: int = 64
     steps: int = 160
     lr: float = 1e-2               # Adam's, decayed linearly to 0 over the run
-    clip_norm: float = 1.0
-    seed: int = 0
     val_size: int = 128
     test_size: int = 500
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def strings(self) -> CapstoneConfig:
         """The capstone's data settings for these strings (the data is the same task's)."""
@@ -77,16 +73,14 @@ def initialise(encoder: torch.nn.Module, decoder: torch.nn.Module, seed: int) ->
     zeros for every vector (the biases), drawn from ``seed`` alone and by parameter name:
     the check grades whether the learner's modules learn, not how their constructors
     initialise, so every model with the syllabus's names starts from the same weights."""
-    generator = torch.Generator().manual_seed(30_000 + seed)
-    with torch.no_grad():
-        for prefix, module in (("encoder", encoder), ("decoder", decoder)):
-            for name, parameter in sorted(module.named_parameters()):
-                if not parameter.requires_grad:
-                    continue
-                if parameter.dim() > 1:
-                    torch.nn.init.xavier_uniform_(parameter, generator=generator)
-                else:
-                    parameter.zero_()
+    trainer.initialise([encoder, decoder], 30_000 + seed, _starting_value)
+
+
+def _starting_value(name: str, parameter: torch.nn.Parameter, generator: torch.Generator) -> None:
+    if parameter.dim() > 1:
+        torch.nn.init.xavier_uniform_(parameter, generator=generator)
+    else:
+        parameter.zero_()
 
 
 def logits_on(encoder, decoder, src: torch.Tensor, tgt_in: torch.Tensor, attention: bool) -> torch.Tensor:
@@ -114,29 +108,12 @@ def train(modules, config: Seq2seqConfig, progress: Progress | None = None) -> S
     dataset = make_dataset(config.strings())
     encoder, decoder = build(modules, config)
     initialise(encoder, decoder, config.seed)
-    encoder.train()
-    decoder.train()
-    parameters = [*encoder.parameters(), *decoder.parameters()]
-    optimiser = torch.optim.Adam(parameters, lr=config.lr)
     run = Seq2seqRun(encoder, decoder, dataset)
     strings = config.strings()
-    for step in range(config.steps):
-        for group in optimiser.param_groups:
-            group["lr"] = config.lr * (1 - step / config.steps)
-        src, tgt = dataset.batch(config.batch_size, strings)
-        loss = loss_on(encoder, decoder, src, tgt, config.attention)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, config.clip_norm)
-        optimiser.step()
-        value = loss.item()
-        if value != value or value in (float("inf"), float("-inf")):
-            raise FloatingPointError(f"the training loss became {value} at step {step + 1}")
-        run.losses.append(value)
-        if progress is not None:
-            progress(step + 1, value)
-    encoder.eval()
-    decoder.eval()
+    run.losses = trainer.train_with_adam(
+        [encoder, decoder],
+        lambda: loss_on(encoder, decoder, *dataset.batch(config.batch_size, strings), config.attention),
+        trainer.linear_decay(config.lr, config.steps), config.steps, config.clip_norm, progress)
     run.seconds = time.perf_counter() - started
     return run
 
@@ -177,9 +154,7 @@ def lstm_names(state: dict) -> dict:
 
 def trained_state(run: Seq2seqRun) -> dict:
     """The run's weights as plain tensors, by name: ``encoder.<name>`` and ``decoder.<name>``."""
-    state = {f"encoder.{k}": v.detach().clone() for k, v in run.encoder.state_dict().items()}
-    state.update({f"decoder.{k}": v.detach().clone() for k, v in run.decoder.state_dict().items()})
-    return state
+    return {**trainer.trained_state(run.encoder, "encoder."), **trainer.trained_state(run.decoder, "decoder.")}
 
 
 # ---------------------------------------------------------------- `course show bottleneck`

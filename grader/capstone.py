@@ -5,7 +5,7 @@ Everything here takes the course modules as an argument (``modules.transformer``
 ``modules.training``, ``modules.decoding``, ``modules.masking``): the learner's, for
 ``course capstone --impl exercises`` and for grading (in the worker, nothing substituted),
 or the reference. This file only supplies what no exercise asks for: the data, the
-optimiser loop, and the measurements.
+optimiser's settings (its loop is :mod:`grader.trainer`'s), and the measurements.
 
 The task. A source is ``min_digits`` to ``max_digits`` digits, ``3 1 4``; the target is the same
 digits reversed between a begin and an end token, ``<bos> 4 1 3 <eos>``. The model can
@@ -17,12 +17,13 @@ are drawn first and never appear in training.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+
+from grader import trainer
 
 # the course modules the capstone assembles (and imports, directly or not)
 ASSEMBLED = ("masking", "self_attention", "multihead", "positional", "transformer", "training", "decoding")
@@ -33,7 +34,7 @@ VOCAB = FIRST_DIGIT + 10
 
 
 @dataclass
-class CapstoneConfig:
+class CapstoneConfig(trainer.RunConfig):
     """One training run. The defaults are the full run of ``course capstone``;
     :data:`GRADING` is the quick one that grading uses."""
 
@@ -44,20 +45,14 @@ class CapstoneConfig:
     num_layers: int = 1            # encoder and decoder layers each; one is enough to reverse
     d_ff: int = 128
     dropout: float = 0.0
-    batch_size: int = 64
     steps: int = 2500              # at most; the reference stops after about 1300
     warmup: int = 200
     lr_factor: float = 1.0
     label_smoothing: float = 0.0
-    clip_norm: float = 1.0
-    seed: int = 0
     eval_every: int = 50           # steps between validation measurements
     val_size: int = 256
     test_size: int = 1000
     stop_at: float = 1.0           # stop once every validation string comes out right
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 GRADING = CapstoneConfig(min_digits=3, max_digits=6, d_model=32, num_heads=2, num_layers=1, d_ff=64,
@@ -153,17 +148,16 @@ def initialise(model: torch.nn.Module, seed: int) -> None:
     reverses a third of the strings in the grading run instead of 98%. Parameters are
     visited by name, so every model with the syllabus's names starts from the same
     weights whatever its constructor drew or the order it made its layers in."""
-    generator = torch.Generator().manual_seed(20_000 + seed)
-    with torch.no_grad():
-        for name, parameter in sorted(model.named_parameters()):
-            if not parameter.requires_grad:       # frozen: not the optimiser's, so not ours either
-                continue
-            if parameter.dim() > 1:
-                torch.nn.init.xavier_uniform_(parameter, generator=generator)
-            elif name.endswith("bias"):
-                parameter.zero_()
-            elif name.endswith("weight"):
-                parameter.fill_(1.0)
+    trainer.initialise([model], 20_000 + seed, _starting_value)
+
+
+def _starting_value(name: str, parameter: torch.nn.Parameter, generator: torch.Generator) -> None:
+    if parameter.dim() > 1:
+        torch.nn.init.xavier_uniform_(parameter, generator=generator)
+    elif name.endswith("bias"):
+        parameter.zero_()
+    elif name.endswith("weight"):
+        parameter.fill_(1.0)
 
 
 def masks(modules, src: torch.Tensor, tgt_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,39 +222,30 @@ def train(modules, config: CapstoneConfig, progress: Progress | None = None) -> 
     """Train with Adam and the Noam schedule from ``modules.training``, from the weights
     :func:`initialise` gives. Calls ``progress(step, loss, val_accuracy_or_None)`` after
     every step."""
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)            # what the constructors draw, and any draws while training
     started = time.perf_counter()
     dataset = make_dataset(config)
-    model = build_model(modules, config)
-    initialise(model, config.seed)
-    model.train()
-    optimiser = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9)
-    run = TrainingRun(model, dataset)
-    for step in range(1, config.steps + 1):
-        lr = float(modules.training.noam_lr(step, config.d_model, config.warmup, config.lr_factor))
-        for group in optimiser.param_groups:
-            group["lr"] = lr
-        src, tgt = dataset.batch(config.batch_size, config)
-        loss = loss_on(modules, model, src, tgt, config)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)  # one bad batch must not undo the rest
-        optimiser.step()
-        value = loss.item()
-        if not math.isfinite(value):
-            raise FloatingPointError(f"the training loss became {value} at step {step}")
-        run.losses.append(value)
-        run.steps = step
+    run = TrainingRun(build_model(modules, config), dataset)
+    initialise(run.model, config.seed)
+
+    def validate(step: int, loss: float) -> bool:
+        """Measure the validation accuracy now and then; True once it reaches the goal."""
         val = None
         if step % config.eval_every == 0 or step == config.steps:
-            val = accuracy(modules, model, dataset.val)
+            val = accuracy(modules, run.model, dataset.val)
             run.val_curve.append((step, val))
         if progress is not None:
-            progress(step, value, val)
+            progress(step, loss, val)
         if val is not None and val >= config.stop_at:
             run.steps_to_target = step
-            break
-    model.eval()
+            return True
+        return False
+
+    run.losses = trainer.train_with_adam(
+        [run.model], lambda: loss_on(modules, run.model, *dataset.batch(config.batch_size, config), config),
+        lambda step: float(modules.training.noam_lr(step, config.d_model, config.warmup, config.lr_factor)),
+        config.steps, config.clip_norm, validate, betas=(0.9, 0.98), eps=1e-9)
+    run.steps = len(run.losses)
     run.seconds = time.perf_counter() - started
     return run
 

@@ -28,13 +28,12 @@ def train_capstone(config: dict, measure: bool = False, modules=None) -> dict:
     imported here) on the capstone task (:func:`grader.capstone.train`); return its
     weights and training curve as plain data, and with ``measure`` its held-out accuracy
     as the same modules' greedy decoding measures it."""
-    from grader import capstone
+    from grader import capstone, trainer
 
     modules = modules if modules is not None else course_modules()
     run = capstone.train(modules, capstone.CapstoneConfig(**config))
-    result = {"state": {k: v.detach().clone() for k, v in run.model.state_dict().items()},
-              "losses": list(run.losses), "val_curve": [list(p) for p in run.val_curve],
-              "steps": run.steps, "seconds": run.seconds}
+    result = {"state": trainer.trained_state(run.model), "losses": list(run.losses),
+              "val_curve": [list(p) for p in run.val_curve], "steps": run.steps, "seconds": run.seconds}
     if measure:
         result["accuracy"] = capstone.accuracy(modules, run.model, run.dataset.test)
     return result

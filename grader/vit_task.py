@@ -4,7 +4,7 @@ Everything here takes the course modules as an argument (``modules.heads``, whos
 imports the transformer module and what it builds on): the learner's, in the worker for
 the training check of ``vit_training`` (nothing substituted) and for ``course show vit``,
 or the reference. It supplies what no exercise asks for: the data, the starting weights,
-the optimiser loop and the measurement.
+the optimiser's settings (its loop is :mod:`grader.trainer`'s) and the measurement.
 
 The images. One channel, 8 x 8 pixels of Gaussian noise (standard deviation 0.5) with one
 bright 2 x 2 blob (+2.5) lying wholly inside one of the four 4 x 4 quadrants; the class is
@@ -18,16 +18,18 @@ attention over the patches does, which ``course show vit`` draws.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+
+from grader import trainer
 
 CLASSES = ("top left", "top right", "bottom left", "bottom right")
 
 
 @dataclass
-class VitConfig:
+class VitConfig(trainer.RunConfig):
     """One training run. :data:`GRADING` is the training check's."""
 
     image_size: int = 8
@@ -40,15 +42,9 @@ class VitConfig:
     num_heads: int = 4
     num_layers: int = 2
     d_ff: int = 64
-    batch_size: int = 64
     steps: int = 150
     lr: float = 3e-3              # Adam's, decayed linearly to 0 over the run
-    clip_norm: float = 1.0
-    seed: int = 0
     test_size: int = 1000
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def model_args(self) -> tuple:
         """``heads.ViT``'s positional arguments for this run."""
@@ -116,21 +112,20 @@ def initialise(model: torch.nn.Module, seed: int) -> None:
     (the 1-D weights), N(0, POS_STD^2) for pos_embed. The check grades whether the learner's
     modules learn, not how their constructors initialise, so every model with the
     syllabus's names starts from the same weights."""
-    generator = torch.Generator().manual_seed(50_000 + seed)
-    with torch.no_grad():
-        for name, parameter in sorted(model.named_parameters()):
-            if not parameter.requires_grad:
-                continue
-            if name == "pos_embed":
-                parameter.copy_(POS_STD * torch.randn(parameter.shape, generator=generator))
-            elif name == "cls_token":
-                parameter.zero_()
-            elif parameter.dim() > 1:
-                torch.nn.init.xavier_uniform_(parameter, generator=generator)
-            elif name.endswith("weight"):
-                parameter.fill_(1.0)
-            else:
-                parameter.zero_()
+    trainer.initialise([model], 50_000 + seed, _starting_value)
+
+
+def _starting_value(name: str, parameter: torch.nn.Parameter, generator: torch.Generator) -> None:
+    if name == "pos_embed":
+        parameter.copy_(POS_STD * torch.randn(parameter.shape, generator=generator))
+    elif name == "cls_token":
+        parameter.zero_()
+    elif parameter.dim() > 1:
+        torch.nn.init.xavier_uniform_(parameter, generator=generator)
+    elif name.endswith("weight"):
+        parameter.fill_(1.0)
+    else:
+        parameter.zero_()
 
 
 @dataclass
@@ -151,31 +146,18 @@ def train(modules, config: VitConfig, progress: Progress | None = None) -> VitRu
     torch.manual_seed(config.seed)
     started = time.perf_counter()
     dataset = make_dataset(config)
-    model = build(modules, config)
-    initialise(model, config.seed)
-    model.train()
-    parameters = list(model.parameters())
-    optimiser = torch.optim.Adam(parameters, lr=config.lr)
-    run = VitRun(model, dataset)
-    for step in range(config.steps):
-        for group in optimiser.param_groups:
-            group["lr"] = config.lr * (1 - step / config.steps)
-        images, labels = dataset.batch()
-        logits = torch.as_tensor(model(images))
-        loss = torch.nn.functional.cross_entropy(logits, labels)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, config.clip_norm)
-        optimiser.step()
-        value = loss.item()
-        if value != value or value in (float("inf"), float("-inf")):
-            raise FloatingPointError(f"the training loss became {value} at step {step + 1}")
-        run.losses.append(value)
-        if progress is not None:
-            progress(step + 1, value)
-    model.eval()
+    run = VitRun(build(modules, config), dataset)
+    initialise(run.model, config.seed)
+    run.losses = trainer.train_with_adam([run.model], lambda: loss_on(run.model, *dataset.batch()),
+                                          trainer.linear_decay(config.lr, config.steps), config.steps,
+                                          config.clip_norm, progress)
     run.seconds = time.perf_counter() - started
     return run
+
+
+def loss_on(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Plain cross-entropy of the model's logits for ``images``."""
+    return torch.nn.functional.cross_entropy(torch.as_tensor(model(images)), labels)
 
 
 def accuracy(model: torch.nn.Module, data: tuple[torch.Tensor, torch.Tensor]) -> float:
@@ -187,7 +169,7 @@ def accuracy(model: torch.nn.Module, data: tuple[torch.Tensor, torch.Tensor]) ->
 
 def trained_state(run: VitRun) -> dict:
     """The run's weights as plain tensors, by name."""
-    return {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+    return trainer.trained_state(run.model)
 
 
 def cls_attention(model: torch.nn.Module, images: torch.Tensor, layer: int = -1) -> torch.Tensor:

@@ -8,7 +8,7 @@ import weakref
 
 import torch
 
-from grader import capstone
+from grader import capstone, trainer
 from grader.checks import check, expect, expect_close, plain_state
 
 CONFIG = capstone.GRADING
@@ -76,17 +76,13 @@ def _trained_reference(ref, run):
     """The reference architecture holding the trained weights (what counts of a run: its
     loss curve is the worker's report, never trusted)."""
     model = _reference_model(ref)
-    state = run["state"]
     expected_names = _names(model.state_dict())
-    # the learner's own buffers come back too; only the reference's names are read
-    missing = [name for name in expected_names if not isinstance(state, dict) or name not in state]
-    expect(not missing, f"the trained model's state is {_names(state) if isinstance(state, dict) else state!r}, "
-                        f"without {missing}; expected {expected_names}")
-    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    wrong = {k: tuple(state[k].shape) for k in shapes if tuple(state[k].shape) != shapes[k]}
-    expect(not wrong, f"trained parameters with the wrong shape: {wrong}; expected {({k: shapes[k] for k in wrong})}")
-    model.load_state_dict({k: torch.as_tensor(state[k]).float() for k in expected_names})
-    return model
+
+    def describe_missing(missing, state):
+        return (f"the trained model's state is {_names(state) if isinstance(state, dict) else state!r}, "
+                f"without {missing}; expected {expected_names}")
+
+    return trainer.load_trained_state(model, run["state"], "Transformer", describe_missing=describe_missing)
 
 
 def _loss(logits, tgt) -> float:

@@ -8,7 +8,7 @@ import weakref
 
 import torch
 
-from grader import bottleneck
+from grader import bottleneck, trainer
 from grader.capstone import PAD
 from grader.checks import check, expect, expect_close, plain_state
 
@@ -80,17 +80,8 @@ _RUNS = weakref.WeakKeyDictionary()
 def _trained_reference(ref, run):
     """The reference encoder and decoder holding the trained weights."""
     encoder, decoder = _reference_models(ref)
-    state = run["state"]
-    expect(isinstance(state, dict), f"the trained model's state is {state!r}; expected a dict of tensors")
-    state = bottleneck.lstm_names(state)
     for module, prefix in ((encoder, "encoder"), (decoder, "decoder")):
-        shapes = {f"{prefix}.{k}": tuple(v.shape) for k, v in module.state_dict().items()}
-        missing = sorted(name for name in shapes if name not in state)
-        expect(not missing, f"the trained {prefix} has no {missing}; it has {sorted(state)}")
-        wrong = {k: tuple(state[k].shape) for k in shapes if tuple(state[k].shape) != shapes[k]}
-        expect(not wrong, f"trained parameters with the wrong shape: {wrong}; expected "
-                          f"{({k: shapes[k] for k in wrong})}")
-        module.load_state_dict({k[len(prefix) + 1:]: torch.as_tensor(state[k]).float() for k in shapes})
+        trainer.load_trained_state(module, run["state"], prefix, prefix=f"{prefix}.", rename=bottleneck.lstm_names)
     return encoder, decoder
 
 

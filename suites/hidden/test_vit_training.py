@@ -8,7 +8,7 @@ import weakref
 
 import torch
 
-from grader import vit_task
+from grader import trainer, vit_task
 from grader.checks import check, expect, expect_close, plain_state
 
 CONFIG = vit_task.GRADING
@@ -60,16 +60,7 @@ _RUNS = weakref.WeakKeyDictionary()
 
 def _trained_reference(ref, run):
     """The reference ViT holding the trained weights."""
-    model = _reference_model(ref)
-    state = run["state"]
-    expect(isinstance(state, dict), f"the trained model's state is {state!r}; expected a dict of tensors")
-    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(name for name in shapes if name not in state)
-    expect(not missing, f"the trained ViT has no {missing}; it has {sorted(state)}")
-    wrong = {k: tuple(state[k].shape) for k in shapes if tuple(state[k].shape) != shapes[k]}
-    expect(not wrong, f"trained parameters with the wrong shape: {wrong}; expected {({k: shapes[k] for k in wrong})}")
-    model.load_state_dict({k: torch.as_tensor(state[k]).float() for k in shapes})
-    return model.eval()
+    return trainer.load_trained_state(_reference_model(ref), run["state"], "ViT").eval()
 
 
 def _curve(run):
