@@ -47,7 +47,7 @@ def main() -> None:
     from grader.manifest import load_manifest
 
     course = load_manifest(ROOT / "course.toml")
-    only = ",".join(ex.id for ex in course.exercises if not ex.own_code_only)
+    only = ",".join(ex.id for ex in course.exercises if not ex.is_capstone)
     with tempfile.TemporaryDirectory(prefix="bench-busy-") as tmp:
         tmp = Path(tmp)
         copy = tmp / "reference"

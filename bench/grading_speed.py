@@ -58,7 +58,7 @@ def main() -> None:
     from grader.manifest import load_manifest
 
     course = load_manifest(ROOT / "course.toml")
-    capstones = [m.name for m in course.modules if m.kind == "capstone"]
+    capstones = [m.name for m in course.modules if m.is_capstone]
     only = [] if args.with_capstone else ["--only", ",".join(course.module_names)]
     ignore = [] if args.with_capstone else [f"--ignore=suites/hidden/test_{name}.py" for name in capstones]
 

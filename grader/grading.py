@@ -138,7 +138,7 @@ class GradingContext:
     suites: Suites
     reference: ModuleNamespace | None       # None: no reference (the learner's own check)
     signatures: Signatures
-    substitute: bool = True                 # reference versions of what an exercise builds on
+    reference_stands_in: bool = True                 # reference versions of what an exercise builds on
     time_limit: float | None = None         # replaces the course's default limit
     launcher: ForkServer | None = None      # forks warm workers; None: start each from scratch
     plans_by_exercise: dict = field(default_factory=dict, repr=False)  # see stand_in_plan
@@ -158,7 +158,7 @@ class GradingContext:
             suites=Suites(root / "suites" / kind),
             reference=ModuleNamespace(solutions, course.module_names, "_reference") if has_reference else None,
             signatures=Signatures([p for p in (solutions, root / "exercises") if p.is_dir()]),
-            substitute=has_reference,
+            reference_stands_in=has_reference,
             **{"launcher": warm_launcher(course, warm_up), **kwargs},
         )
 
@@ -166,7 +166,7 @@ class GradingContext:
         """Start the fork server now, in the background, with what ``exercise`` needs: its
         imports (torch: seconds) then overlap the grader's own."""
         if self.launcher is not None:
-            first = self.course.dependencies(exercise.id)[:1] or [exercise.id]   # graded first
+            first = self.course.builds_on_all(exercise.id)[:1] or [exercise.id]   # graded first
             libraries = libraries_for(self.course, self.course.exercise(first[0]))
             threading.Thread(target=self._start_launcher, args=(libraries,), daemon=True).start()
 
@@ -220,7 +220,7 @@ NO_STAND_INS = StandInPlan({}, {}, {})
 
 def stand_in_plan(ctx: GradingContext, exercise: Exercise) -> StandInPlan:
     """Made once per exercise and grading run, not per submission."""
-    if not ctx.substitute or exercise.own_code_only:
+    if not ctx.reference_stands_in or exercise.is_capstone:
         return NO_STAND_INS
     if exercise.id not in ctx.plans_by_exercise:
         ctx.plans_by_exercise[exercise.id] = _make_plan(ctx, exercise)
@@ -229,7 +229,7 @@ def stand_in_plan(ctx: GradingContext, exercise: Exercise) -> StandInPlan:
 
 def _make_plan(ctx: GradingContext, exercise: Exercise) -> StandInPlan:
     by_module: dict[str, dict[str, str]] = {}
-    for dep in ctx.course.dependencies(exercise.id):
+    for dep in ctx.course.builds_on_all(exercise.id):
         module, name = dep.split(".")
         kind = "class" if inspect.isclass(getattr(getattr(ctx.reference, module), name)) else "function"
         by_module.setdefault(module, {})[name] = kind
@@ -387,7 +387,7 @@ def grade_in_order(ctx: GradingContext, exercise: Exercise, folder: Path, verdic
     """Grade ``exercise`` as grading a whole submission would: first whether the learner's
     own versions of what it builds on pass (kept in ``verdicts``, by exercise id, for the
     next call), then the exercise with :func:`grade_exercise`'s stand-in rule."""
-    for dep in ctx.course.dependencies(exercise.id):
+    for dep in ctx.course.builds_on_all(exercise.id):
         if dep not in verdicts:
             verdicts[dep] = grade_in_order(ctx, ctx.course.exercise(dep), folder, verdicts).passed
     result = grade_exercise(ctx, exercise, folder, {dep for dep, ok in verdicts.items() if ok})
@@ -415,7 +415,7 @@ class LastingVerdicts:
                 changed.add(module)
             self._contents[module] = content
         for exercise_id in list(self.verdicts):
-            touched = {exercise_id, *self.course.dependencies(exercise_id)}
+            touched = {exercise_id, *self.course.builds_on_all(exercise_id)}
             if {dep.split(".")[0] for dep in touched} & changed:
                 del self.verdicts[exercise_id]
         return self.verdicts
@@ -434,8 +434,8 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
     if not checks:
         result.problem = "this exercise has no checks yet (a course bug; please report it)"
         return result
-    if passed is not None and not ctx.substitute and not exercise.own_code_only:
-        result.blocked_by = [dep for dep in ctx.course.dependencies(exercise.id) if dep not in passed]
+    if passed is not None and not ctx.reference_stands_in and not exercise.is_capstone:
+        result.blocked_by = [dep for dep in ctx.course.builds_on_all(exercise.id) if dep not in passed]
         if result.blocked_by:
             result.problem = blocked_note(result.blocked_by)
             result.checks = [CheckOutcome.of(fn, False, NOT_RUN) for fn in checks]
@@ -452,7 +452,7 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
     config = {
         "folder": "",
         "modules": ctx.course.module_names,
-        "graded_module": None if exercise.own_code_only else exercise.module,
+        "graded_module": None if exercise.is_capstone else exercise.module,
         "graded": exercise.id,
         "exercises": {m.name: [ex.name for ex in m.exercises] for m in ctx.course.modules},
         "stubs": plan.stubs,

@@ -156,7 +156,7 @@ def _definition_doc(tree: ast.Module | None, name: str) -> str:
 
 
 def _english_module(course, module) -> ModuleText:
-    if module.kind == "capstone":
+    if module.is_capstone:
         data = _read_toml(course.root / "i18n" / "en" / f"{module.name}.toml")
         return ModuleText(module.title, _text(data.get("intro")))
     tree = _parsed(course.root, module.name)
@@ -165,7 +165,7 @@ def _english_module(course, module) -> ModuleText:
 
 
 def _english_exercise(course, exercise, module) -> ExerciseText:
-    if module.kind == "capstone":
+    if module.is_capstone:
         data = _read_toml(course.root / "i18n" / "en" / f"{module.name}.toml")
         tables = data.get("exercises")
         table = tables.get(exercise.name) if isinstance(tables, dict) else None

@@ -28,7 +28,8 @@ class Exercise:
     forbidden: tuple[str, ...]
     hints: tuple[str, ...]
     time_limit: float | None = None
-    own_code_only: bool = False     # a capstone: graded on the learner's own modules, nothing substituted
+    # a capstone's: no file of its own, graded on the learner's own modules, nothing standing in
+    is_capstone: bool = False
 
     @property
     def id(self) -> str:
@@ -44,6 +45,10 @@ class Module:
     kind: str = "exercises"         # "capstone": no file of its own; it assembles the others
     assembles: tuple[str, ...] = ()  # a capstone: the module files it runs, nothing substituted
     try_with: str = ""              # a capstone: the command that lets a learner watch it work
+
+    @property
+    def is_capstone(self) -> bool:
+        return self.kind == "capstone"
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class Course:
     def module_names(self) -> list[str]:
         """The modules that are Python files (``rnn.py``, ...), in course order; a
         capstone, which only assembles them, is not one."""
-        return [module.name for module in self.modules if module.kind != "capstone"]
+        return [module.name for module in self.modules if not module.is_capstone]
 
     def module(self, name: str) -> Module:
         for module in self.modules:
@@ -117,7 +122,7 @@ class Course:
         ranked = sorted(scores.items(), key=lambda item: -item[1])    # stable: ties keep course order
         return [name for name, score in ranked if score >= 0.6][:n]
 
-    def dependencies(self, exercise_id: str) -> list[str]:
+    def builds_on_all(self, exercise_id: str) -> list[str]:
         """Every exercise ``exercise_id`` builds on, directly or not, in course order."""
         seen: set[str] = set()
         stack = list(self.exercise(exercise_id).builds_on)
@@ -134,7 +139,7 @@ class Course:
         exercises = list(exercises)
         needed = {ex.module for ex in exercises}
         for ex in exercises:
-            if ex.own_code_only:
+            if ex.is_capstone:
                 needed.update(self.module(ex.module).assembles)
         return [m for m in self.module_names if m in needed]
 
@@ -260,7 +265,7 @@ def _capstone_fields(raw: dict, where: str, kind: str, earlier: list[Module]) ->
                             "that runs them for the learner (try_with)")
     if kind != "capstone" and (assembles or try_with):
         raise ManifestError(f"{where}: only a capstone assembles modules (kind = \"capstone\")")
-    names = [m.name for m in earlier if m.kind != "capstone"]
+    names = [m.name for m in earlier if not m.is_capstone]
     for index, name in enumerate(assembles):
         if name not in names:
             raise ManifestError(f"{where}.assembles[{index}]: {name!r} is not a module that comes earlier "
@@ -296,7 +301,7 @@ def _exercise(ex: Any, where: str, module: str, kind: str, module_forbidden: tup
         forbidden=module_forbidden + _strings(ex.get("forbidden", []), f"{where}.forbidden"),
         hints=hints,
         time_limit=float(ex["time_limit"]) if "time_limit" in ex else None,
-        own_code_only=kind == "capstone",
+        is_capstone=kind == "capstone",
     )
     if exercise.id in ids:
         raise ManifestError(f"{where}.name: exercise {exercise.id} is listed twice")

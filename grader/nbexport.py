@@ -411,7 +411,7 @@ def _solution_cell(definition: str) -> str:
 
 
 def _test_cell(course: Course, exercise: Exercise, visible_path: str | None, load: tuple[str, str, str] | None) -> str:
-    stand_ins = [dep.split(".")[1] for dep in course.dependencies(exercise.id)
+    stand_ins = [dep.split(".")[1] for dep in course.builds_on_all(exercise.id)
                  if dep.split(".")[0] == exercise.module]
     lines = [
         f"# Tests of {exercise.id} ({_points(exercise.points)}). Run the cells above first.",

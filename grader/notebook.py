@@ -142,7 +142,7 @@ def notebook_text(course: Course, module: str, lang: str = "en", reference: bool
     except KeyError:
         known = ", ".join(m.name for m in course.modules)
         raise NotebookError(f"no module {module!r} in course.toml (modules: {known})") from None
-    capstone = info.kind == "capstone"
+    capstone = info.is_capstone
     folder_name = "solutions" if reference else "exercises"
     source = "" if capstone else module_source(course, module, reference)[0]
     shown_file = f"exercises/{module}.py"

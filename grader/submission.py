@@ -273,7 +273,7 @@ def _with_what_they_build_on(ctx: GradingContext, selected: list) -> list:
     the learner's own earlier piece passes decides what a later exercise runs with, so it
     is known whatever the selection (with ``--only``, such pieces are graded, not kept)."""
     chosen = {ex.id for ex in selected}
-    extra = {dep for ex in selected if not ex.own_code_only for dep in ctx.course.dependencies(ex.id)} - chosen
+    extra = {dep for ex in selected if not ex.is_capstone for dep in ctx.course.builds_on_all(ex.id)} - chosen
     order = {ex.id: index for index, ex in enumerate(ctx.course.exercises)}
     return sorted([*selected, *map(ctx.course.exercise, extra)], key=lambda ex: order.get(ex.id, len(order)))
 

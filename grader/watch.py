@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from grader.commands.check import print_result
 from grader.commands.hint import show_hint
-from grader.commands.progress import capstone_fields, exercise_file, is_capstone, shown_path
+from grader.commands.progress import capstone_fields, exercise_file, shown_path
 from grader.grading import ExerciseResult
 from grader.i18n import exercise_text
 from grader.manifest import Exercise
@@ -114,7 +114,7 @@ class Watcher:
                 return
             self.current = nxt
             title = exercise_text(course, nxt.id, self.cc.lang).title
-            if is_capstone(self.cc, nxt):
+            if nxt.is_capstone:
                 where = capstone_fields(self.cc, nxt)["command"]
             else:
                 where = exercise_file(self.cc, nxt)

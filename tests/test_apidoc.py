@@ -12,7 +12,7 @@ def test_the_page_names_every_exercise_with_its_signature_and_no_solution_line()
     page = api_page(COURSE)
     stubs = "".join(p.read_text() for p in (ROOT / "exercises").glob("*.py"))   # what learners hold anyway
     for exercise in COURSE.exercises:
-        if not exercise.own_code_only:
+        if not exercise.is_capstone:
             assert f"### `{exercise.id}`" in page, exercise.id
     assert "def rnn_forward(x, h0, Wx, Wh, b)" in page
     assert "class MultiHeadAttention(nn.Module): __init__(d_model, num_heads, bias=True)" in page

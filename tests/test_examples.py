@@ -61,7 +61,7 @@ def test_each_example_gets_what_it_is_there_to_show(graded, course):
     assert coupled == {"lstm.lstm_step_backward", "decoding.cached_greedy_decode"}
     coupled -= {"decoding.cached_greedy_decode"}
     # and the capstone, which assembles ben's own modules, his mistakes included
-    coupled |= {ex.id for ex in course.exercises if ex.own_code_only}
+    coupled |= {ex.id for ex in course.exercises if ex.is_capstone}
     assert every - passed(graded["ben_typical_mistakes"]) == mistakes | coupled
     assert passed(graded["dev_infinite_loop"]) == every - {"rnn.clip_grad_norm"}
     loop = next(e for e in graded["dev_infinite_loop"].exercises if e.id == "rnn.clip_grad_norm")

@@ -13,7 +13,7 @@ from grader.submission import grade_submission
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_partial_submission, make_submission
 
 # a capstone has nothing of its own to solve: it is graded on the learner's other modules
-EXERCISE_IDS = [ex.id for ex in load_manifest(ROOT / "course.toml").exercises if not ex.own_code_only]
+EXERCISE_IDS = [ex.id for ex in load_manifest(ROOT / "course.toml").exercises if not ex.is_capstone]
 
 
 def scores(result):

@@ -61,7 +61,7 @@ def test_every_module_and_exercise_has_korean_texts(module):
 
 
 def test_a_capstone_has_its_english_texts_in_i18n_en():
-    for module in (m for m in COURSE.modules if m.kind == "capstone"):
+    for module in (m for m in COURSE.modules if m.is_capstone):
         assert module_text(COURSE, module.name, "en").intro.strip(), f"i18n/en/{module.name}.toml: no intro"
         for ex in module.exercises:
             assert exercise_text(COURSE, ex.id, "en").instructions.strip(), f"{ex.id}: no English instructions"

@@ -43,7 +43,7 @@ def test_schema_errors_name_the_bad_key(edit, names):
 
 def test_a_capstone_needs_the_modules_it_assembles_and_no_others():
     for module in COURSE.modules:
-        if module.kind == "capstone":
+        if module.is_capstone:
             assert COURSE.modules_needed(module.exercises) == list(module.assembles)
     assert COURSE.modules_needed([COURSE.exercise("rnn.rnn_forward")]) == ["rnn"]
 
@@ -54,7 +54,7 @@ def test_a_missing_manifest_says_so(tmp_path):
 
 
 def test_manifest_solutions_exercises_and_suites_name_the_same_exercises():
-    declared = {ex.id for ex in COURSE.exercises if not ex.own_code_only}  # a capstone has no file
+    declared = {ex.id for ex in COURSE.exercises if not ex.is_capstone}  # a capstone has no file
     for folder in ("solutions", "exercises"):
         in_files = set()
         for module in COURSE.module_names:
@@ -101,5 +101,5 @@ def test_hints_never_give_away_a_line_of_the_solution():
 def test_builds_on_is_closed_transitively_in_course_order():
     order = [ex.id for ex in COURSE.exercises]
     for ex in COURSE.exercises:
-        for dep in COURSE.dependencies(ex.id):
+        for dep in COURSE.builds_on_all(ex.id):
             assert order.index(dep) < order.index(ex.id)

@@ -306,7 +306,7 @@ def grade_in_process(course, exercise: str, namespace: dict, hidden: bool = True
     tests = ExerciseTests(exercise, points=ex.points, namespace=namespace, forbidden=ex.forbidden)
     tests.visible(str(ROOT / "suites" / "visible" / f"test_{ex.module}.py"))
     if hidden:
-        deps = [d.split(".")[1] for d in course.dependencies(exercise) if d.startswith(ex.module + ".")]
+        deps = [d.split(".")[1] for d in course.builds_on_all(exercise) if d.startswith(ex.module + ".")]
         tests.hidden(ex.module, stand_ins=deps if stand_ins is None else stand_ins)
     return tests.run()
 

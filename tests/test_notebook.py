@@ -70,7 +70,7 @@ def test_every_module_has_a_valid_notebook_with_a_cell_trio_per_exercise(referen
         assert [c.source for c in checks] == [f"check({ex.name!r})" for ex in module.exercises]
         topics = show.topics_for_module(module.name)
         assert [c.source for c in picture_cells(nb)] == [f"show({t.name!r})" for t in topics]
-        if module.kind == "capstone":
+        if module.is_capstone:
             continue
         names = frozenset(ex.name for ex in module.exercises)
         solved = make_stubs((SOLUTIONS / f"{module.name}.py").read_text(), module.name, keep=names)

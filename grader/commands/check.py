@@ -4,7 +4,7 @@ from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
 from grader.grading import ExerciseResult, GradingContext, grade_in_order
-from grader.commands.progress import capstone_fields, exercise_file, is_capstone, select_targets, shown_path
+from grader.commands.progress import capstone_fields, exercise_file, select_targets, shown_path
 from grader.i18n import exercise_text
 from grader.manifest import Exercise
 from grader.results import Status, result_view
@@ -52,7 +52,7 @@ def next_step(cc: CourseContext, exercise: Exercise, result: ExerciseResult) -> 
     if result.failed_file and not result.blocked_by:
         file = shown_path(cc, cc.course.root / "exercises" / result.failed_file)
         return cc.t("check_next_import", file=file, id=result.id)
-    if is_capstone(cc, exercise):
+    if exercise.is_capstone:
         return cc.t("check_next_capstone", id=exercise.id, **capstone_fields(cc, exercise))
     key = "check_next_write" if result.not_written and not result.blocked_by else "check_next_fix"
     return cc.t(key, name=exercise.name, file=exercise_file(cc, exercise), id=exercise.id)

@@ -4,7 +4,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
-from grader.commands.progress import capstone_fields, exercise_file, is_capstone, resolve_targets
+from grader.commands.progress import capstone_fields, exercise_file, resolve_targets
 from grader.i18n import exercise_text, module_text
 
 
@@ -52,7 +52,7 @@ def _explain(console: Console, cc: CourseContext, found) -> None:
     ex = found
     text = exercise_text(course, ex.id, cc.lang)
     body = Text(text.instructions) if text.instructions else Text(cc.t("no_instructions"), style="dim")
-    where = cc.t("explain_where_capstone", **capstone_fields(cc, ex)) if is_capstone(cc, ex) else cc.t(
+    where = cc.t("explain_where_capstone", **capstone_fields(cc, ex)) if ex.is_capstone else cc.t(
         "explain_where", file=exercise_file(cc, ex), name=ex.name)
     points = escape(cc.t("explain_points", points=ex.points))
     console.rule(f"[bold]{ex.id}[/]: {escape(text.title)} [dim]({points})[/]", align="left")

@@ -39,11 +39,6 @@ def exercise_file(cc: CourseContext, exercise: Exercise) -> str:
     return shown_path(cc, cc.course.root / "exercises" / f"{exercise.module}.py")
 
 
-def is_capstone(cc: CourseContext, exercise: Exercise) -> bool:
-    """A capstone exercise has no file: the learner runs its module's ``try_with`` command."""
-    return cc.course.module(exercise.module).kind == "capstone"
-
-
 def capstone_fields(cc: CourseContext, exercise: Exercise) -> dict:
     """What the messages about a capstone exercise name: the command that runs it and the
     modules it runs."""
@@ -53,9 +48,9 @@ def capstone_fields(cc: CourseContext, exercise: Exercise) -> dict:
 
 def next_step_lines(cc: CourseContext, exercise: Exercise) -> list[str]:
     """What to do for ``exercise``: read, write, check, and where help is."""
-    keys = ("todo_read", "todo_capstone" if is_capstone(cc, exercise) else "todo_write", "todo_check",
+    keys = ("todo_read", "todo_capstone" if exercise.is_capstone else "todo_write", "todo_check",
             "todo_hint", "todo_watch")
-    fields = capstone_fields(cc, exercise) if is_capstone(cc, exercise) else {}
+    fields = capstone_fields(cc, exercise) if exercise.is_capstone else {}
     return [cc.t(key, id=exercise.id, file=exercise_file(cc, exercise), name=exercise.name, **fields) for key in keys]
 
 
