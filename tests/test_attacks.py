@@ -34,13 +34,20 @@ from tests.test_grading import STEP, prepend, step_forward_body
 
 WRONG = "return np.full((x.shape[0], Wh.shape[0]), 7.0, dtype=np.float32), None"
 OTHERS = ["rnn.clip_grad_norm", "lstm.lstm_step_forward"]
-pytestmark = pytest.mark.usefixtures("without_screening")
+pytestmark = [pytest.mark.usefixtures("without_screening"), pytest.mark.slow]
 ISOLATED = os.geteuid() == 0  # where every step applies; as an ordinary user, see grader/sandbox.py
 
 
-def needs(step):
-    """Run where the step applies; with GRADER_SANDBOX_SKIP naming it, the test must fail."""
-    return pytest.mark.skipif(not ISOLATED, reason=f"the {step} step needs root here (see grader/sandbox.py)")
+def needs(*steps):
+    """Run where the isolation ``steps`` apply (each one alone stops the attack). With
+    GRADER_SANDBOX_SKIP naming them all, the test fails: tests/test_isolation_can_fail.py
+    proves it."""
+    def mark(test):
+        test.stopped_by = steps
+        names = " and ".join(steps)
+        return pytest.mark.skipif(not ISOLATED, reason=f"the {names} step{'s' * (len(steps) > 1)} "
+                                  "need root here (see grader/sandbox.py)")(test)
+    return mark
 
 
 def grade(ctx, course, folder, ids=(STEP, *OTHERS)):
@@ -183,11 +190,10 @@ USE_LEAK = """
     """
 
 
-@needs("filesystem")
-def test_reference_code_handed_to_one_worker_never_reaches_another(hidden, course, tmp_path, request):
-    """A worker grading rnn_forward receives the reference rnn_step_forward. Stopped by the
-    filesystem step (each worker has a /tmp of its own), and by grading in dependency order
-    within a submission: a classmate's worker cannot pick it up from a shared /tmp."""
+def test_reference_code_never_reaches_a_worker_to_leak(hidden, course, tmp_path, request):
+    """A worker grading rnn_forward looks for the reference rnn_step_forward to leave in
+    /tmp for a classmate. No worker holds reference code (a reference host answers for
+    it), so there is nothing to find, with or without the filesystem step's own /tmp."""
     shutil.rmtree("/tmp/course-leak", ignore_errors=True)
     request.addfinalizer(lambda: shutil.rmtree("/tmp/course-leak", ignore_errors=True))
     leaker = make_submission(tmp_path / "leaker", {"rnn.rnn_forward": "def rnn_forward(x, h0, Wx, Wh, b):\n"
@@ -219,9 +225,10 @@ def test_a_submission_is_graded_in_dependency_order(hidden, course, tmp_path):
 
 # ---------------------------------------------------------------- processes, network, output
 
-@needs("processes")
+@needs("processes", "budget")
 def test_a_process_started_with_setsid_does_not_outlive_grading(hidden, course, tmp_path):
-    """Stopped by the processes step: the worker is the init of its own PID namespace."""
+    """Stopped by the processes step (the worker is the init of its own PID namespace), and
+    by the budget step (the worker's cgroup is killed whole)."""
     marker = f"{90 + os.getpid() % 1000 / 1000:.3f}"
     folder = make_submission(tmp_path, {STEP: step_forward_body(f"""
         import os, subprocess
