@@ -20,7 +20,7 @@ NO_COURSE = ("no course here: course.toml is not in this folder or above it. Run
              "course folder (cd into it), or say where it is with --course DIR or export COURSE_ROOT=DIR")
 
 # The instructors' and developers' commands: they speak English and take no --lang of their own.
-INSTRUCTOR_COMMANDS = frozenset({"grade", "release", "sync", "gradescope", "nbgrader"})
+INSTRUCTOR_COMMANDS = frozenset({"grade", "release", "sync", "gradescope", "nbgrader", "dev"})
 
 
 def find_course_root(start: Path) -> Path | None:
@@ -156,6 +156,7 @@ def main(ctx: click.Context, course_root: Path | None, lang: str | None) -> None
     Instructors:  course grade SUBMISSION... --out DIR
                   course release / gradescope / nbgrader --out ...
     Developers:   course sync [--check]
+                  course dev check   every cheap consistency rule, in seconds
     (The student release has the learners' commands only.)
 
     \b

@@ -33,10 +33,10 @@ from grader.sync import expected_stubs
 # functions too), and a test installs the bundle and runs the learner's main commands.
 INSTRUCTOR_ONLY = (
     "commands/grade.py", "commands/sync.py", "commands/release.py",
-    "commands/nbgrader_.py", "commands/gradescope.py",
+    "commands/nbgrader_.py", "commands/gradescope.py", "commands/dev.py",
     "gradebook.py", "parallel.py", "report.py", "feedback.py", "submission.py", "sync.py",
     "release.py", "nbexport.py", "gradescope.py", "nbgrader_support", "translations.py", "apidoc.py",
-    "insights.py", "similarity.py", "cluster.py",
+    "insights.py", "similarity.py", "cluster.py", "devcheck.py",
 )
 
 # Keys of course.toml that only grading uses: which reference pieces stand in for the
