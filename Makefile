@@ -16,7 +16,7 @@ endif
 PIP_INSTALL = $(PYTHON) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_OUT = build/example-grades
 
-.PHONY: install install-dev demo test bench
+.PHONY: install install-dev demo test test-fast bench
 
 $(VENV)/bin/python:
 	@$(SYSTEM_PYTHON) -m venv $(VENV) || { echo "could not make a virtual environment in $(VENV): on Debian/Ubuntu, 'sudo apt install python3-venv' first" >&2; exit 1; }
@@ -37,6 +37,12 @@ demo: install
 test: install-dev
 	$(PYTHON) -m grader sync --check
 	$(PYTHON) -m pytest -q -p no:cacheprovider
+
+# The contributor's loop, in under two minutes: every cheap consistency rule, then the
+# tests not marked slow (no grading of every variant, no venv, no cluster, no training).
+test-fast: install-dev
+	$(PYTHON) -m grader dev check
+	$(PYTHON) -m pytest -q -p no:cacheprovider -m "not slow"
 
 bench: install-dev
 	$(PYTHON) bench/grading_speed.py

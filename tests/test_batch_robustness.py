@@ -32,6 +32,7 @@ from grader.grading import CheckOutcome, ExerciseResult
 from grader.manifest import load_manifest
 from grader.release import secret_lines
 from tests.support import ROOT, SOLUTIONS, make_partial_submission, make_submission
+pytestmark = pytest.mark.slow  # grades batches of broken submissions
 
 STEP = "rnn.rnn_step_forward"
 SOFTMAX = "attention.softmax"

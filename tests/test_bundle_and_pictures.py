@@ -26,6 +26,7 @@ from grader.source import find_regions
 from grader.release import build_release, find_leaks, hidden_check_names, left_out_commands, secret_lines
 from tests.support import ROOT, copy_course
 from tests.test_release import _bundle_texts, _region_lines
+pytestmark = pytest.mark.slow  # builds the student bundle and draws its pictures
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 

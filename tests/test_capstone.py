@@ -10,6 +10,7 @@ from grader import capstone
 from grader.cli import main
 from grader.submission import grade_submission
 from tests.support import EXERCISES, ROOT, make_submission
+pytestmark = pytest.mark.slow  # trains the capstone's Transformer
 
 CAPSTONE = "capstone.reverse_digits"
 

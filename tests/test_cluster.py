@@ -17,6 +17,7 @@ from grader.gradebook import Gradebook
 from grader.manifest import load_manifest
 from grader.report import write_grades_csv
 from tests.support import ROOT
+pytestmark = pytest.mark.slow  # grades on a Dask cluster
 
 pytest.importorskip("distributed")
 

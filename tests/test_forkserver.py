@@ -15,6 +15,7 @@ from grader.grading import GradingContext, warm_launcher
 from grader.remote import StudentProxy, WorkerSession, worker_env
 from grader.submission import grade_submission
 from tests.support import make_submission
+pytestmark = pytest.mark.slow  # starts and kills fork servers and workers
 
 LEARNER = textwrap.dedent('''
     import os, subprocess, sys

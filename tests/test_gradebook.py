@@ -25,6 +25,7 @@ from grader.manifest import load_manifest
 from grader.report import pass_rates
 from grader.submission import SubmissionResult
 from tests.support import ROOT, make_submission
+pytestmark = pytest.mark.slow  # grades a class, killed and resumed
 
 ONLY = "rnn.*"
 WRONG = {

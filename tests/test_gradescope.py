@@ -21,6 +21,7 @@ from grader.cli import main
 from grader.gradescope import Settings, check_setup, find_submission, gradescope_results
 from grader.manifest import load_manifest
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_partial_submission
+pytestmark = pytest.mark.slow  # builds an autograder and installs it in a fresh virtual environment
 
 # a few exercises of two modules keep the grading runs short; setup.sh installs everything anyway
 ONLY = "rnn.rnn_step_forward,rnn.rnn_forward,attention.softmax"

@@ -11,6 +11,7 @@ from grader.cli import main
 from grader.manifest import load_manifest
 from grader.submission import grade_submission
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_partial_submission, make_submission
+pytestmark = pytest.mark.slow  # grades whole submissions, exercise by exercise
 
 # a capstone has nothing of its own to solve: it is graded on the learner's other modules
 EXERCISE_IDS = [ex.id for ex in load_manifest(ROOT / "course.toml").exercises if not ex.is_capstone]

@@ -33,6 +33,7 @@ from grader.nbexport import NBGRADER_DELIMITERS, build_assignment, docstring_mar
 from grader.source import find_regions
 from tests.support import write_toy_course, ROOT, SOLUTIONS, make_submission
 from tests.variants.attention import WRONG
+pytestmark = pytest.mark.slow  # runs nbgrader and its kernels
 
 nbgrader_installed = shutil.which("jupyter") is not None and subprocess.run(
     [sys.executable, "-c", "import nbgrader, ipykernel"], capture_output=True).returncode == 0

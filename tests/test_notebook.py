@@ -19,6 +19,7 @@ from grader.cli import main
 from grader.manifest import load_manifest
 from grader.source import definition_source, make_stubs
 from tests.support import ROOT, SOLUTIONS, make_partial_submission
+pytestmark = pytest.mark.slow  # runs every reference notebook, training included
 
 COURSE = load_manifest(ROOT / "course.toml")
 

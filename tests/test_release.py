@@ -20,6 +20,7 @@ from grader.release import (INSTRUCTOR_ONLY, PUBLIC_IDIOMS, ReleaseError, build_
                             secret_lines)
 from grader.source import find_regions
 from tests.support import ROOT, SOLUTIONS, copy_course, write_toy_course
+pytestmark = pytest.mark.slow  # builds the bundle and installs it in a fresh virtual environment
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from grader import show
 from grader.cli import main
 from grader.manifest import load_manifest
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_submission
+pytestmark = pytest.mark.slow  # draws every picture with the learner's code
 
 PNG = b"\x89PNG\r\n\x1a\n"
 BROKEN_NORMS = "def hidden_grad_norms(dh_last, cache):\n    return [1.0]\n"

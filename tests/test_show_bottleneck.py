@@ -17,6 +17,7 @@ from grader.i18n import message
 from grader.manifest import load_manifest
 from tests.support import ROOT
 from tests.test_show import assert_sensible_png
+pytestmark = pytest.mark.slow  # trains the models the picture compares
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # a run small enough for the plumbing; the story needs bottleneck.SHOW

@@ -21,6 +21,7 @@ import pytest
 from grader import limits, sandbox
 from grader.forkserver import ForkServer
 from grader.remote import StudentProxy, WorkerSession, worker_env
+pytestmark = pytest.mark.slow  # runs workers into their time and memory limits
 
 ISOLATED = os.geteuid() == 0  # where every sandbox step applies (see tests/test_attacks.py)
 MB = 2**20
