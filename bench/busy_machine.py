@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--against", metavar="REV")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from grader.manifest import load_manifest
+    from grader.course.manifest import load_manifest
 
     course = load_manifest(ROOT / "course.toml")
     only = ",".join(ex.id for ex in course.exercises if not ex.is_capstone)

@@ -24,9 +24,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import capstone  # noqa: E402
-from grader.manifest import load_manifest  # noqa: E402
-from grader.modules import ModuleNamespace  # noqa: E402
+from grader.content import capstone  # noqa: E402
+from grader.course.manifest import load_manifest  # noqa: E402
+from grader.course.namespace import ModuleNamespace  # noqa: E402
 
 
 def main() -> None:

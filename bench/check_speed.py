@@ -63,8 +63,8 @@ def main() -> None:
 
 def watch_rechecks(course: Path, exercises: list[str], rounds: int) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from grader.grading import GradingContext, LastingVerdicts, grade_in_order
-    from grader.manifest import load_manifest
+    from grader.engine.grading import GradingContext, LastingVerdicts, grade_in_order
+    from grader.course.manifest import load_manifest
 
     manifest = load_manifest(course / "course.toml")
     folder = course / "exercises"

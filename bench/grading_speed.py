@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="with --against: turns each grader takes")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from grader.manifest import load_manifest
+    from grader.course.manifest import load_manifest
 
     course = load_manifest(ROOT / "course.toml")
     capstones = [m.name for m in course.modules if m.is_capstone]

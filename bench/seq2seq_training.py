@@ -3,7 +3,7 @@
     python bench/seq2seq_training.py [--seeds 0 1 2 3 4] [--threads 1] [--no-init]
 
 For each seed: the reference seq2seq module trained with the grading run's configuration
-(``grader.bottleneck.GRADING``) on one torch thread, timed on the process's CPU clock and
+(``grader.content.bottleneck.GRADING``) on one torch thread, timed on the process's CPU clock and
 the wall clock, and the held-out exact-match accuracy the hidden check measures, for the
 attention model and for the bottleneck's plain decoder. ``--no-init`` leaves the
 constructors' weights (PyTorch's defaults) in place instead of the grader's starting
@@ -23,9 +23,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import bottleneck  # noqa: E402
-from grader.manifest import load_manifest  # noqa: E402
-from grader.modules import ModuleNamespace  # noqa: E402
+from grader.content import bottleneck  # noqa: E402
+from grader.course.manifest import load_manifest  # noqa: E402
+from grader.course.namespace import ModuleNamespace  # noqa: E402
 
 
 def main() -> None:

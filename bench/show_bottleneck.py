@@ -8,7 +8,7 @@ Prints
      PNG), its wall and CPU seconds;
   2. the same picture drawn in this process with solutions/ standing in for the learner's
      code (the path of a learner whose checks pass), wall and CPU seconds;
-  3. for each seed, the picture's runs (:data:`grader.bottleneck.SHOW` at that seed): the
+  3. for each seed, the picture's runs (:data:`grader.content.bottleneck.SHOW` at that seed): the
      held-out exact-match accuracy of both decoders by source length, and for how many
      output digits of the alignment's string the attention's argmax is the mirror source
      position (or the one just after it).
@@ -68,8 +68,9 @@ def main() -> None:
 
     import torch
 
-    from grader import bottleneck, show
-    from grader.manifest import load_manifest
+    from grader.content import bottleneck
+    from grader.learner import show
+    from grader.course.manifest import load_manifest
 
     torch.set_num_threads(args.threads)
     course = load_manifest(ROOT / "course.toml")

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.manifest import load_manifest  # noqa: E402
-from grader.modules import ModuleNamespace  # noqa: E402
+from grader.course.manifest import load_manifest  # noqa: E402
+from grader.course.namespace import ModuleNamespace  # noqa: E402
 
 D_MODEL, HEADS, LAYERS, D_FF, BATCH, VOCAB = 64, 4, 2, 128, 64, 32
 LENGTHS = [(8, 10), (16, 17), (32, 33)]   # (source, target with bos): the capstone's first

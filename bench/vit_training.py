@@ -3,7 +3,7 @@
     python bench/vit_training.py [--seeds 0 1 2 3 4] [--threads 1] [--no-init]
 
 For each seed: the reference ViT trained with the grading run's configuration
-(``grader.vit_task.GRADING``) on one torch thread, timed on the process's CPU clock and the
+(``grader.content.vit_task.GRADING``) on one torch thread, timed on the process's CPU clock and the
 wall clock, with the held-out accuracy and cross-entropy the hidden checks measure. The
 first run of the process also pays for warming torch up, as a grading worker does.
 ``--no-init`` leaves the constructor's weights (the reference's: pos_embed of 0.02 * randn)
@@ -24,9 +24,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import vit_task  # noqa: E402
-from grader.manifest import load_manifest  # noqa: E402
-from grader.modules import ModuleNamespace  # noqa: E402
+from grader.content import vit_task  # noqa: E402
+from grader.course.manifest import load_manifest  # noqa: E402
+from grader.course.namespace import ModuleNamespace  # noqa: E402
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.manifest import load_manifest  # noqa: E402
-from grader.source import make_stubs, replace_definition  # noqa: E402
+from grader.course.manifest import load_manifest  # noqa: E402
+from grader.course.source import make_stubs, replace_definition  # noqa: E402
 
 MODULES = load_manifest(ROOT / "course.toml").module_names
 WRONG = {exercise: named for module in MODULES

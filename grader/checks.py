@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grader.vjp import vector_jacobian_product
-from grader.wire import Handle
+from grader.isolation.wire import Handle
 
 __all__ = [
     "check",
@@ -98,7 +98,7 @@ class CheckOutcome:
 
 PROPERTY_WAITS = "counts once a check of the values passes"
 NOT_WRITTEN = "not written yet"
-# the message of the error a stub raises, as grader.source.stub_line writes it (not imported
+# the message of the error a stub raises, as grader.course.source.stub_line writes it (not imported
 # here: a notebook release ships every grader module the runner imports, and that one's
 # docstring shows solution markers); tests/test_quiet_feedback.py keeps the two matched
 _STUB_MESSAGE = re.compile(r"^(?P<id>\w+\.\w+) is not written yet; `course hint (?P=id)` gives a hint$")

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from grader import __version__
-from grader.i18n import LANGS, Count, message, resolve_lang
-from grader.manifest import Course, ManifestError, load_manifest
-from grader.state import LearnerState, NewerStateError, StateError
+from grader.course.i18n import LANGS, Count, message, resolve_lang
+from grader.course.manifest import Course, ManifestError, load_manifest
+from grader.learner.state import LearnerState, NewerStateError, StateError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,16 +19,16 @@ def course_modules(names=None) -> types.SimpleNamespace:
     """The course modules as the current process resolves them by plain name (in the
     worker: the learner's files, nothing substituted for the capstone)."""
     if names is None:
-        from grader.capstone import ASSEMBLED as names
+        from grader.content.capstone import ASSEMBLED as names
     return types.SimpleNamespace(**{name: importlib.import_module(name) for name in names})
 
 
 def train_capstone(config: dict, measure: bool = False, modules=None) -> dict:
     """Train the Transformer assembled from ``modules`` (default: the learner's, as
-    imported here) on the capstone task (:func:`grader.capstone.train`); return its
+    imported here) on the capstone task (:func:`grader.content.capstone.train`); return its
     weights and training curve as plain data, and with ``measure`` its held-out accuracy
     as the same modules' greedy decoding measures it."""
-    from grader import capstone, trainer
+    from grader.content import capstone, trainer
 
     modules = modules if modules is not None else course_modules()
     run = capstone.train(modules, capstone.CapstoneConfig(**config))
@@ -41,10 +41,10 @@ def train_capstone(config: dict, measure: bool = False, modules=None) -> dict:
 
 def train_seq2seq(config: dict, measure: bool = False, modules=None) -> dict:
     """Train the encoder and decoder of ``modules.seq2seq`` (default: the learner's, as
-    imported here) on reversal (:func:`grader.bottleneck.train`); return the weights and
+    imported here) on reversal (:func:`grader.content.bottleneck.train`); return the weights and
     the loss curve as plain data, and with ``measure`` the held-out accuracy as the same
     module's ``translate`` measures it."""
-    from grader import bottleneck
+    from grader.content import bottleneck
 
     modules = modules if modules is not None else course_modules(("seq2seq",))
     run = bottleneck.train(modules, bottleneck.Seq2seqConfig(**config))
@@ -56,9 +56,9 @@ def train_seq2seq(config: dict, measure: bool = False, modules=None) -> dict:
 
 def train_vit(config: dict, measure: bool = False, modules=None) -> dict:
     """Train ``modules.heads.ViT`` (default: the learner's, as imported here) on the
-    quadrant task (:func:`grader.vit_task.train`); return the weights and the loss curve as
+    quadrant task (:func:`grader.content.vit_task.train`); return the weights and the loss curve as
     plain data, and with ``measure`` the held-out accuracy of the same model."""
-    from grader import vit_task
+    from grader.content import vit_task
 
     modules = modules if modules is not None else course_modules(("heads",))
     run = vit_task.train(modules, vit_task.VitConfig(**config))

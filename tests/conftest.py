@@ -1,7 +1,7 @@
 import pytest
 
-from grader.grading import GradingContext
-from grader.manifest import load_manifest
+from grader.engine.grading import GradingContext
+from grader.course.manifest import load_manifest
 from tests.support import ROOT
 
 
@@ -30,8 +30,8 @@ def visible(course):
 
 @pytest.fixture()
 def without_screening(monkeypatch):
-    """The static layer (grader/screening.py) switched off, for tests that show what the
+    """The static layer (grader/engine/screening.py) switched off, for tests that show what the
     layers behind it do on their own: the worker, its isolation and the grader's checks."""
-    from grader.screening import Screening
+    from grader.engine.screening import Screening
 
-    monkeypatch.setattr("grader.grading.screen", lambda *_args: Screening())
+    monkeypatch.setattr("grader.engine.grading.screen", lambda *_args: Screening())

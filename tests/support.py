@@ -6,7 +6,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from grader.source import make_stubs, replace_definition
+from grader.course.source import make_stubs, replace_definition
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

@@ -13,12 +13,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from grader import grading, limits, remote, sandbox
+from grader.engine import grading
+from grader.isolation import limits, sandbox, worker_client
 from grader.cli import main
-from grader.gradebook import Gradebook
-from grader.grading import GradingContext
-from grader.manifest import load_manifest
-from grader.submission import grade_submission
+from grader.instructor.gradebook import Gradebook
+from grader.engine.grading import GradingContext
+from grader.course.manifest import load_manifest
+from grader.instructor.submission import grade_submission
 from tests.support import ROOT, make_submission
 pytestmark = pytest.mark.slow  # grades under a busy machine and failing workers
 
@@ -68,7 +69,7 @@ class NeverStarts:
 
 @pytest.fixture
 def quick_faults(monkeypatch):
-    monkeypatch.setattr(remote, "START_SECONDS", 1.0)
+    monkeypatch.setattr(worker_client, "START_SECONDS", 1.0)
     monkeypatch.setattr(grading, "RETRY_PAUSE_SECONDS", 0.0)
 
 
@@ -128,15 +129,15 @@ def test_what_the_grader_keeps_failing_is_reported_and_never_stored(tmp_path):
 
 
 def test_course_grade_exits_1_naming_what_it_could_not_grade(tmp_path, monkeypatch):
-    hello = remote.WorkerSession._hello
+    hello = worker_client.WorkerSession._hello
 
     def no_hello(session):
         # a worker that never says hello in time; a tiny START_SECONDS alone is a race that
         # a worker forked from a warm server can win (its hello is waiting before the first recv)
         session.close()
-        raise session._grader_fault(f"a worker did not start within {remote.START_SECONDS:g} s")
+        raise session._grader_fault(f"a worker did not start within {worker_client.START_SECONDS:g} s")
 
-    monkeypatch.setattr(remote.WorkerSession, "_hello", no_hello)
+    monkeypatch.setattr(worker_client.WorkerSession, "_hello", no_hello)
     monkeypatch.setattr(grading, "RETRY_PAUSE_SECONDS", 0.0)
     folder = make_submission(tmp_path / "ref")
     out = tmp_path / "out"
@@ -145,7 +146,7 @@ def test_course_grade_exits_1_naming_what_it_could_not_grade(tmp_path, monkeypat
     assert run.exit_code == 1, run.output
     assert "incomplete: 1 exercise result could not be made" in run.output
     assert "ref rnn.rnn_step_forward" in run.output
-    monkeypatch.setattr(remote.WorkerSession, "_hello", hello)
+    monkeypatch.setattr(worker_client.WorkerSession, "_hello", hello)
     again = CliRunner().invoke(main, ["--course", str(ROOT), "grade", str(folder), "--out", str(out),
                                       "--only", "rnn.rnn_step_forward"])
     assert again.exit_code == 0, again.output

@@ -1,8 +1,8 @@
 """docs/api.md, the project's own reference of the exercise API."""
 
-from grader.apidoc import api_page
-from grader.manifest import load_manifest
-from grader.source import find_regions
+from grader.course.apidoc import api_page
+from grader.course.manifest import load_manifest
+from grader.course.source import find_regions
 from tests.support import ROOT
 
 COURSE = load_manifest(ROOT / "course.toml")

@@ -6,9 +6,9 @@ batch is graded normally. Attacks already covered by
 comparison helpers, reading the caller's frames, an infinite loop, allocating tens of GB,
 printing fake success lines, exiting at import) are not repeated here.
 
-The attacks that isolation stops (``grader/sandbox.py``) say which step stops them; run
+The attacks that isolation stops (``grader/isolation/sandbox.py``) say which step stops them; run
 them with ``GRADER_SANDBOX_SKIP=<step>`` to see them succeed without it. Most of them would
-be refused before they run by the static layer (``grader/screening.py``, tested in
+be refused before they run by the static layer (``grader/engine/screening.py``, tested in
 ``tests/test_tamper_static.py``): it is switched off here, so that each test shows the
 layer behind it holding on its own.
 """
@@ -27,15 +27,15 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.remote import StudentProxy, WorkerSession
-from grader.submission import grade_submission
+from grader.isolation.worker_client import StudentProxy, WorkerSession
+from grader.instructor.submission import grade_submission
 from tests.support import ROOT, make_submission
 from tests.test_grading import STEP, prepend, step_forward_body
 
 WRONG = "return np.full((x.shape[0], Wh.shape[0]), 7.0, dtype=np.float32), None"
 OTHERS = ["rnn.clip_grad_norm", "lstm.lstm_step_forward"]
 pytestmark = [pytest.mark.usefixtures("without_screening"), pytest.mark.slow]
-ISOLATED = os.geteuid() == 0  # where every step applies; as an ordinary user, see grader/sandbox.py
+ISOLATED = os.geteuid() == 0  # where every step applies; as an ordinary user, see grader/isolation/sandbox.py
 
 
 def needs(*steps):
@@ -46,7 +46,7 @@ def needs(*steps):
         test.stopped_by = steps
         names = " and ".join(steps)
         return pytest.mark.skipif(not ISOLATED, reason=f"the {names} step{'s' * (len(steps) > 1)} "
-                                  "need root here (see grader/sandbox.py)")(test)
+                                  "need root here (see grader/isolation/sandbox.py)")(test)
     return mark
 
 
@@ -268,7 +268,7 @@ def _running(marker):
 
 
 def test_ignoring_sigterm_and_sigalrm_does_not_stop_the_kill(course, tmp_path):
-    from grader.grading import GradingContext
+    from grader.engine.grading import GradingContext
 
     ctx = GradingContext.for_course(course, "hidden", time_limit=3)
     folder = make_submission(tmp_path, {STEP: step_forward_body("""
@@ -347,7 +347,7 @@ def test_output_is_bounded(tmp_path):
     config = {"folder": str(folder), "modules": ["learner"], "graded_module": "learner", "partials": {},
               "dependencies": {}, "forbidden": [], "memory_limit_mb": 3072}
     output = tmp_path / "output.txt"
-    from grader.remote import StudentError
+    from grader.isolation.worker_client import StudentError
 
     with WorkerSession(folder, config, 30, output) as session:
         assert session.start() is None, session.output_tail()

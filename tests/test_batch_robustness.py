@@ -23,14 +23,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import grader.parallel
+import grader.instructor.class_grading
 from grader.checks import describe
 from grader.cli import main
-from grader.feedback import (CHECK_LIMIT, EXERCISE_LIMIT, SUBMISSION_LIMIT, WITHHELD, Budget, SolutionLines,
+from grader.instructor.feedback import (CHECK_LIMIT, EXERCISE_LIMIT, SUBMISSION_LIMIT, WITHHELD, Budget, SolutionLines,
                              bounded_notes, bounded_submission)
-from grader.grading import CheckOutcome, ExerciseResult
-from grader.manifest import load_manifest
-from grader.release import secret_lines
+from grader.engine.grading import CheckOutcome, ExerciseResult
+from grader.course.manifest import load_manifest
+from grader.instructor.release import secret_lines
 from tests.support import ROOT, SOLUTIONS, make_partial_submission, make_submission
 pytestmark = pytest.mark.slow  # grades batches of broken submissions
 
@@ -182,14 +182,14 @@ def test_a_failure_while_grading_one_submission_costs_only_it(tmp_path, monkeypa
     and becomes a note for that submission; the others are graded and the class outputs written."""
     victim = make_submission(tmp_path / "class" / "victim", step_body("raise NotImplementedError"))
     target = {"grading": "grade_submission", "writing": "write_results"}[where]
-    real = getattr(grader.parallel, target)
+    real = getattr(grader.instructor.class_grading, target)
 
     def failing(*args, **kwargs):
         if any(getattr(arg, "name", None) == "victim" for arg in args):
             raise RuntimeError("a bug in the grader")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(grader.parallel, target, failing)
+    monkeypatch.setattr(grader.instructor.class_grading, target, failing)
     batch = grade_batch(tmp_path, [victim])
     assert batch.rows["victim"] == 0
     assert any("victim" in r.getMessage() and r.exc_info for r in caplog.records)
@@ -224,7 +224,7 @@ def test_links_never_reach_outside_the_submission(tmp_path):
 
 def test_a_submission_given_as_a_link_is_graded(hidden, tmp_path):
     """The instructor may hand over the submission's folder itself as a link."""
-    from grader.submission import grade_submission
+    from grader.instructor.submission import grade_submission
 
     real = make_submission(tmp_path / "real")
     (tmp_path / "given").symlink_to(real, target_is_directory=True)

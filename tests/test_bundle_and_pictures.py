@@ -19,11 +19,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from grader import i18n, pictures, show
+from grader.course import i18n
+from grader.learner import pictures, show
 from grader.cli import main
-from grader.i18n import agree_particles, message, particle, word_ending
-from grader.source import find_regions
-from grader.release import build_release, find_leaks, hidden_check_names, left_out_commands, secret_lines
+from grader.course.i18n import agree_particles, message, particle, word_ending
+from grader.course.source import find_regions
+from grader.instructor.release import build_release, find_leaks, hidden_check_names, left_out_commands, secret_lines
 from tests.support import ROOT, copy_course
 from tests.test_release import _bundle_texts, _region_lines
 pytestmark = pytest.mark.slow  # builds the student bundle and draws its pictures
@@ -118,13 +119,13 @@ def test_nothing_in_the_bundle_points_at_a_command_it_lacks(bundle):
 
 
 def _code(line: str) -> str:
-    """A line's code, read here independently of grader.release: no comment, one space."""
+    """A line's code, read here independently of grader.instructor.release: no comment, one space."""
     return " ".join(line.split(" #")[0].split())
 
 
 def test_no_line_of_any_solution_region_is_in_the_bundle_comments_and_spacing_aside(bundle):
     """The whole-line scan of tests/test_release.py, on the code of each line: a solution
-    line quoted without its comment (as grader/source.py's docstring once did) is found."""
+    line quoted without its comment (as grader/course/source.py's docstring once did) is found."""
     outside = set()                   # code the solution files show outside their regions: the stubs show it
     for path in (ROOT / "solutions").glob("*.py"):
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -134,7 +135,7 @@ def test_no_line_of_any_solution_region_is_in_the_bundle_comments_and_spacing_as
     secrets = {code: where for code, where in secrets.items() if len(code) >= 12 and code not in outside}
     assert "next_h = np.tanh(x @ Wx + prev_h @ Wh + b)" in secrets
     texts = _bundle_texts(bundle)
-    assert "grader/source.py" in texts
+    assert "grader/course/source.py" in texts
     leaked = [(name, line.strip()) for name, text in texts.items() for line in text.splitlines()
               if _code(line) in secrets]
     assert leaked == []
@@ -169,7 +170,7 @@ def test_a_release_without_solutions_shows_the_korean_reference_in_korean(bundle
 
 @pytest.fixture(scope="module")
 def reference():
-    from grader.manifest import load_manifest
+    from grader.course.manifest import load_manifest
 
     return show.reference_modules(load_manifest(ROOT / "course.toml"))
 
@@ -213,7 +214,7 @@ def test_every_pictures_title_says_whose_code_drew_it(computed, tmp_path, monkey
 
 
 def test_a_learners_picture_says_yours_and_the_fallback_says_reference(tmp_path):
-    from grader.manifest import load_manifest
+    from grader.course.manifest import load_manifest
 
     course = load_manifest(ROOT / "course.toml")
     topic = show.TOPICS["positional"]
@@ -348,7 +349,7 @@ def test_a_notebook_names_no_absolute_path_and_goes_to_the_ignored_notebooks_fol
     setup = next(c for c in json.loads(text)["cells"] if "NotebookSession(" in "".join(c["source"]))
     assert "course_root='..'" in "".join(setup["source"])
     # the kernel starts in the notebook's folder; the relative path finds the course from there
-    from grader.notebook import NotebookSession
+    from grader.learner.notebook import NotebookSession
 
     monkeypatch.chdir(tmp_path)          # outside the course: only course_root can find it
     other = tmp_path / "nb"

@@ -6,9 +6,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from grader import capstone
+from grader.content import capstone
 from grader.cli import main
-from grader.submission import grade_submission
+from grader.instructor.submission import grade_submission
 from tests.support import EXERCISES, ROOT, make_submission
 pytestmark = pytest.mark.slow  # trains the capstone's Transformer
 
@@ -43,8 +43,8 @@ def test_no_held_out_string_is_ever_trained_on_and_the_run_is_seeded():
 # ---------------------------------------------------------------- the initial weights
 
 def _reference_modules():
-    from grader.manifest import load_manifest
-    from grader.modules import ModuleNamespace
+    from grader.course.manifest import load_manifest
+    from grader.course.namespace import ModuleNamespace
 
     return ModuleNamespace(ROOT / "solutions", load_manifest(ROOT / "course.toml").module_names, "_reference")
 
@@ -122,7 +122,7 @@ def test_a_broken_module_is_not_replaced_by_the_reference_in_the_capstone(hidden
 def test_the_manifest_rejects_a_capstone_that_borrows_and_unknown_kinds(kind, extra):
     import tomllib
 
-    from grader.manifest import ManifestError, parse_manifest
+    from grader.course.manifest import ManifestError, parse_manifest
 
     data = tomllib.loads((ROOT / "course.toml").read_text())
     data["modules"].append({"name": "extra", "title": "t", "framework": "torch", "kind": kind,

@@ -64,8 +64,8 @@ def test_check_says_what_blocks_it_in_korean_too(tmp_path):
 
 
 def test_watch_forgets_a_verdict_only_when_a_file_it_depends_on_changed(tmp_path):
-    from grader.grading import LastingVerdicts
-    from grader.manifest import load_manifest
+    from grader.engine.grading import LastingVerdicts
+    from grader.course.manifest import load_manifest
 
     root = _course_without_softmax(tmp_path)
     folder = root / "exercises"

@@ -27,7 +27,7 @@ def test_list_shows_every_exercise(course_copy):
 
 
 def test_hint_shows_one_more_level_each_time_and_remembers(course_copy):
-    from grader.manifest import load_manifest
+    from grader.course.manifest import load_manifest
 
     hints = load_manifest(course_copy / "course.toml").exercise("rnn.rnn_forward").hints
     first = invoke(course_copy, "hint", "rnn.rnn_forward")

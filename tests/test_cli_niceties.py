@@ -11,14 +11,14 @@ from rich.cells import cell_len
 import grader.cli
 import grader.commands.check as check_command
 import grader.commands.grade as grade_command
-from grader import i18n
+from grader.course import i18n
 from grader.checks import CheckOutcome
 from grader.cli import INSTRUCTOR_COMMANDS, CourseContext, main
-from grader.i18n import Count, counted
+from grader.course.i18n import Count, counted
 from grader.commands.progress import select_targets
-from grader.grading import ExerciseResult
-from grader.manifest import load_manifest
-from grader.state import LearnerState
+from grader.engine.grading import ExerciseResult
+from grader.course.manifest import load_manifest
+from grader.learner.state import LearnerState
 from tests.support import ROOT, copy_course
 
 COURSE = load_manifest(ROOT / "course.toml")
@@ -233,7 +233,7 @@ def test_explain_and_progress_say_1_point_and_1_hint(course_copy):
 
 
 def test_grade_says_1_submission(tmp_path, monkeypatch):
-    from grader.submission import SubmissionResult
+    from grader.instructor.submission import SubmissionResult
 
     def grade_class(course, submissions, exercises, book, jobs, time_limit, on_exercise):
         return [SubmissionResult("ann", [], [])]

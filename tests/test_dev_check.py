@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.devcheck import RULES, read_variants
-from grader.release import left_out_commands, student_cli
+from grader.instructor.devcheck import RULES, read_variants
+from grader.instructor.release import left_out_commands, student_cli
 from tests.support import ROOT, copy_course
 
 FOLDERS = ("solutions", "exercises", "suites", "i18n", "tests/variants", "docs")
@@ -170,7 +170,7 @@ def test_english_changed_since_its_translation(course_copy):
     edit(course_copy / "course.toml", "One step is an affine map of the input", "One step is an affine map of inputs")
     said = said_when_only("translations fresh", course_copy)
     assert "i18n/ko/rnn.toml" in said and "rnn_step_forward changed since it was translated" in said
-    assert "python -m grader.translations stamp ko rnn" in said
+    assert "python -m grader.course.translations stamp ko rnn" in said
 
 
 def test_a_manifest_that_does_not_load(course_copy):

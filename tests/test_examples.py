@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
-from grader.grading import GradingContext
-from grader.submission import grade_submission
+from grader.engine.grading import GradingContext
+from grader.instructor.submission import grade_submission
 from tests.support import ROOT
 pytestmark = pytest.mark.slow  # grades the example class, as `make demo` does
 

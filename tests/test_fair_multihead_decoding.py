@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.manifest import load_manifest
-from grader.submission import grade_submission
+from grader.course.manifest import load_manifest
+from grader.instructor.submission import grade_submission
 from tests.support import ROOT, make_submission
 from tests.variants import decoding, multihead
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from grader.checks import check_title
-from grader.manifest import load_manifest
-from grader.submission import grade_submission
+from grader.course.manifest import load_manifest
+from grader.instructor.submission import grade_submission
 from suites.hidden import test_rnn as rnn_suite
 from suites.hidden import test_training as training_suite
 from tests.support import ROOT, make_submission

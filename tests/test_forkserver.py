@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.forkserver import ForkServer
-from grader.grading import GradingContext, warm_launcher
-from grader.remote import StudentProxy, WorkerSession, worker_env
-from grader.submission import grade_submission
+from grader.isolation.forkserver import ForkServer
+from grader.engine.grading import GradingContext, warm_launcher
+from grader.isolation.worker_client import StudentProxy, WorkerSession, worker_env
+from grader.instructor.submission import grade_submission
 from tests.support import make_submission
 pytestmark = pytest.mark.slow  # starts and kills fork servers and workers
 
@@ -94,7 +94,7 @@ def test_a_forked_worker_leads_its_own_process_group_in_the_submission_folder(se
 
 
 def test_the_exit_status_of_a_forked_worker_is_reported(server, tmp_path):
-    from grader.remote import WorkerDied
+    from grader.isolation.worker_client import WorkerDied
 
     session, learner, _ = _session(tmp_path, server)
     with session, pytest.raises(WorkerDied, match="exited with status 3"):
@@ -188,7 +188,7 @@ def test_the_fork_server_imports_nothing_from_the_instructors_working_folder(tmp
 
 def test_a_worker_started_from_scratch_imports_nothing_from_the_submission_before_the_sandbox(tmp_path):
     """The scratch worker must not start with the submission (the learner's argparse.py)
-    on sys.path. Passes once remote.py starts it with sandbox.python_command."""
+    on sys.path. Passes once worker_client.py starts it with sandbox.python_command."""
     folder = tmp_path / "work"
     folder.mkdir()
     markers = tmp_path / "markers"
@@ -200,18 +200,18 @@ def test_a_worker_started_from_scratch_imports_nothing_from_the_submission_befor
 
 
 def test_python_command_ignores_the_working_folder(tmp_path):
-    from grader import sandbox
-    from grader.wire import Channel
+    from grader.isolation import sandbox
+    from grader.isolation.wire import Channel
 
     folder = tmp_path / "work"
     folder.mkdir()
     markers = tmp_path / "markers"
     _shadowing(folder, markers)
-    done = subprocess.run(sandbox.python_command("grader.sandbox"), cwd=folder, env=worker_env(folder),
+    done = subprocess.run(sandbox.python_command("grader.isolation.sandbox"), cwd=folder, env=worker_env(folder),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "processes" in done.stdout, done.stderr
     ours, theirs = socket.socketpair()
-    worker = subprocess.Popen(sandbox.python_command("grader.worker", "--fd", theirs.fileno()), cwd=folder,
+    worker = subprocess.Popen(sandbox.python_command("grader.isolation.worker", "--fd", theirs.fileno()), cwd=folder,
                               env=worker_env(folder), pass_fds=[theirs.fileno()], start_new_session=True)
     theirs.close()
     channel = Channel(ours)
@@ -228,7 +228,7 @@ def test_python_command_ignores_the_working_folder(tmp_path):
 def test_python_command_loads_the_grader_from_its_folder_and_nothing_from_the_working_folder(tmp_path):
     import shutil
 
-    from grader import sandbox
+    from grader.isolation import sandbox
 
     done = subprocess.run(sandbox.python_command("site"), cwd=sandbox.empty_folder(), env={},
                           capture_output=True, text=True, timeout=60)
@@ -237,16 +237,16 @@ def test_python_command_loads_the_grader_from_its_folder_and_nothing_from_the_wo
     assert os.listdir(sandbox.empty_folder()) == [] and os.stat(sandbox.empty_folder()).st_mode & 0o777 == 0o555
     # a plain copy of the package, neither installed nor on any path: it is the one that runs
     copy = tmp_path / "elsewhere" / "grader"
-    shutil.copytree(Path(sandbox.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(sandbox.GRADER_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "__init__.py").write_text("print('loaded', __file__)\n")
-    command = sandbox.python_command("grader.sandbox")
-    command[command.index(str(Path(sandbox.__file__).parent))] = str(copy)
+    command = sandbox.python_command("grader.isolation.sandbox")
+    command[command.index(str(sandbox.GRADER_DIR))] = str(copy)
     done = subprocess.run(command, cwd=sandbox.empty_folder(), env={}, capture_output=True, text=True, timeout=60)
     assert done.stdout.startswith(f"loaded {copy / '__init__.py'}\n"), done.stderr
 
 
 def test_the_empty_folder_is_never_one_someone_else_prepared(tmp_path, monkeypatch):
-    from grader import sandbox
+    from grader.isolation import sandbox
 
     monkeypatch.setattr(sandbox.tempfile, "gettempdir", lambda: str(tmp_path))
     shared = sandbox.empty_folder()

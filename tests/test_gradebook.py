@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import grader.submission
+import grader.instructor.submission
 from grader.cli import main
-from grader.gradebook import RECORD_FILE
-from grader.manifest import load_manifest
-from grader.report import pass_rates
-from grader.submission import SubmissionResult
+from grader.instructor.gradebook import RECORD_FILE
+from grader.course.manifest import load_manifest
+from grader.instructor.report import pass_rates
+from grader.instructor.submission import SubmissionResult
 from tests.support import ROOT, make_submission
 pytestmark = pytest.mark.slow  # grades a class, killed and resumed
 
@@ -165,13 +165,13 @@ def grade_in_process(course: Path, paths, out: Path, *extra, only: str = ONLY):
 def graded_ids(monkeypatch):
     """The (submission folder name, exercise id) of every exercise actually graded."""
     calls = []
-    real = grader.submission.grade_exercise
+    real = grader.instructor.submission.grade_exercise
 
     def counting(ctx, exercise, folder, *rest):
         calls.append(exercise.id)
         return real(ctx, exercise, folder, *rest)
 
-    monkeypatch.setattr(grader.submission, "grade_exercise", counting)
+    monkeypatch.setattr(grader.instructor.submission, "grade_exercise", counting)
     return calls
 
 
@@ -349,7 +349,7 @@ def test_the_summary_gives_the_class_mean_and_the_pass_rate_per_module(klass, tm
     assert f"{passed / 36:.0%}" in module_row and f"{passed}/36" in module_row
 
 
-def test_every_file_said_not_to_change_a_result_exists():
-    from grader.gradebook import GRADER_ROOT, NOT_GRADING
+def test_every_part_said_to_decide_a_result_exists():
+    from grader.instructor.gradebook import GRADER_ROOT, GRADING_CODE
 
-    assert {name for name in NOT_GRADING if not (GRADER_ROOT / name).is_file()} == set()
+    assert {part for part in GRADING_CODE if not (GRADER_ROOT / part).exists()} == set()

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.gradescope import Settings, check_setup, find_submission, gradescope_results
-from grader.manifest import load_manifest
+from grader.instructor.gradescope import Settings, check_setup, find_submission, gradescope_results
+from grader.course.manifest import load_manifest
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_partial_submission
 pytestmark = pytest.mark.slow  # builds an autograder and installs it in a fresh virtual environment
 
@@ -85,7 +85,7 @@ def test_the_zip_holds_both_scripts_executable_and_every_module_but_no_tests_or_
         assert stat.S_ISREG(mode[script]) and mode[script] & 0o111 == 0o111, oct(mode[script])
     assert not any(mode[name] & 0o111 for name in names - {"setup.sh", "run_autograder"})
     assert {"course.toml", "pyproject.toml", "constraints.txt", "README.md", "gradescope.json",
-            "grader/__init__.py", "grader/gradescope.py", "grader/sandbox.py"} <= names
+            "grader/__init__.py", "grader/instructor/gradescope.py", "grader/isolation/sandbox.py"} <= names
     for module in COURSE.module_names:
         assert f"solutions/{module}.py" in names
     for module in COURSE.modules:     # the capstone has a hidden suite but no solution file

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.manifest import load_manifest
-from grader.submission import grade_submission
+from grader.course.manifest import load_manifest
+from grader.instructor.submission import grade_submission
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_partial_submission, make_submission
 pytestmark = pytest.mark.slow  # grades whole submissions, exercise by exercise
 

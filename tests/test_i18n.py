@@ -9,11 +9,11 @@ import tomllib
 import pytest
 from click.testing import CliRunner
 
-from grader import i18n
+from grader.course import i18n
 from grader.cli import main
-from grader.i18n import LANGS, exercise_text, message, module_text, resolve_lang
-from grader.manifest import load_manifest
-from grader.translations import stale, stamp
+from grader.course.i18n import LANGS, exercise_text, message, module_text, resolve_lang
+from grader.course.manifest import load_manifest
+from grader.course.translations import stale, stamp
 from tests.support import ROOT, copy_course
 
 COURSE = load_manifest(ROOT / "course.toml")
@@ -221,7 +221,7 @@ def test_every_korean_text_was_translated_from_the_english_of_today():
     out_of_step = {module: keys for module, keys in out_of_step.items() if keys}
     assert not out_of_step, (
         f"the English changed since these Korean texts were translated: {out_of_step}; update them in "
-        "i18n/ko/<module>.toml, then run `python -m grader.translations stamp ko <module>`")
+        "i18n/ko/<module>.toml, then run `python -m grader.course.translations stamp ko <module>`")
 
 
 def test_a_changed_english_hint_makes_its_translation_stale_until_stamped(course_copy):

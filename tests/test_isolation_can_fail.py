@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from grader import sandbox
+from grader.isolation import sandbox
 from tests import test_attacks
 from tests.support import ROOT
 
@@ -27,7 +27,7 @@ def test_every_isolation_step_has_an_attack_that_needs_it():
 
 
 @pytest.mark.skipif(not test_attacks.ISOLATED, reason="the isolation steps need root here, so their attack "
-                    "tests skip, and there is nothing to switch off (see grader/sandbox.py)")
+                    "tests skip, and there is nothing to switch off (see grader/isolation/sandbox.py)")
 @pytest.mark.parametrize("name, steps", ATTACKS, ids=[name for name, _ in ATTACKS])
 def test_the_attack_succeeds_with_its_steps_switched_off(name, steps):
     env = {**os.environ, sandbox.SKIP_ENV: ",".join(steps)}

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import CourseContext, main
-from grader.i18n import exercise_text
-from grader.manifest import load_manifest
-from grader.state import STATE_VERSION, LearnerState
+from grader.course.i18n import exercise_text
+from grader.course.manifest import load_manifest
+from grader.learner.state import STATE_VERSION, LearnerState
 from tests.support import ROOT, copy_course
 
 COURSE = load_manifest(ROOT / "course.toml")

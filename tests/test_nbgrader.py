@@ -27,10 +27,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.cli import main
-from grader.grading import GradingContext, grade_exercise
-from grader.manifest import load_manifest
-from grader.nbexport import NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal
-from grader.source import find_regions
+from grader.engine.grading import GradingContext, grade_exercise
+from grader.course.manifest import load_manifest
+from grader.instructor.nbexport import NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal
+from grader.course.source import find_regions
 from tests.support import write_toy_course, ROOT, SOLUTIONS, make_submission
 from tests.variants.attention import WRONG
 pytestmark = pytest.mark.slow  # runs nbgrader and its kernels
@@ -293,15 +293,15 @@ def notebook_namespace(course, module: str, replace: dict[str, str] | None = Non
 
 @pytest.fixture(scope="module")
 def attention_hidden(course):
-    from grader.nbexport import reference_source
-    from grader.nbgrader_support import load_hidden
+    from grader.instructor.nbexport import reference_source
+    from grader.instructor.nbgrader_support import load_hidden
 
     load_hidden("attention", suite=(ROOT / "suites" / "hidden" / "test_attention.py").read_text(),
                 reference=reference_source(course, "attention"))
 
 
 def grade_in_process(course, exercise: str, namespace: dict, hidden: bool = True, stand_ins=None) -> float:
-    from grader.nbgrader_support import ExerciseTests
+    from grader.instructor.nbgrader_support import ExerciseTests
 
     ex = course.exercise(exercise)
     tests = ExerciseTests(exercise, points=ex.points, namespace=namespace, forbidden=ex.forbidden)
@@ -317,7 +317,7 @@ def test_stand_ins_keep_one_bug_to_one_exercise(course, attention_hidden, capsys
     points = course.exercise("attention.attention_context").points
     assert grade_in_process(course, "attention.attention_context", wrong) == points
     # without the reference softmax standing in, the same bug costs attention_context too
-    from grader.nbgrader_support import ExerciseFailed
+    from grader.instructor.nbgrader_support import ExerciseFailed
     try:
         without = grade_in_process(course, "attention.attention_context", wrong, stand_ins=[])
     except ExerciseFailed:
@@ -330,8 +330,8 @@ def test_stand_ins_keep_one_bug_to_one_exercise(course, attention_hidden, capsys
 def test_a_self_consistent_chain_keeps_its_own_pieces_as_course_grade_does(course, capsys):
     """A CS231n-style rnn_backward that unpacks the caches its own step forward makes: its
     own pieces pass their checks, so they stay; the reference's would not fit its caches."""
-    from grader.nbexport import reference_source
-    from grader.nbgrader_support import load_hidden
+    from grader.instructor.nbexport import reference_source
+    from grader.instructor.nbgrader_support import load_hidden
     from tests.variants.rnn import RIGHT as RNN_RIGHT
 
     load_hidden("rnn", suite=(ROOT / "suites" / "hidden" / "test_rnn.py").read_text(),
@@ -343,7 +343,7 @@ def test_a_self_consistent_chain_keeps_its_own_pieces_as_course_grade_does(cours
 
 
 def test_a_forbidden_method_call_is_caught_at_run_time(course, attention_hidden):
-    from grader.nbgrader_support import ExerciseFailed
+    from grader.instructor.nbgrader_support import ExerciseFailed
 
     method = "def softmax(x, dim=-1):\n    return x.softmax(dim)\n"       # no name the static scan can see
     namespace = notebook_namespace(course, "attention", {"softmax": method})
@@ -354,7 +354,7 @@ def test_a_forbidden_method_call_is_caught_at_run_time(course, attention_hidden)
 
 
 def test_feedback_says_what_was_called_and_where_the_student_code_raised(course, attention_hidden):
-    from grader.nbgrader_support import ExerciseFailed
+    from grader.instructor.nbgrader_support import ExerciseFailed
 
     stub = "def dot_score(query, keys):\n    raise NotImplementedError('not yet')\n"
     namespace = notebook_namespace(course, "attention", {"dot_score": stub})

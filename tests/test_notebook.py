@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
-from grader import notebook, show
+from grader.learner import notebook, show
 from grader.cli import main
-from grader.manifest import load_manifest
-from grader.source import definition_source, make_stubs
+from grader.course.manifest import load_manifest
+from grader.course.source import definition_source, make_stubs
 from tests.support import ROOT, SOLUTIONS, make_partial_submission
 pytestmark = pytest.mark.slow  # runs every reference notebook, training included
 

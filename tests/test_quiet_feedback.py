@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.grading import grade_exercise
-from grader.source import make_stubs
+from grader.engine.grading import grade_exercise
+from grader.course.source import make_stubs
 from tests.support import ROOT, SOLUTIONS, copy_course, make_partial_submission, make_submission
 pytestmark = pytest.mark.slow  # grades whole submissions for their feedback
 
@@ -132,7 +132,7 @@ def test_a_missing_module_gets_one_reason_and_no_hint(hidden, course, tmp_path):
 
 
 def test_an_attempted_exercise_still_gets_its_hint(hidden, course, tmp_path):
-    from grader.feedback import exercise_markdown
+    from grader.instructor.feedback import exercise_markdown
 
     folder = make_submission(tmp_path / "sub")
     path = folder / "rnn.py"
@@ -167,8 +167,8 @@ def _notebook_namespace(source: str) -> dict:
 
 
 def test_a_notebook_cell_not_written_yet_is_one_line(course):
-    from grader.nbgrader_support import ExerciseTests
-    from grader.nbgrader_support.runner import ExerciseFailed
+    from grader.instructor.nbgrader_support import ExerciseTests
+    from grader.instructor.nbgrader_support.runner import ExerciseFailed
 
     namespace = _notebook_namespace(make_stubs((SOLUTIONS / "rnn.py").read_text(), "rnn"))
     tests = ExerciseTests("rnn.rnn_step_forward", points=2, namespace=namespace)
@@ -179,8 +179,8 @@ def test_a_notebook_cell_not_written_yet_is_one_line(course):
 
 
 def test_a_notebook_shows_the_backward_call_for_a_wrong_db(course):
-    from grader.nbgrader_support import ExerciseTests
-    from grader.nbgrader_support.runner import ExerciseFailed
+    from grader.instructor.nbgrader_support import ExerciseTests
+    from grader.instructor.nbgrader_support.runner import ExerciseFailed
 
     namespace = _notebook_namespace((SOLUTIONS / "rnn.py").read_text().replace(*DOUBLED_DB))
     tests = ExerciseTests("rnn.rnn_step_backward", points=3, namespace=namespace)

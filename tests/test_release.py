@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.manifest import load_manifest
-from grader.release import (INSTRUCTOR_ONLY, PUBLIC_IDIOMS, ReleaseError, build_release, find_leaks, hidden_check_names,
+from grader.course.manifest import load_manifest
+from grader.instructor.release import (INSTRUCTOR_ONLY, PUBLIC_IDIOMS, ReleaseError, build_release, find_leaks, hidden_check_names,
                             secret_lines)
-from grader.source import find_regions
+from grader.course.source import find_regions
 from tests.support import ROOT, SOLUTIONS, copy_course, write_toy_course
 pytestmark = pytest.mark.slow  # builds the bundle and installs it in a fresh virtual environment
 
@@ -30,7 +30,7 @@ def bundle(course, tmp_path_factory):
 
 def _region_lines(min_length: int = 12) -> dict[str, str]:
     """Every region line of every solution file at least ``min_length`` long, stripped,
-    read here independently of grader.release, except lines the stubs show anyway."""
+    read here independently of grader.instructor.release, except lines the stubs show anyway."""
     found, public = {}, set()
     for path in sorted(SOLUTIONS.glob("*.py")):
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -99,7 +99,7 @@ def test_the_bundle_leaves_out_the_instructors_commands(bundle):
 
 def test_no_shipped_module_imports_what_the_bundle_leaves_out(bundle):
     """Every import of every shipped grader module, those inside functions too (a command
-    that imports grader.report late would break only when run)."""
+    that imports grader.instructor.report late would break only when run)."""
     left_out = {part.removesuffix(".py").replace("/", ".") for part in INSTRUCTOR_ONLY}
     broken = []
     for path in (bundle / "grader").rglob("*.py"):
@@ -143,7 +143,7 @@ def test_the_scan_finds_a_planted_solution_line_and_a_hidden_name(bundle, course
 
 def test_a_leaky_release_is_refused_and_writes_nothing(course, tmp_path, monkeypatch):
     name = sorted(hidden_check_names(course))[0]
-    from grader import release
+    from grader.instructor import release
 
     def leaky_step(course, bundle):
         (bundle / "leak.txt").write_text(f"the hidden check {name}\n")

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from grader import show
+from grader.learner import show
 from grader.cli import main
-from grader.manifest import load_manifest
+from grader.course.manifest import load_manifest
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_submission
 pytestmark = pytest.mark.slow  # draws every picture with the learner's code
 
@@ -100,7 +100,7 @@ def test_a_solutions_copy_draws_with_its_own_code_and_checks_each_exercise_once(
     exercises = make_submission(tmp_path / "mine", {"rnn.hidden_grad_norms": BROKEN_NORMS})
     (exercises / "heads.py").write_text("def mean_pool(:\n")      # a module no picture uses
     root = course_root(tmp_path, exercises)
-    from grader import grading
+    from grader.engine import grading
 
     graded = []
     real = grading.grade_exercise

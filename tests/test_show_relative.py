@@ -6,8 +6,8 @@ import types
 import numpy as np
 import pytest
 
-from grader import show
-from grader.manifest import load_manifest
+from grader.learner import show
+from grader.course.manifest import load_manifest
 from tests.support import ROOT
 from tests.test_show import assert_sensible_png
 

@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from PIL import Image
 from rich.console import Console
 
-from grader import pictures, show, vit_task
+from grader.content import vit_task
+from grader.learner import pictures, show
 from grader.cli import main
-from grader.i18n import message
-from grader.manifest import load_manifest
+from grader.course.i18n import message
+from grader.course.manifest import load_manifest
 from tests.support import ROOT
 from tests.test_show import assert_sensible_png
 

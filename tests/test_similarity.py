@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from grader.manifest import load_manifest
-from grader.report import CLASS_FILES, SIMILARITY_HTML
-from grader.similarity import SimilarityUnavailable, copydetect_present, find_similar
+from grader.course.manifest import load_manifest
+from grader.instructor.report import CLASS_FILES, SIMILARITY_HTML
+from grader.instructor.similarity import SimilarityUnavailable, copydetect_present, find_similar
 from tests.support import ROOT
 
 COURSE = load_manifest(ROOT / "course.toml")

@@ -1,6 +1,6 @@
 import pytest
 
-from grader.source import SourceError, definition_source, find_regions, make_stubs, replace_definition
+from grader.course.source import SourceError, definition_source, find_regions, make_stubs, replace_definition
 
 SOURCE = '''"""doc"""
 import numpy as np

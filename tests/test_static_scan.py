@@ -15,9 +15,9 @@ import zipfile
 
 import pytest
 
-from grader.forbidden import Refusal, forbidden_in_sources, refused_constructs
-from grader.manifest import load_manifest
-from grader.source import replace_definition
+from grader.engine.forbidden import Refusal, forbidden_in_sources, refused_constructs
+from grader.course.manifest import load_manifest
+from grader.course.source import replace_definition
 from tests.support import EXERCISES, ROOT, SOLUTIONS
 
 COURSE = load_manifest(ROOT / "course.toml")
@@ -78,7 +78,7 @@ def test_code_from_text_and_whole_namespaces_are_refused(source, line, construct
 
 IMPORTS = [
     case('from grader.checks import expect_equal\n', 1, "from grader.checks import expect_equal", id="grader"),
-    case('def f():\n    import grader.worker\n', 2, "import grader.worker", "f", id="grader-in-a-function"),
+    case('def f():\n    import grader.isolation.worker\n', 2, "import grader.isolation.worker", "f", id="grader-in-a-function"),
     case('import importlib as il\nm = il.import_module("grader")\n', 1, "import importlib", id="importlib"),
     case('import gc\n', 1, "import gc", id="gc"),
     case('from inspect import currentframe\n', 1, "from inspect import currentframe", id="inspect"),
@@ -543,8 +543,8 @@ def test_forbidden_calls_still_resolve_import_aliases():
 
 
 def test_the_module_imports_only_the_standard_library():
-    """`course nbgrader` ships grader/forbidden.py as it is into every assignment."""
-    tree = ast.parse((ROOT / "grader" / "forbidden.py").read_text())
+    """`course nbgrader` ships grader/engine/forbidden.py as it is into every assignment."""
+    tree = ast.parse((ROOT / "grader" / "engine" / "forbidden.py").read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}

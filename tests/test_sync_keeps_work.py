@@ -5,7 +5,7 @@ import subprocess
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.source import make_stubs
+from grader.course.source import make_stubs
 from tests.support import ROOT, copy_course
 
 

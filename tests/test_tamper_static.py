@@ -8,7 +8,7 @@ the layer is what stops them. The rules themselves are tested in tests/test_stat
 
 import pytest
 
-from grader.grading import grade_exercise
+from grader.engine.grading import grade_exercise
 from tests.support import make_submission
 
 ATEN_SOFTMAX = '''
@@ -39,7 +39,7 @@ def softmax(x, dim=-1):
 PATCH_VJP = '''
 def softmax(x, dim=-1):
     import sys
-    worker = sys.modules["grader.worker"]
+    worker = sys.modules["grader.isolation.worker"]
     worker.vector_jacobian_product = lambda *a, **k: (None, (), {})
     shifted = x - x.amax(dim=dim, keepdim=True)
     return shifted.exp() / shifted.exp().sum(dim=dim, keepdim=True)

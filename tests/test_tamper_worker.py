@@ -4,7 +4,7 @@ memory, a forbidden call hidden by editing the worker's record, a training run's
 fabricated report, a deadline stretched by trickling a message).
 
 These tests talk to workers directly or switch the static scan off where they would
-otherwise be stopped by it (grader/forbidden.py refuses gc, sys.modules and the rest):
+otherwise be stopped by it (grader/engine/forbidden.py refuses gc, sys.modules and the rest):
 each shows that the layer it names holds on its own."""
 
 import textwrap
@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from grader.grading import grade_exercise
-from grader.clock import wait_limit
-from grader.remote import StudentProxy, WorkerSession, WorkerTimeout
+from grader.engine.grading import grade_exercise
+from grader.isolation.clock import wait_limit
+from grader.isolation.worker_client import StudentProxy, WorkerSession, WorkerTimeout
 from tests.support import ROOT, make_partial_submission, make_submission
 pytestmark = pytest.mark.slow  # runs tampering code in workers, up to their deadlines
 
@@ -54,7 +54,7 @@ def test_the_worker_holds_no_reference_code_while_the_reference_stands_in(hidden
     the worker grading rnn_forward holds neither its source nor its code (it used to hold both)."""
     folder = make_partial_submission(tmp_path, set())
     path = folder / "rnn.py"
-    from grader.source import replace_definition
+    from grader.course.source import replace_definition
 
     path.write_text(replace_definition(path.read_text(), "rnn_forward", SEARCH_MEMORY))
     result = grade_exercise(hidden, course.exercise("rnn.rnn_forward"), folder, passed=set())
@@ -98,7 +98,7 @@ def test_clearing_the_record_of_forbidden_calls_does_not_hide_them(hidden, cours
                                                                     without_screening):
     """The forbidden call itself fails in the learner's code: the verdict never rested on the
     record alone (which learner code could clear, and once did, for full marks)."""
-    monkeypatch.setattr("grader.grading.forbidden_in_source", lambda *_: set())   # the static names off too
+    monkeypatch.setattr("grader.engine.grading.forbidden_in_source", lambda *_: set())   # the static names off too
     folder = make_submission(tmp_path, {"heads.patchify": CLEAR_RECORD})
     result = grade_exercise(hidden, course.exercise("heads.patchify"), folder)
     assert result.score == 0, result.feedback()
@@ -112,7 +112,7 @@ import grader.fixtures as _fixtures
 
 
 def _untrained_with_a_perfect_curve(config, measure=False, modules=None):
-    from grader import capstone
+    from grader.content import capstone
     model = capstone.build_model(_fixtures.course_modules(), capstone.CapstoneConfig(**config))
     return {"state": model.state_dict(), "losses": [3.0 - 2.99 * i / 999 for i in range(1000)],
             "val_curve": [], "steps": 1000, "seconds": 1.0}

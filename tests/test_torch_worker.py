@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from grader.checks import CheckFailed, expect_gradients_close, plain_state, vjp
-from grader.remote import StudentProxy, WorkerSession
+from grader.isolation.worker_client import StudentProxy, WorkerSession
 
 LEARNER = textwrap.dedent('''
     import torch
@@ -73,7 +73,7 @@ def test_a_cut_graph_gives_no_gradient_and_a_message_that_says_why(student, loca
 
 
 def test_an_upstream_of_the_wrong_shape_is_the_learners_error_not_a_crash(student):
-    from grader.remote import StudentError
+    from grader.isolation.worker_client import StudentError
 
     learner, _ = student
     with pytest.raises(StudentError, match="shape"):
@@ -106,7 +106,7 @@ def test_a_module_stays_in_the_worker_and_takes_the_reference_weights(student, l
 
 
 def test_a_forbidden_tensor_method_is_refused_and_noticed(student):
-    from grader.remote import StudentError
+    from grader.isolation.worker_client import StudentError
 
     learner, session = student
     with pytest.raises(StudentError, match="ForbiddenCall: torch.Tensor.softmax is one of the calls"):

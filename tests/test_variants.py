@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from grader.checks import check_title
-from grader.manifest import load_manifest
-from grader.submission import grade_submission
+from grader.course.manifest import load_manifest
+from grader.instructor.submission import grade_submission
 from tests.support import ROOT, make_submission
 pytestmark = pytest.mark.slow  # grades every WRONG and RIGHT variant
 

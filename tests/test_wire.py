@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader import wire
+from grader.isolation import wire
 
 
 def roundtrip(value):

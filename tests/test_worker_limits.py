@@ -1,4 +1,4 @@
-"""One budget per worker (grader/limits.py) and no nested user namespaces (the sandbox's
+"""One budget per worker (grader/isolation/limits.py) and no nested user namespaces (the sandbox's
 ``userns`` step).
 
 The processes that join a budget here are started with plain ``python -c``: a test
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import limits, sandbox
-from grader.forkserver import ForkServer
-from grader.remote import StudentProxy, WorkerSession, worker_env
+from grader.isolation import limits, sandbox
+from grader.isolation.forkserver import ForkServer
+from grader.isolation.worker_client import StudentProxy, WorkerSession, worker_env
 pytestmark = pytest.mark.slow  # runs workers into their time and memory limits
 
 ISOLATED = os.geteuid() == 0  # where every sandbox step applies (see tests/test_attacks.py)
@@ -37,7 +37,7 @@ def _budget(memory_mb, max_processes):
 
 def _run(script, spec, *args, timeout=60, **kwargs):
     """``script`` in a fresh interpreter that joins the budget ``spec`` first."""
-    code = "import json, sys\nfrom grader import limits\nSTEP = limits.join(json.loads(sys.argv[1]))\n"
+    code = "import json, sys\nfrom grader.isolation import limits\nSTEP = limits.join(json.loads(sys.argv[1]))\n"
     return subprocess.Popen([sys.executable, "-c", code + textwrap.dedent(script), json.dumps(spec), *map(str, args)],
                             stdout=subprocess.PIPE, text=True, **kwargs)
 
@@ -163,7 +163,7 @@ def test_stale_cgroups_of_a_dead_grading_process_are_removed(monkeypatch):
 
 
 def test_the_sandbox_report_names_the_budget():
-    out = subprocess.run(sandbox.python_command("grader.sandbox"), cwd=sandbox.empty_folder(),
+    out = subprocess.run(sandbox.python_command("grader.isolation.sandbox"), cwd=sandbox.empty_folder(),
                          capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("limits: ") and limits.describe() in out
     assert any(line.split()[1:2] == ["budget"] for line in out.splitlines()[1:]), out
@@ -323,7 +323,7 @@ LEARNER = textwrap.dedent('''
 
 
 class BudgetedLauncher:
-    """A fork server that hands each worker a budget (until remote.py makes one per session)."""
+    """A fork server that hands each worker a budget (until worker_client.py makes one per session)."""
 
     def __init__(self, server, budget):
         self.server, self.budget = server, budget
@@ -354,7 +354,7 @@ def _session(tmp_path, launcher):
 
 
 def test_a_forked_worker_joins_its_budget_and_the_limit_holds(server, tmp_path):
-    from grader.remote import WorkerDied
+    from grader.isolation.worker_client import WorkerDied
 
     budget = _budget(300, 64)
     with budget:
@@ -373,8 +373,8 @@ def test_a_forked_worker_joins_its_budget_and_the_limit_holds(server, tmp_path):
 def test_every_session_gives_its_worker_a_budget_and_says_when_it_ran_out(server, tmp_path, forked):
     """Forked or started from scratch, a worker is in a budget of its session's memory
     limit, and a worker the OOM killer ended is reported as out of memory; its cgroups go
-    with the session. Passes once remote.WorkerSession makes a WorkerBudget per worker."""
-    from grader.remote import WorkerDied
+    with the session. Passes once worker_client.WorkerSession makes a WorkerBudget per worker."""
+    from grader.isolation.worker_client import WorkerDied
 
     _budget(16, 16).close()  # skips where there are no cgroups
     folder = tmp_path / "work"
@@ -426,7 +426,7 @@ def test_learner_code_cannot_make_a_user_namespace(tmp_path, monkeypatch, skip):
 def test_a_result_larger_than_a_message_is_the_learners_error_and_the_worker_goes_on(server, tmp_path):
     """80 MB cannot cross (a message is at most 64 MB): the learner is told so, and the
     grader never reads it. Passes once worker.Worker.reply catches wire.MessageTooLarge."""
-    from grader.remote import StudentError
+    from grader.isolation.worker_client import StudentError
 
     session, learner = _session(tmp_path, server)
     with session:
@@ -445,7 +445,7 @@ def test_workers_born_in_the_budget_their_fork_server_keeps(tmp_path):
     """A fork server made for a memory limit enters one budget, once, and forks its workers
     inside it (no cgroup move per worker); one worker after another: each out-of-memory is
     its own, the server survives it, and the next worker is served."""
-    from grader.remote import WorkerDied
+    from grader.isolation.worker_client import WorkerDied
 
     _budget(16, 16).close()  # skips where there are no cgroups
     launcher = ForkServer(worker_env("/tmp"), ["torch"], 300)

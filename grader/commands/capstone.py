@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from grader.cli import CourseContext, pass_course
-from grader.modules import ModuleNamespace
+from grader.course.namespace import ModuleNamespace
 
 
 
@@ -44,7 +44,8 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
     """
     import torch  # here, not at the top: every `course` command would pay for torch's import
 
-    from grader import capstone, pictures
+    from grader.content import capstone
+    from grader.learner import pictures
 
     course = cc.course
     needed = course.module("capstone").assembles
@@ -120,7 +121,8 @@ def _guarded(folder: Path, doing: str, work):
 
 
 def _heatmap(modules, run, path: Path) -> Path | None:
-    from grader import capstone, pictures
+    from grader.content import capstone
+    from grader.learner import pictures
 
     src = run.dataset.test[0][:1]
     length = int((src[0] != capstone.PAD).sum())
@@ -136,7 +138,7 @@ def _heatmap(modules, run, path: Path) -> Path | None:
 
 
 def _label(token: int) -> str:
-    from grader import capstone
+    from grader.content import capstone
 
     return {capstone.PAD: "pad", capstone.BOS: "bos", capstone.EOS: "eos"}.get(token, str(token - capstone.FIRST_DIGIT))
 

@@ -3,11 +3,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
-from grader.grading import ExerciseResult, GradingContext, grade_in_order
+from grader.engine.grading import ExerciseResult, GradingContext, grade_in_order
 from grader.commands.progress import capstone_fields, exercise_file, select_targets, shown_path
-from grader.i18n import exercise_text
-from grader.manifest import Exercise
-from grader.results import Status, result_view
+from grader.course.i18n import exercise_text
+from grader.course.manifest import Exercise
+from grader.engine.results import Status, result_view
 
 
 def print_result(console: Console, cc: CourseContext, result: ExerciseResult) -> None:

@@ -40,14 +40,14 @@ def check(cc: CourseContext) -> None:
       tests/variants/<module>.py  at least 3 WRONG and 1 RIGHT variant
       i18n/ko/<module>.toml       Korean title, instructions, every hint level
     Then `course sync` writes exercises/ and docs/api.md, and
-    `python -m grader.translations stamp ko <module>` records the English
+    `python -m grader.course.translations stamp ko <module>` records the English
     that the Korean was translated from.
 
     \b
     The loop: course dev check (seconds), make test-fast (under 2 minutes),
     then make test (every test: grades every variant, trains the models).
     """
-    from grader.devcheck import check_course, manifest_failed
+    from grader.instructor.devcheck import check_course, manifest_failed
 
     started = time.monotonic()
     try:

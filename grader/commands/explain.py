@@ -5,7 +5,7 @@ from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
 from grader.commands.progress import capstone_fields, exercise_file, resolve_targets
-from grader.i18n import exercise_text, module_text
+from grader.course.i18n import exercise_text, module_text
 
 
 @click.command("explain")

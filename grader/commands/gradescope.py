@@ -3,7 +3,7 @@ from pathlib import Path
 import click
 
 from grader.cli import CourseContext, pass_course
-from grader.gradescope import VISIBILITIES, AutograderError, build_autograder
+from grader.instructor.gradescope import VISIBILITIES, AutograderError, build_autograder
 
 
 @click.command("gradescope")

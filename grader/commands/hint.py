@@ -6,7 +6,7 @@ from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
 from grader.commands.progress import resolve_targets
-from grader.i18n import exercise_text
+from grader.course.i18n import exercise_text
 
 
 def show_hint(console: Console, cc: CourseContext, exercise_id: str, level: int | None = None) -> int:

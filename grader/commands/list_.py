@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.cli import CourseContext, pass_course
-from grader.i18n import exercise_text, module_text
+from grader.course.i18n import exercise_text, module_text
 
 
 @click.command("list")

@@ -3,7 +3,7 @@ from pathlib import Path
 import click
 
 from grader.cli import CourseContext, pass_course
-from grader.nbexport import NbExportError, export_course, plural
+from grader.instructor.nbexport import NbExportError, export_course, plural
 
 
 @click.command("nbgrader")

@@ -3,7 +3,7 @@ from pathlib import Path
 import click
 
 from grader.cli import CourseContext, pass_course
-from grader.i18n import LANGS, message
+from grader.course.i18n import LANGS, message
 
 
 @click.command("notebook")
@@ -36,7 +36,7 @@ def command(cc: CourseContext, module: str, out_file: Path | None, lang: str | N
     your exercises/ folder. Grading reads exercises/MODULE.py only: copy finished code
     back there.
     """
-    from grader.notebook import NotebookError, build_notebook
+    from grader.learner.notebook import NotebookError, build_notebook
 
     course = cc.course
     lang = lang.lower() if lang else cc.lang      # this command's --lang, else `course --lang`, $COURSE_LANG, ...

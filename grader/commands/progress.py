@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.cli import CourseContext, pass_course
-from grader.i18n import exercise_text, module_text
-from grader.manifest import Exercise
+from grader.course.i18n import exercise_text, module_text
+from grader.course.manifest import Exercise
 
 
 def bar(done: float, total: float, width: int = 20) -> str:

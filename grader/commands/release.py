@@ -4,7 +4,7 @@ import click
 from rich.console import Console
 
 from grader.cli import CourseContext, pass_course
-from grader.release import ReleaseError, build_release
+from grader.instructor.release import ReleaseError, build_release
 
 
 @click.command("release")

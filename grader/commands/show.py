@@ -5,9 +5,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
-from grader.i18n import LANGS, message
-from grader import show
-from grader.show import TOPICS
+from grader.course.i18n import LANGS, message
+from grader.learner import show
+from grader.learner.show import TOPICS
 
 _TOPIC_LINES = "\n".join(f"  {name:<11} {topic.summary}" for name, topic in TOPICS.items())
 

@@ -1,7 +1,7 @@
 import click
 
 from grader.cli import CourseContext, pass_course
-from grader.sync import find_drift, write_stubs
+from grader.course.sync import find_drift, write_stubs
 
 
 @click.command("sync")

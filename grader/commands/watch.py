@@ -8,8 +8,8 @@ from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
 from grader.commands.progress import resolve_target
-from grader.grading import GradingContext, LastingVerdicts, grade_in_order
-from grader.watch import fd_line_reader, live_events, watch
+from grader.engine.grading import GradingContext, LastingVerdicts, grade_in_order
+from grader.learner.watch import fd_line_reader, live_events, watch
 
 
 def _stdin_reader():

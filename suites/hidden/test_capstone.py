@@ -8,7 +8,7 @@ import weakref
 
 import torch
 
-from grader import capstone, trainer
+from grader.content import capstone, trainer
 from grader.checks import check, expect, expect_close, plain_state
 
 CONFIG = capstone.GRADING

@@ -3,7 +3,7 @@ Luong's AttentionDecoder and greedy translate (torch, batch first, float32 and f
 
 The learner's modules get the reference's weights through state dicts. A learner who loops
 over time with an nn.LSTMCell holds the LSTM's weights as ``rnn.weight_ih`` instead of
-``rnn.weight_ih_l0`` (grader.bottleneck.lstm_names): both names are accepted, and extra
+``rnn.weight_ih_l0`` (grader.content.bottleneck.lstm_names): both names are accepted, and extra
 buffers are left alone.
 
 One mistake, one check: the decoders' value checks start from a zero state (the state has
@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from grader.bottleneck import lstm_names
+from grader.content.bottleneck import lstm_names
 from grader.checks import (CheckFailed, check, describe, expect, expect_close, expect_equal,
                            expect_gradients_close, expect_shape, plain_state, vjp)
 

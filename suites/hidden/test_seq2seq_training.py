@@ -8,8 +8,8 @@ import weakref
 
 import torch
 
-from grader import bottleneck, trainer
-from grader.capstone import PAD
+from grader.content import bottleneck, trainer
+from grader.content.capstone import PAD
 from grader.checks import check, expect, expect_close, plain_state
 
 CONFIG = bottleneck.GRADING

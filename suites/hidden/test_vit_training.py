@@ -8,7 +8,7 @@ import weakref
 
 import torch
 
-from grader import trainer, vit_task
+from grader.content import trainer, vit_task
 from grader.checks import check, expect, expect_close, plain_state
 
 CONFIG = vit_task.GRADING

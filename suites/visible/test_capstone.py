@@ -1,7 +1,7 @@
 """Visible check of the capstone: your own modules, assembled and trained on a quick run
 of the capstone task, measured with your own greedy decoding."""
 
-from grader import capstone
+from grader.content import capstone
 from grader.checks import check, expect
 
 

@@ -1,7 +1,7 @@
 """Visible check of seq2seq_training: your Encoder and AttentionDecoder, trained on
 reversing digit strings, measured with your own translate."""
 
-from grader import bottleneck
+from grader.content import bottleneck
 from grader.checks import check, expect
 
 

@@ -1,7 +1,7 @@
 """Visible check of vit_training: your ViT, trained on telling in which quadrant of an
 image a bright blob lies, measured as your own model computes it."""
 
-from grader import vit_task
+from grader.content import vit_task
 from grader.checks import check, expect
 
 

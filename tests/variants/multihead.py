@@ -539,7 +539,7 @@ def _reference_with(old: str, new: str) -> str:
     """The reference MultiHeadAttention with one line changed."""
     from pathlib import Path
 
-    from grader.source import definition_source
+    from grader.course.source import definition_source
 
     source = definition_source((Path(__file__).resolve().parents[2] / "solutions" / "multihead.py").read_text(),
                                "MultiHeadAttention")

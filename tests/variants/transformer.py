@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from grader.source import definition_source
+from grader.course.source import definition_source
 
 _SOLUTION = (Path(__file__).resolve().parents[2] / "solutions" / "transformer.py").read_text()
 

@@ -1,0 +1,1 @@
+"""This course's own content that is code: the training tasks of its capstone-kind modules."""

@@ -1,0 +1,1 @@
+"""Grading: the check loop, results, one exercise and one submission."""

@@ -1,0 +1,1 @@
+"""What an instructor runs: class grading, gradebook, reports, release, exports."""

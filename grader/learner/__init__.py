@@ -1,0 +1,1 @@
+"""What a learner runs besides `course check`: watch, notebooks, pictures, progress."""
