@@ -9,7 +9,7 @@ import click
 
 from grader import __version__
 from grader.course.i18n import LANGS, Count, message, resolve_lang
-from grader.course.manifest import Course, ManifestError, load_manifest
+from grader.course.manifest import Course, ManifestError, find_course_root, load_manifest
 from grader.learner.state import LearnerState, NewerStateError, StateError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -21,13 +21,6 @@ NO_COURSE = ("no course here: course.toml is not in this folder or above it. Run
 
 # The instructors' and developers' commands: they speak English and take no --lang of their own.
 INSTRUCTOR_COMMANDS = frozenset({"grade", "release", "sync", "gradescope", "nbgrader", "dev"})
-
-
-def find_course_root(start: Path) -> Path | None:
-    for folder in [start, *start.parents]:
-        if (folder / "course.toml").is_file():
-            return folder
-    return None
 
 
 class CourseContext:

@@ -4,46 +4,9 @@ from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
 from grader.engine.grading import ExerciseResult, GradingContext, grade_in_order
-from grader.commands.progress import capstone_fields, exercise_file, select_targets, shown_path
-from grader.course.i18n import exercise_text
+from grader.commands.progress import select_targets
 from grader.course.manifest import Exercise
-from grader.engine.results import Status, result_view
-
-
-def print_result(console: Console, cc: CourseContext, result: ExerciseResult) -> None:
-    """One exercise's outcome, as `course check` and `course watch` show it.
-
-    The checks' own words (their titles, "got ... expected ...") come from suites/ and
-    stay English in every language; only the frame around them is translated. An
-    exercise not written yet is one line; one whose checks never ran (its file does not
-    import, it is blocked) is its reason, once, not once per check; a passed one is its
-    counts alone."""
-    view = result_view(result)
-    if view.status is Status.NOT_WRITTEN:
-        console.print(f"[red]✗[/] {view.exercise_id}  [dim]{escape(cc.t('check_not_written'))}[/]")
-        return
-    counts = cc.t("check_counts", passed=view.checks_passed, total=view.checks_total)
-    if view.status is Status.PASSED:
-        console.print(f"[green]✓[/] {view.exercise_id}  [dim]{escape(counts)}[/]")
-        return
-    console.print(f"[red]✗[/] {view.exercise_id}  [dim]{escape(counts)}[/]")
-    if view.blocked_by:
-        console.print("    [red]" + escape(cc.t("check_blocked", names=", ".join(view.blocked_by),
-                                                first=view.blocked_by[0])) + "[/]")
-    elif view.problem:
-        first, *rest = view.problem.splitlines()
-        console.print(f"    [red]{escape(first)}[/]")
-        for line in rest:       # an excerpt of the learner's file: its caret must stay in its column
-            console.print(f"    {escape(line)}", overflow="ignore", crop=False, soft_wrap=True)
-    if view.stand_in_note:
-        console.print(f"    [yellow]{escape(view.stand_in_note)}[/]")
-    for check in view.checks or ():
-        if check.passed:
-            console.print(f"    [green]✓[/] {escape(check.title)}")
-        else:
-            console.print(f"    [red]✗ {escape(check.title)}[/]")
-            for line in check.feedback.splitlines():
-                console.print(f"        {escape(line)}")
+from grader.learner.terminal import capstone_fields, exercise_file, next_exercise_line, print_result, shown_path
 
 
 def next_step(cc: CourseContext, exercise: Exercise, result: ExerciseResult) -> str:
@@ -109,9 +72,4 @@ def command(cc: CourseContext, exercises: tuple[str, ...], keep_going: bool) -> 
     if failing:
         console.print(next_step(cc, *failing[0]))
         raise SystemExit(1)
-    nxt = state.next_exercise(course)
-    if nxt:
-        title = exercise_text(course, nxt.id, cc.lang).title
-        console.print(cc.t("check_all_pass_next", id=nxt.id, title=escape(title), file=exercise_file(cc, nxt)))
-    else:
-        console.print(cc.t("check_course_done"))
+    console.print(next_exercise_line(cc, "check_all_pass_next", "check_course_done"))

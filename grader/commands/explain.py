@@ -4,7 +4,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
-from grader.commands.progress import capstone_fields, exercise_file, resolve_targets
+from grader.commands.progress import resolve_targets
+from grader.learner.terminal import capstone_fields, exercise_file
 from grader.course.i18n import exercise_text, module_text
 
 

@@ -1,29 +1,11 @@
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.panel import Panel
-from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
 from grader.commands.progress import resolve_targets
 from grader.course.i18n import exercise_text
-
-
-def show_hint(console: Console, cc: CourseContext, exercise_id: str, level: int | None = None) -> int:
-    """Show hint ``level`` of ``exercise_id`` (default: one more than last time), remember
-    it in the state, and return the level shown."""
-    hints = exercise_text(cc.course, exercise_id, cc.lang).hints
-    state = cc.state
-    shown = state.hints_shown.get(exercise_id, 0)
-    if level is None:
-        level = min(shown + 1, len(hints))
-    state.hints_shown[exercise_id] = max(shown, level)
-    state.save()
-    # plain text, not Markdown: the pseudo-code hints hold f*prev_c and __init__
-    console.print(Panel(Text(hints[level - 1]), title=cc.t("hint_title", id=exercise_id, level=level,
-                                                                total=len(hints)),
-                        title_align="left"))
-    return level
+from grader.learner.terminal import show_hint
 
 
 @click.command("hint")

@@ -5,9 +5,7 @@ The learner's other commands share the helpers here: which exercise an id (or no
 means, and where an exercise is written, as the learner would type it.
 """
 
-import os
 import time
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -18,32 +16,12 @@ from rich.table import Table
 from grader.cli import CourseContext, pass_course
 from grader.course.i18n import exercise_text, module_text
 from grader.course.manifest import Exercise
+from grader.learner.terminal import capstone_fields, exercise_file, next_exercise_line
 
 
 def bar(done: float, total: float, width: int = 20) -> str:
     filled = round(width * done / total) if total else 0
     return "█" * filled + "░" * (width - filled)
-
-
-def shown_path(cc: CourseContext, path: Path) -> str:
-    """``path`` as the learner would type it: relative to where they are when that is
-    inside the course (``../exercises/rnn.py`` from a subfolder), else from the course root."""
-    root = cc.course.root.resolve()
-    here = Path.cwd().resolve()
-    if here == root or root in here.parents:
-        return os.path.relpath(path, here)
-    return str(Path(path).resolve().relative_to(root))
-
-
-def exercise_file(cc: CourseContext, exercise: Exercise) -> str:
-    return shown_path(cc, cc.course.root / "exercises" / f"{exercise.module}.py")
-
-
-def capstone_fields(cc: CourseContext, exercise: Exercise) -> dict:
-    """What the messages about a capstone exercise name: the command that runs it and the
-    modules it runs."""
-    module = cc.course.module(exercise.module)
-    return {"command": module.try_with, "modules": ", ".join(module.assembles)}
 
 
 def next_step_lines(cc: CourseContext, exercise: Exercise) -> list[str]:
@@ -90,12 +68,7 @@ def command(cc: CourseContext) -> None:
     console.print(cc.t("progress_total", points=earned, total=course.total_points,
                        done=len(state.passed.keys() & {ex.id for ex in course.exercises}),
                        exercises=len(course.exercises), hints=hints_total))
-    nxt = state.next_exercise(course)
-    if nxt:
-        title = exercise_text(course, nxt.id, cc.lang).title
-        console.print(cc.t("progress_next", id=nxt.id, title=escape(title), file=exercise_file(cc, nxt)))
-    else:
-        console.print(cc.t("course_done"))
+    console.print(next_exercise_line(cc, "progress_next", "course_done"))
 
 
 def show_overview(cc: CourseContext) -> None:

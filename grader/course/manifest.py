@@ -308,6 +308,14 @@ def _exercise(ex: Any, where: str, module: str, kind: str, module_forbidden: tup
     return exercise
 
 
+def find_course_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` that holds a ``course.toml``."""
+    for folder in [start, *start.parents]:
+        if (folder / "course.toml").is_file():
+            return folder
+    return None
+
+
 def load_manifest(path: Path) -> Course:
     path = Path(path)
     try:

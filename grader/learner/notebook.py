@@ -266,7 +266,7 @@ class NotebookSession:
 
     def __init__(self, namespace: dict, module: str, modules_from: str = "exercises", lang: str = "en",
                  course_root: str | None = None):
-        from grader.cli import find_course_root
+        from grader.course.manifest import find_course_root
         from grader.course.manifest import load_manifest
 
         # course_root is relative to the notebook's folder, where the kernel starts

@@ -22,12 +22,10 @@ from typing import Callable, Iterable, Iterator
 from rich.console import Console
 from rich.markup import escape
 
-from grader.commands.check import print_result
-from grader.commands.hint import show_hint
-from grader.commands.progress import capstone_fields, exercise_file, shown_path
-from grader.engine.grading import ExerciseResult
 from grader.course.i18n import exercise_text
 from grader.course.manifest import Exercise
+from grader.engine.grading import ExerciseResult
+from grader.learner.terminal import capstone_fields, exercise_file, print_result, show_hint, shown_path
 
 QUIET_MS = 300     # an editor's save is often several writes: check once, when they stop
 QUIT = ("q", "quit", "exit")
