@@ -17,6 +17,8 @@ from grader.isolation import sandbox
 from tests import test_attacks
 from tests.support import ROOT
 
+pytestmark = pytest.mark.slow  # each case grades an attack in a fresh pytest
+
 ATTACKS = sorted((name, test.stopped_by) for name, test in vars(test_attacks).items()
                  if name.startswith("test_") and hasattr(test, "stopped_by"))
 
