@@ -135,7 +135,9 @@ def test_finding_the_reference_solution_on_disk_and_running_it(hidden, course, t
 FORGE = """
     import json, os
     forged = json.dumps({{"score": 1000, "tests": [], "output": "FORGED"}})
-    for top in ["/tmp", {out!r}]:
+    # only this test's own output folder, never /tmp at large: test_isolation_can_fail runs
+    # this attack with the filesystem step off, and there it succeeds
+    for top in [{out!r}]:
         for path, dirs, files in os.walk(top):
             if path.count("/") > 8:
                 dirs[:] = []
