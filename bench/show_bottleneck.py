@@ -69,13 +69,14 @@ def main() -> None:
     import torch
 
     from grader.content import bottleneck
+    from grader.content import topics
     from grader.learner import show
     from grader.course.manifest import load_manifest
 
     torch.set_num_threads(args.threads)
     course = load_manifest(ROOT / "course.toml")
     reference = show.reference_modules(course)
-    topic = show.TOPICS["bottleneck"]
+    topic = topics.TOPICS["bottleneck"]
     print(f"cores: {os.cpu_count()}, torch threads here: {torch.get_num_threads()}")
 
     with tempfile.TemporaryDirectory(prefix="bench-show-bottleneck-") as tmp:

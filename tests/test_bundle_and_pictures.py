@@ -20,7 +20,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from grader.course import i18n
-from grader.learner import pictures, show
+from grader.content import pictures
+from grader.content import topics
+from grader.learner import show
 from grader.cli import main
 from grader.course.i18n import agree_particles, message, particle, word_ending
 from grader.course.source import find_regions
@@ -155,7 +157,7 @@ def test_the_bundle_ignores_notebooks_and_ships_the_reference_pictures_in_korean
     assert "notebooks/" in (bundle / ".gitignore").read_text().splitlines()
     english = sorted(p.name for p in (bundle / show.SHIPPED).glob("*.png"))
     korean = sorted(p.name for p in (bundle / show.SHIPPED / "ko").glob("*.png"))
-    assert english == korean == sorted(f"{name}.png" for name in show.TOPICS)
+    assert english == korean == sorted(f"{name}.png" for name in topics.TOPICS)
 
 
 def test_a_release_without_solutions_shows_the_korean_reference_in_korean(bundle, tmp_path):
@@ -180,7 +182,7 @@ def computed(reference):
     """What each topic shows, computed once with the reference; the capstone's made up
     (its training run takes seconds and changes nothing here)."""
     rng = np.random.default_rng(0)
-    found = {name: topic.compute(reference) for name, topic in show.TOPICS.items() if name != "capstone"}
+    found = {name: topic.compute(reference) for name, topic in topics.TOPICS.items() if name != "capstone"}
     found["capstone"] = (rng.dirichlet(np.ones(7), size=(2, 8)), ["bos"] + [str(d) for d in range(7)],
                          [str(d) for d in range(7)], 0.97)
     return found
@@ -205,9 +207,9 @@ def _figure_texts(monkeypatch) -> list[dict]:
 @pytest.mark.parametrize("yours", [True, False])
 def test_every_pictures_title_says_whose_code_drew_it(computed, tmp_path, monkeypatch, yours):
     figures = _figure_texts(monkeypatch)
-    for name, topic in show.TOPICS.items():
+    for name, topic in topics.TOPICS.items():
         topic.render(computed[name], tmp_path / f"{name}.png", "en", yours)
-    assert len(figures) == len(show.TOPICS)
+    assert len(figures) == len(topics.TOPICS)
     whose = "drawn with your code" if yours else "drawn with the reference implementation"
     for figure in figures:
         assert figure["title"].splitlines()[-1] == whose, figure
@@ -217,7 +219,7 @@ def test_a_learners_picture_says_yours_and_the_fallback_says_reference(tmp_path)
     from grader.course.manifest import load_manifest
 
     course = load_manifest(ROOT / "course.toml")
-    topic = show.TOPICS["positional"]
+    topic = topics.TOPICS["positional"]
     reference = show.reference_modules(course)
     seen = []
     spy = lambda found, path, lang, yours: seen.append(yours) or pictures_path(path)   # noqa: E731
@@ -244,7 +246,7 @@ def test_korean_pictures_have_korean_words_in_a_font_with_hangul(computed, tmp_p
     figures = _figure_texts(monkeypatch)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*missing from font")   # a Hangul glyph drawn as a box
-        for name, topic in show.TOPICS.items():
+        for name, topic in topics.TOPICS.items():
             topic.render(computed[name], tmp_path / f"{name}.png", "ko", False)
     for figure in figures:
         assert HANGUL.search(figure["title"]), figure["title"]
@@ -261,15 +263,15 @@ def test_without_a_hangul_font_korean_pictures_keep_english_words_and_say_so(com
     monkeypatch.setattr(pictures, "_told", set())
     figures = _figure_texts(monkeypatch)
     for name in ("masks", "heads"):
-        show.TOPICS[name].render(computed[name], tmp_path / f"{name}.png", "ko", True)
-        show.TOPICS[name].render(computed[name], tmp_path / f"{name}-2.png", "ko", True)
+        topics.TOPICS[name].render(computed[name], tmp_path / f"{name}.png", "ko", True)
+        topics.TOPICS[name].render(computed[name], tmp_path / f"{name}-2.png", "ko", True)
     assert all(not HANGUL.search(" ".join(f["texts"])) for f in figures)
     assert figures[0]["title"].endswith("drawn with your code")
     assert capsys.readouterr().err.count("koreanize-matplotlib") == 1
 
 
 def test_the_pictures_are_at_least_100_dpi_and_the_capstone_is_big_enough_to_read(computed, tmp_path):
-    for name, topic in show.TOPICS.items():
+    for name, topic in topics.TOPICS.items():
         path = topic.render(computed[name], tmp_path / f"{name}.png", "en", True)
         with Image.open(path) as image:
             assert min(image.info["dpi"]) >= 100, (name, image.info["dpi"])

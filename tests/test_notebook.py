@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
+from grader.content import topics
 from grader.learner import notebook, show
 from grader.cli import main
 from grader.course.manifest import load_manifest
@@ -69,8 +70,8 @@ def test_every_module_has_a_valid_notebook_with_a_cell_trio_per_exercise(referen
         assert setup.cell_type == "code" and "NotebookSession(globals(), module=" in setup.source
         checks = check_cells(nb)
         assert [c.source for c in checks] == [f"check({ex.name!r})" for ex in module.exercises]
-        topics = show.topics_for_module(module.name)
-        assert [c.source for c in picture_cells(nb)] == [f"show({t.name!r})" for t in topics]
+        drawn = topics.topics_for_module(module.name)
+        assert [c.source for c in picture_cells(nb)] == [f"show({t.name!r})" for t in drawn]
         if module.is_capstone:
             continue
         names = frozenset(ex.name for ex in module.exercises)

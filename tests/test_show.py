@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from grader.content import topics
+
 from grader.learner import show
 from grader.cli import main
 from grader.course.manifest import load_manifest
@@ -68,22 +70,22 @@ def reference_pictures(tmp_path_factory):
 
 def test_the_reference_pictures_are_sensible_pngs_one_per_topic(reference_pictures):
     out, paths = reference_pictures
-    assert [p.name for p in paths] == [f"{name}.png" for name in show.TOPICS]
+    assert [p.name for p in paths] == [f"{name}.png" for name in topics.TOPICS]
     for path in paths:
         assert_sensible_png(path)
 
 
 def test_the_vanishing_curves_tell_the_story_the_caption_tells():
     reference = show.reference_modules(load_manifest(ROOT / "course.toml"))
-    curves = show.vanishing_curves(reference)
+    curves = topics.vanishing_curves(reference)
     rnn, lstm_closed, lstm_open = (curves[k] for k in curves)
     assert rnn[0] / rnn[-1] < 1e-6 and lstm_closed[0] / lstm_closed[-1] < 1e-6, "both vanish"
     assert lstm_open[0] / lstm_open[-1] > 1e-2, "open forget gates keep the gradient"
 
 
 def test_each_head_does_the_one_job_its_title_says():
-    weights = show.head_weights(show.reference_modules(load_manifest(ROOT / "course.toml")))
-    words = show.HEAD_SENTENCE
+    weights = topics.head_weights(show.reference_modules(load_manifest(ROOT / "course.toml")))
+    words = topics.HEAD_SENTENCE
     strongest = weights.argmax(axis=-1)                   # (heads, T): where each word looks most
     T = len(words)
     assert strongest[0].tolist() == [0] + list(range(T - 1)), "previous word"
@@ -110,14 +112,14 @@ def test_a_solutions_copy_draws_with_its_own_code_and_checks_each_exercise_once(
     run = run_show(root, "all", "--out", str(out))
     assert run.exit_code == 0, run.output
     found = lines_by_topic(run.output)
-    assert set(found) == set(show.TOPICS), run.output
+    assert set(found) == set(topics.TOPICS), run.output
     assert found["vanishing"].endswith("(reference, because rnn.hidden_grad_norms does not pass its checks yet)")
     for topic in ("positional", "masks", "heads", "capstone"):
         assert found[topic].endswith("(yours)"), found[topic]
     assert len(graded) == len(set(graded)), "every exercise is checked once per run"
     assert "rnn.hidden_grad_norms" in graded and "lstm.lstm_step_forward" not in graded, \
         "checking stops at the first exercise a picture needs that fails"
-    for name in show.TOPICS:
+    for name in topics.TOPICS:
         assert_sensible_png(out / f"{name}.png")
 
 
@@ -140,8 +142,8 @@ def test_a_release_without_solutions_copies_the_shipped_pictures(tmp_path, refer
     run = run_show(root, "all", "--out", str(out))
     assert run.exit_code == 0, run.output
     found = lines_by_topic(run.output)
-    assert set(found) == set(show.TOPICS) and all("(reference, because" in line for line in found.values())
-    for name in show.TOPICS:
+    assert set(found) == set(topics.TOPICS) and all("(reference, because" in line for line in found.values())
+    for name in topics.TOPICS:
         assert (out / f"{name}.png").read_bytes() == (shipped / f"{name}.png").read_bytes()
 
 
@@ -155,7 +157,7 @@ def test_without_solutions_or_shipped_pictures_it_says_so_and_fails(tmp_path):
 
 def test_learner_code_that_breaks_or_hangs_while_drawing_falls_back_with_the_reason(tmp_path):
     course = load_manifest(ROOT / "course.toml")
-    topic = dataclasses.replace(show.TOPICS["positional"], time_limit=0.5)
+    topic = dataclasses.replace(topics.TOPICS["positional"], time_limit=0.5)
 
     def hangs(max_len, d_model, dtype=None):
         while True:
@@ -178,7 +180,7 @@ def test_a_learners_modules_are_loaded_from_a_copy_of_what_the_topic_needs_and_i
     (folder / "transformer.py").write_text("raise SystemExit('imported')\n")
     learner = show.LearnerModules(load_manifest(ROOT / "course.toml"), folder)
     try:
-        modules = learner.for_topic(show.TOPICS["masks"])
+        modules = learner.for_topic(topics.TOPICS["masks"])
         assert Path(modules.masking.__file__).read_text() == (folder / "masking.py").read_text()
         assert not Path(modules.masking.__file__).is_relative_to(folder)
         assert modules.attention.softmax is not None, "masking imports attention: it comes along"
@@ -191,5 +193,5 @@ def test_a_learners_modules_are_loaded_from_a_copy_of_what_the_topic_needs_and_i
 def test_an_unknown_topic_lists_the_topics(tmp_path):
     run = CliRunner().invoke(main, ["--course", str(ROOT), "show", "attention"])
     assert run.exit_code == 2
-    for name in [*show.TOPICS, "all"]:
+    for name in [*topics.TOPICS, "all"]:
         assert name in run.output

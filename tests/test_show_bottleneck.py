@@ -12,7 +12,9 @@ from PIL import Image
 from rich.console import Console
 
 from grader.content import bottleneck
-from grader.learner import pictures, show
+from grader.content import pictures
+from grader.content import topics
+from grader.learner import show
 from grader.cli import main
 from grader.course.i18n import message
 from grader.course.manifest import load_manifest
@@ -39,15 +41,15 @@ def reference(course):
 @pytest.fixture(scope="module")
 def found(reference):
     """The picture's own runs with the reference (about 10 s)."""
-    return show.bottleneck_sweep(reference)
+    return topics.bottleneck_sweep(reference)
 
 
 def tiny_topic():
-    return dataclasses.replace(show.TOPICS["bottleneck"],
-                               compute=lambda modules, report: show.bottleneck_sweep(modules, report, TINY))
+    return dataclasses.replace(topics.TOPICS["bottleneck"],
+                               compute=lambda modules, report: topics.bottleneck_sweep(modules, report, TINY))
 
 
-class Recording(show.Report):
+class Recording(topics.Report):
     def __init__(self):
         self.steps, self.tables = [], []
 
@@ -60,9 +62,9 @@ class Recording(show.Report):
 
 
 def test_the_topic_is_listed_and_needs_the_seq2seq_exercises(course):
-    topic = show.TOPICS["bottleneck"]
-    assert topic in show.course_topics(course)
-    assert topic in show.topics_for_module("seq2seq")
+    topic = topics.TOPICS["bottleneck"]
+    assert topic in topics.course_topics(course)
+    assert topic in topics.topics_for_module("seq2seq")
     assert {"seq2seq.Encoder", "seq2seq.Decoder", "seq2seq.AttentionDecoder", "seq2seq.translate",
             "attention.general_score", "attention.attention_context", "attention.attentional_hidden"} <= set(topic.needs)
     helped = CliRunner().invoke(main, ["--course", str(ROOT), "show", "--help"])
@@ -100,7 +102,7 @@ def test_it_draws_a_png_in_each_language_that_says_whose_code_drew_it(found, tmp
         return real(fig, path, *args, **kwargs)
 
     monkeypatch.setattr(pictures, "_save", spy)
-    path = show.render_bottleneck(found, tmp_path / "bottleneck.png", lang, yours=True)
+    path = topics.render_bottleneck(found, tmp_path / "bottleneck.png", lang, yours=True)
     assert_sensible_png(path)
     with Image.open(path) as image:
         assert min(image.info["dpi"]) >= 100 and image.size[0] >= 1200, (image.info["dpi"], image.size)
@@ -114,7 +116,7 @@ def test_it_draws_a_png_in_each_language_that_says_whose_code_drew_it(found, tmp
 def test_the_terminal_shows_a_bar_per_model_and_the_figures_in_korean_too(reference):
     for lang, header in (("en", "digits"), ("ko", "자릿수")):
         out = io.StringIO()
-        found = show.bottleneck_sweep(reference, show.TerminalReport(Console(file=out, width=120), lang), TINY)
+        found = topics.bottleneck_sweep(reference, topics.TerminalReport(Console(file=out, width=120), lang), TINY)
         text = out.getvalue()
         assert text.count(f"{TINY.steps}/{TINY.steps}") == 2, text
         assert header in text and "AttentionDecoder" in text, text

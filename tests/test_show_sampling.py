@@ -6,6 +6,8 @@ import types
 import numpy as np
 import pytest
 
+from grader.content import topics
+
 from grader.learner import show
 from grader.course.i18n import message
 from grader.course.manifest import load_manifest
@@ -23,14 +25,14 @@ def course():
 @pytest.fixture(scope="module")
 def found(course):
     show.one_thread()
-    return show.sampling_panels(show.reference_modules(course))
+    return topics.sampling_panels(show.reference_modules(course))
 
 
 def test_the_topic_is_listed_and_needs_the_sampling_exercises(course):
-    topic = show.TOPICS["sampling"]
-    assert topic in show.course_topics(course)
-    assert show.needed_exercises(course, topic) == ["decoding.filter_logits", "decoding.sample_next"]
-    assert topic in show.topics_for_module("decoding")
+    topic = topics.TOPICS["sampling"]
+    assert topic in topics.course_topics(course)
+    assert topics.needed_exercises(course, topic) == ["decoding.filter_logits", "decoding.sample_next"]
+    assert topic in topics.topics_for_module("decoding")
     fields = {"temperature": "0.5", "kept": 3, "total": 10, "draws": 4000}
     for key in (topic.caption, "picture_sampling_title", "picture_sampling_temperature", "picture_sampling_kept",
                 "picture_sampling_bars", "picture_sampling_drawn", "picture_sampling_probability"):
@@ -60,7 +62,7 @@ def test_the_bars_tell_the_story_the_caption_tells(found):
 
 
 def test_the_picture_is_drawn_in_english_and_in_korean(found, tmp_path):
-    topic = show.TOPICS["sampling"]
+    topic = topics.TOPICS["sampling"]
     for lang in ("en", "ko"):
         path = topic.render(found, tmp_path / f"sampling-{lang}.png", lang, False)
         assert_sensible_png(path)
@@ -74,10 +76,10 @@ def test_learner_code_that_draws_with_the_wrong_shape_is_refused(course):
 
     modules = types.SimpleNamespace(decoding=types.SimpleNamespace(filter_logits=reference.decoding.filter_logits,
                                                                    sample_next=keeps_axis))
-    with pytest.raises(show.PictureError, match="one word per row"):
-        show.sampling_panels(modules)
+    with pytest.raises(topics.PictureError, match="one word per row"):
+        topics.sampling_panels(modules)
 
 
 def test_the_topic_draws_through_the_usual_path_and_says_whose_code(course, tmp_path):
-    path = show.TOPICS["sampling"].draw(show.reference_modules(course), tmp_path / "sampling.png", "en", yours=True)
+    path = topics.TOPICS["sampling"].draw(show.reference_modules(course), tmp_path / "sampling.png", "en", yours=True)
     assert_sensible_png(path)

@@ -13,7 +13,9 @@ from PIL import Image
 from rich.console import Console
 
 from grader.content import vit_task
-from grader.learner import pictures, show
+from grader.content import pictures
+from grader.content import topics
+from grader.learner import show
 from grader.cli import main
 from grader.course.i18n import message
 from grader.course.manifest import load_manifest
@@ -39,14 +41,14 @@ def reference(course):
 @pytest.fixture(scope="module")
 def found(reference):
     """The picture's own run with the reference (about 2 s)."""
-    return show.vit_attention(reference)
+    return topics.vit_attention(reference)
 
 
 def tiny_topic():
-    return dataclasses.replace(show.TOPICS["vit"], compute=lambda modules, report: show.vit_attention(modules, report, TINY))
+    return dataclasses.replace(topics.TOPICS["vit"], compute=lambda modules, report: topics.vit_attention(modules, report, TINY))
 
 
-class Recording(show.Report):
+class Recording(topics.Report):
     def __init__(self):
         self.steps, self.tables = [], []
 
@@ -59,9 +61,9 @@ class Recording(show.Report):
 
 
 def test_the_topic_is_listed_and_needs_the_vit_and_its_parts(course):
-    topic = show.TOPICS["vit"]
-    assert topic in show.course_topics(course)
-    assert topic in show.topics_for_module("heads") and topic in show.topics_for_module("vit_training")
+    topic = topics.TOPICS["vit"]
+    assert topic in topics.course_topics(course)
+    assert topic in topics.topics_for_module("heads") and topic in topics.topics_for_module("vit_training")
     assert {"heads.ViT", "heads.patchify", "transformer.EncoderLayer", "multihead.MultiHeadAttention"} <= set(topic.needs)
     helped = CliRunner().invoke(main, ["--course", str(ROOT), "show", "--help"])
     assert helped.exit_code == 0 and re.search(r"^\s+vit\s", helped.output, flags=re.MULTILINE), helped.output
@@ -91,7 +93,7 @@ def test_it_draws_a_png_in_each_language_that_says_whose_code_drew_it(found, tmp
         return real(fig, path, *args, **kwargs)
 
     monkeypatch.setattr(pictures, "_save", spy)
-    path = show.render_vit(found, tmp_path / "vit.png", lang, yours=True)
+    path = topics.render_vit(found, tmp_path / "vit.png", lang, yours=True)
     assert_sensible_png(path)
     title, texts = titles
     assert title.splitlines()[-1] == message("picture_whose_yours", lang)
@@ -103,7 +105,7 @@ def test_it_draws_a_png_in_each_language_that_says_whose_code_drew_it(found, tmp
 def test_the_terminal_shows_the_training_and_the_answers(reference):
     for lang in ("en", "ko"):
         out = io.StringIO()
-        found = show.vit_attention(reference, show.TerminalReport(Console(file=out, width=120), lang), TINY)
+        found = topics.vit_attention(reference, topics.TerminalReport(Console(file=out, width=120), lang), TINY)
         text = out.getvalue()
         assert f"{TINY.steps}/{TINY.steps}" in text, text
         assert message("show_vit_accuracy", lang, accuracy=f"{found['accuracy']:.1%}", count=TINY.test_size) in text

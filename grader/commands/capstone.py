@@ -45,7 +45,7 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
     import torch  # here, not at the top: every `course` command would pay for torch's import
 
     from grader.content import capstone
-    from grader.learner import pictures
+    from grader.content import pictures
 
     course = cc.course
     needed = course.module("capstone").assembles
@@ -122,7 +122,7 @@ def _guarded(folder: Path, doing: str, work):
 
 def _heatmap(modules, run, path: Path) -> Path | None:
     from grader.content import capstone
-    from grader.learner import pictures
+    from grader.content import pictures
 
     src = run.dataset.test[0][:1]
     length = int((src[0] != capstone.PAD).sum())

@@ -6,8 +6,9 @@ from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
 from grader.course.i18n import LANGS, message
+from grader.content import topics
 from grader.learner import show
-from grader.learner.show import TOPICS
+from grader.content.topics import TOPICS
 
 _TOPIC_LINES = "\n".join(f"  {name:<11} {topic.summary}" for name, topic in TOPICS.items())
 
@@ -38,7 +39,7 @@ def command(cc: CourseContext, topic: str, out_dir: Path, lang: str | None) -> N
     lang = lang.lower() if lang else cc.lang      # this command's --lang, else `course --lang`, $COURSE_LANG, ...
     show.one_thread()
     console = Console(highlight=False)
-    available = show.course_topics(course)
+    available = topics.course_topics(course)
     chosen = available if topic == "all" else [TOPICS[topic]]
     if not set(chosen) <= set(available) or not chosen:
         raise click.ClickException(message("show_not_in_course", lang, topic=topic))
@@ -47,7 +48,7 @@ def command(cc: CourseContext, topic: str, out_dir: Path, lang: str | None) -> N
             key = "show_checking" if stage == "checking" else "show_drawing"
             status.update(message(key, lang, topic=current.name))
 
-        pictures = show.show(course, chosen, out_dir, lang, on_start, report=show.TerminalReport(console, lang))
+        pictures = show.show(course, chosen, out_dir, lang, on_start, report=topics.TerminalReport(console, lang))
     missing = []
     for picture in pictures:
         if picture.path is None:

@@ -155,7 +155,7 @@ def pass_rates(exercises: list[Exercise], results: list[SubmissionResult]) -> li
 
 def write_class_pictures(out: Path, course: Course, results: list[SubmissionResult]) -> list[Path]:
     """``scores_histogram.png`` (total scores) and ``pass_rates.png`` (per exercise)."""
-    from grader.learner.pictures import pass_rate_chart, score_histogram
+    from grader.content.pictures import pass_rate_chart, score_histogram
 
     if not results:
         return []

@@ -135,7 +135,7 @@ def _code_cell(code: str) -> str:
 def notebook_text(course: Course, module: str, lang: str = "en", reference: bool = False,
                   where: Path | None = None) -> str:
     """The py:percent text of the notebook of ``module``."""
-    from grader.learner.show import topics_for_module
+    from grader.content.topics import topics_for_module
 
     try:
         info = course.module(module)
@@ -330,13 +330,14 @@ class NotebookSession:
     # -- pictures
 
     def show(self, topic: str) -> None:
-        """Draw a picture of :mod:`grader.learner.show` inline, with this notebook's code where
-        the exercises it needs pass their checks, and say which."""
+        """Draw a picture of :mod:`grader.content.topics` inline, with this notebook's code
+        where the exercises it needs pass their checks, and say which."""
         from IPython.display import Image, display
 
+        from grader.content.topics import TOPICS
         from grader.learner import show as pictures
 
-        chosen = pictures.TOPICS[topic]
+        chosen = TOPICS[topic]
         pictures.one_thread()
 
         def blocker(exercise_ids):
