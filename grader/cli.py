@@ -19,10 +19,6 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 NO_COURSE = ("no course here: course.toml is not in this folder or above it. Run `course` inside the "
              "course folder (cd into it), or say where it is with --course DIR or export COURSE_ROOT=DIR")
 
-# The instructors' and developers' commands: they speak English and take no --lang of their own.
-INSTRUCTOR_COMMANDS = frozenset({"grade", "release", "sync", "gradescope", "nbgrader", "dev"})
-
-
 class CourseContext:
     """Shared by the commands: where the course is (loaded on first use), the learner's
     language and the learner's state."""
@@ -177,7 +173,8 @@ def _register() -> None:
         module = importlib.import_module(f"grader.commands.{info.name}")
         if hasattr(module, "command"):
             command = module.command
-            if command.name not in INSTRUCTOR_COMMANDS and not any(p.name == "lang" for p in command.params):
+            # the instructors' commands speak English and take no --lang of their own
+            if module.AUDIENCE == "learner" and not any(p.name == "lang" for p in command.params):
                 lang_option(command)
             main.add_command(command)
 

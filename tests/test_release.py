@@ -4,6 +4,7 @@ installs and works in a fresh virtual environment."""
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import shutil
 import subprocess
@@ -235,3 +236,23 @@ def test_a_new_module_is_released_with_nothing_written_by_hand(tmp_path):
         "toy.double", "toy.quadruple", "final.everything"]
     assert not (bundle / "pictures").exists()      # none of the pictures' exercises is in this course
     assert find_leaks(bundle, secret_lines(course), hidden_check_names(course)) == []
+
+
+def test_every_command_declares_its_audience_and_the_bundle_follows_it(bundle):
+    """One declaration per command file decides both whether the bundle ships it and
+    whether it takes --lang: the bundle holds exactly the learners' commands."""
+    from grader import cli
+
+    folder = ROOT / "grader" / "commands"
+    audiences = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.name != "__init__.py":
+            module = importlib.import_module(f"grader.commands.{path.stem}")
+            audiences[path.name] = module.AUDIENCE
+    assert set(audiences.values()) == {"learner", "instructor"}
+    shipped = {p.name for p in (bundle / "grader" / "commands").glob("*.py")} - {"__init__.py"}
+    assert shipped == {name for name, audience in audiences.items() if audience == "learner"}
+    for name, audience in audiences.items():
+        command = importlib.import_module(f"grader.commands.{name.removesuffix('.py')}").command
+        assert ("lang" in [p.name for p in command.params]) == (audience == "learner"), name
+    assert cli.main.commands    # every command registered without error

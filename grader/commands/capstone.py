@@ -14,6 +14,9 @@ from grader.course.namespace import ModuleNamespace
 
 
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 @click.command("capstone")
 @click.option("--impl", default="exercises", show_default=True, metavar="exercises|solutions|PATH",
               help="Whose modules to assemble: your exercises/, the reference solutions/, or any folder of modules.")

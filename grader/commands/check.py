@@ -9,6 +9,9 @@ from grader.course.manifest import Exercise
 from grader.learner.terminal import capstone_fields, exercise_file, next_exercise_line, print_result, shown_path
 
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 def next_step(cc: CourseContext, exercise: Exercise, result: ExerciseResult) -> str:
     """What to do about the first failing ``exercise`` (the one that blocks the checked one,
     if any): it points at the file that failed, which is not always the exercise's own."""

@@ -9,6 +9,8 @@ from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
 
+AUDIENCE = "instructor"   # left out of the student bundle; English only
+
 # The summary is read in a terminal or a CI log: it never needs more.
 WIDTH = 80
 

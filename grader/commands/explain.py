@@ -9,6 +9,9 @@ from grader.learner.terminal import capstone_fields, exercise_file
 from grader.course.i18n import exercise_text, module_text
 
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 @click.command("explain")
 @click.argument("targets", metavar="[ID]...", nargs=-1)
 @pass_course

@@ -23,6 +23,9 @@ from grader.instructor.class_grading import grade_class
 from grader.instructor.report import SIMILARITY_HTML, remove_leftovers, write_class_pictures, write_grades_csv
 from grader.instructor.submission import SubmissionResult, given_name, name_refusal, submission_name
 
+AUDIENCE = "instructor"   # left out of the student bundle; English only
+
+
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 

@@ -6,6 +6,9 @@ from grader.cli import CourseContext, pass_course
 from grader.instructor.gradescope import VISIBILITIES, AutograderError, build_autograder
 
 
+AUDIENCE = "instructor"   # left out of the student bundle; English only
+
+
 @click.command("gradescope")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The zip to write, e.g. autograder.zip.")

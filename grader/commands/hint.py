@@ -8,6 +8,9 @@ from grader.course.i18n import exercise_text
 from grader.learner.terminal import show_hint
 
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 @click.command("hint")
 @click.argument("exercises", metavar="[ID]...", nargs=-1)
 @click.option("--level", type=int, default=None, help="Show this hint level (1 = the gentlest).")

@@ -9,6 +9,9 @@ from grader.cli import CourseContext, pass_course
 from grader.course.i18n import exercise_text, module_text
 
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 @click.command("list")
 @pass_course
 def command(cc: CourseContext) -> None:

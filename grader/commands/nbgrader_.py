@@ -6,6 +6,9 @@ from grader.cli import CourseContext, pass_course
 from grader.instructor.nbexport import NbExportError, export_course, plural
 
 
+AUDIENCE = "instructor"   # left out of the student bundle; English only
+
+
 @click.command("nbgrader")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=True, path_type=Path),
               help="The nbgrader course root to write. It must be empty or new, unless --force.")

@@ -6,6 +6,9 @@ from grader.cli import CourseContext, pass_course
 from grader.course.i18n import LANGS, message
 
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 @click.command("notebook")
 @click.argument("module")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -19,6 +19,9 @@ from grader.course.manifest import Exercise
 from grader.learner.terminal import capstone_fields, exercise_file, next_exercise_line
 
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 def bar(done: float, total: float, width: int = 20) -> str:
     filled = round(width * done / total) if total else 0
     return "█" * filled + "░" * (width - filled)

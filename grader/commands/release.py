@@ -7,6 +7,9 @@ from grader.cli import CourseContext, pass_course
 from grader.instructor.release import ReleaseError, build_release
 
 
+AUDIENCE = "instructor"   # left out of the student bundle; English only
+
+
 @click.command("release")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The folder to write the bundle to (refused if it is not empty, unless --force).")

@@ -10,6 +10,9 @@ from grader.content import topics
 from grader.learner import show
 from grader.content.topics import TOPICS
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 _TOPIC_LINES = "\n".join(f"  {name:<11} {topic.summary}" for name, topic in TOPICS.items())
 
 

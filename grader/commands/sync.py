@@ -4,6 +4,9 @@ from grader.cli import CourseContext, pass_course
 from grader.course.sync import find_drift, write_stubs
 
 
+AUDIENCE = "instructor"   # left out of the student bundle; English only
+
+
 @click.command("sync")
 @click.option("--check", "check_only", is_flag=True,
               help="Write nothing; fail if the stubs in exercises/ (as committed, for a file that holds "

@@ -12,6 +12,9 @@ from grader.engine.grading import GradingContext, LastingVerdicts, grade_in_orde
 from grader.learner.watch import fd_line_reader, live_events, watch
 
 
+AUDIENCE = "learner"   # in the student bundle, with --lang
+
+
 def _stdin_reader():
     """Lines from standard input; none at all when there is no standard input."""
     try:

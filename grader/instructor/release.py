@@ -28,14 +28,26 @@ from grader.course.manifest import Course
 from grader.course.source import find_regions
 from grader.course.sync import expected_stubs
 
+COMMANDS = Path(__file__).resolve().parent.parent / "commands"
+
+
+def _audience(path: Path) -> str:
+    """The ``AUDIENCE`` a command file declares (see :mod:`grader.commands`), read
+    without importing the file."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "AUDIENCE" for t in node.targets)
+                and isinstance(node.value, ast.Constant) and node.value.value in ("learner", "instructor")):
+            return node.value.value
+    raise ValueError(f"{path}: a command declares AUDIENCE = \"learner\" or \"instructor\"")
+
+
 # Parts of the grader package that only instructors and course developers run. No module
 # the bundle ships imports them (tests/test_release.py reads every import, those inside
 # functions too), and a test installs the bundle and runs the learner's main commands.
 INSTRUCTOR_ONLY = (
-    "instructor",
-    "commands/grade.py", "commands/sync.py", "commands/release.py",
-    "commands/nbgrader_.py", "commands/gradescope.py", "commands/dev.py",
-    "course/sync.py", "course/translations.py", "course/apidoc.py",
+    "instructor", "course/sync.py", "course/translations.py", "course/apidoc.py",
+    *(f"commands/{path.name}" for path in sorted(COMMANDS.glob("*.py"))
+      if path.name != "__init__.py" and _audience(path) == "instructor"),
 )
 
 # Keys of course.toml that only grading uses: which reference pieces stand in for the
