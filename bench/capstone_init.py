@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import fixtures  # noqa: E402
-from grader.content import capstone  # noqa: E402
 from grader.checks import CheckFailed, CheckOutcome, checks_in, exercise_score  # noqa: E402
+from grader.content import capstone  # noqa: E402
 from grader.course.manifest import load_manifest  # noqa: E402
 from grader.course.namespace import ModuleNamespace  # noqa: E402
 from suites.hidden import test_capstone as hidden  # noqa: E402

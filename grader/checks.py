@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader.vjp import vector_jacobian_product
 from grader.isolation.wire import Handle
+from grader.vjp import vector_jacobian_product
 
 __all__ = [
     "check",

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine.check_runner import FixturesFor, check_rng
 from grader.course.manifest import load_manifest
 from grader.course.namespace import ModuleNamespace
+from grader.engine.check_runner import FixturesFor, check_rng
 
 ROOT = Path(__file__).resolve().parent.parent
 

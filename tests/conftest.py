@@ -1,7 +1,7 @@
 import pytest
 
-from grader.engine.grading import GradingContext
 from grader.course.manifest import load_manifest
+from grader.engine.grading import GradingContext
 from tests.support import ROOT
 
 

@@ -13,13 +13,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from grader.engine import grading
-from grader.isolation import limits, sandbox, worker_client
 from grader.cli import main
-from grader.instructor.gradebook import Gradebook
-from grader.engine.grading import GradingContext
 from grader.course.manifest import load_manifest
+from grader.engine import grading
+from grader.engine.grading import GradingContext
+from grader.instructor.gradebook import Gradebook
 from grader.instructor.submission import grade_submission
+from grader.isolation import limits, sandbox, worker_client
 from tests.support import ROOT, make_submission
 pytestmark = pytest.mark.slow  # grades under a busy machine and failing workers
 

@@ -27,8 +27,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.isolation.worker_client import StudentProxy, WorkerSession
 from grader.instructor.submission import grade_submission
+from grader.isolation.worker_client import StudentProxy, WorkerSession
 from tests.support import ROOT, make_submission
 from tests.test_grading import STEP, prepend, step_forward_body
 

@@ -23,13 +23,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import grader.instructor.class_grading
 from grader.checks import describe
 from grader.cli import main
+from grader.course.manifest import load_manifest
+from grader.engine.grading import CheckOutcome, ExerciseResult
+import grader.instructor.class_grading
 from grader.instructor.feedback import (CHECK_LIMIT, EXERCISE_LIMIT, SUBMISSION_LIMIT, WITHHELD, Budget, SolutionLines,
                              bounded_notes, bounded_submission)
-from grader.engine.grading import CheckOutcome, ExerciseResult
-from grader.course.manifest import load_manifest
 from grader.instructor.release import secret_lines
 from tests.support import ROOT, SOLUTIONS, make_partial_submission, make_submission
 pytestmark = pytest.mark.slow  # grades batches of broken submissions

@@ -19,14 +19,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from grader.course import i18n
+from grader.cli import main
 from grader.content import pictures
 from grader.content import topics
-from grader.learner import show
-from grader.cli import main
+from grader.course import i18n
 from grader.course.i18n import agree_particles, message, particle, word_ending
 from grader.course.source import find_regions
 from grader.instructor.release import build_release, find_leaks, hidden_check_names, left_out_commands, secret_lines
+from grader.learner import show
 from tests.support import ROOT, copy_course
 from tests.test_release import _bundle_texts, _region_lines
 pytestmark = pytest.mark.slow  # builds the student bundle and draws its pictures

@@ -6,8 +6,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from grader.content import capstone
 from grader.cli import main
+from grader.content import capstone
 from grader.instructor.submission import grade_submission
 from tests.support import EXERCISES, ROOT, make_submission
 pytestmark = pytest.mark.slow  # trains the capstone's Transformer

@@ -8,17 +8,17 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
+from grader.checks import CheckOutcome
 import grader.cli
+from grader.cli import CourseContext, main
 import grader.commands.check as check_command
 import grader.commands.grade as grade_command
-from grader.course import i18n
-from grader.checks import CheckOutcome
-from grader.cli import CourseContext, main
-from grader.instructor.release import left_out_commands
-from grader.course.i18n import Count, counted
 from grader.commands.progress import select_targets
-from grader.engine.grading import ExerciseResult
+from grader.course import i18n
+from grader.course.i18n import Count, counted
 from grader.course.manifest import load_manifest
+from grader.engine.grading import ExerciseResult
+from grader.instructor.release import left_out_commands
 from grader.learner.state import LearnerState
 from tests.support import ROOT, copy_course
 

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
+from grader.course.manifest import load_manifest
 from grader.instructor.cluster import ClusterError, check_workers, connect, disconnect, grade_on_cluster
 from grader.instructor.gradebook import Gradebook
-from grader.course.manifest import load_manifest
 from grader.instructor.report import write_grades_csv
 from tests.support import ROOT
 pytestmark = pytest.mark.slow  # grades on a Dask cluster

@@ -7,9 +7,9 @@ from html.parser import HTMLParser
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.instructor.feedback import exercise_markdown, md_code_block, md_text, submission_html, submission_markdown
-from grader.engine.grading import CheckOutcome, ExerciseResult
 from grader.course.manifest import load_manifest
+from grader.engine.grading import CheckOutcome, ExerciseResult
+from grader.instructor.feedback import exercise_markdown, md_code_block, md_text, submission_html, submission_markdown
 from tests.support import ROOT, make_submission
 
 COURSE = load_manifest(ROOT / "course.toml")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.isolation.forkserver import ForkServer
 from grader.engine.grading import GradingContext, warm_launcher
-from grader.isolation.worker_client import StudentProxy, WorkerSession, worker_env
 from grader.instructor.submission import grade_submission
+from grader.isolation.forkserver import ForkServer
+from grader.isolation.worker_client import StudentProxy, WorkerSession, worker_env
 from tests.support import make_submission
 pytestmark = pytest.mark.slow  # starts and kills fork servers and workers
 

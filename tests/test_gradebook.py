@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import grader.instructor.submission
 from grader.cli import main
-from grader.instructor.gradebook import RECORD_FILE
 from grader.course.manifest import load_manifest
+from grader.instructor.gradebook import RECORD_FILE
 from grader.instructor.report import pass_rates
+import grader.instructor.submission
 from grader.instructor.submission import SubmissionResult
 from tests.support import ROOT, make_submission
 pytestmark = pytest.mark.slow  # grades a class, killed and resumed

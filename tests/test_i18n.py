@@ -9,8 +9,8 @@ import tomllib
 import pytest
 from click.testing import CliRunner
 
-from grader.course import i18n
 from grader.cli import main
+from grader.course import i18n
 from grader.course.i18n import LANGS, exercise_text, message, module_text, resolve_lang
 from grader.course.manifest import load_manifest
 from grader.course.translations import stale, stamp

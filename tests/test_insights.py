@@ -4,9 +4,9 @@ import csv
 import io
 
 from grader.checks import CheckOutcome
+from grader.course.manifest import load_manifest
 from grader.engine.grading import ExerciseResult
 from grader.instructor.insights import class_insights, insights_csv, insights_markdown, summary_lines, write_insights
-from grader.course.manifest import load_manifest
 from grader.instructor.report import CLASS_FILES, INSIGHTS_CSV, INSIGHTS_MD
 from grader.instructor.submission import SubmissionResult
 from tests.support import ROOT

@@ -3,10 +3,10 @@ import tomllib
 
 import pytest
 
-from grader.engine.grading import Suites
 from grader.course.i18n import exercise_text
 from grader.course.manifest import ManifestError, load_manifest, parse_manifest
 from grader.course.source import find_regions
+from grader.engine.grading import Suites
 from tests.support import ROOT
 
 COURSE = load_manifest(ROOT / "course.toml")

@@ -27,10 +27,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.cli import main
-from grader.engine.grading import GradingContext, grade_exercise
 from grader.course.manifest import load_manifest
-from grader.instructor.nbexport import NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal
 from grader.course.source import find_regions
+from grader.engine.grading import GradingContext, grade_exercise
+from grader.instructor.nbexport import NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal
 from tests.support import write_toy_course, ROOT, SOLUTIONS, make_submission
 from tests.variants.attention import WRONG
 pytestmark = pytest.mark.slow  # runs nbgrader and its kernels

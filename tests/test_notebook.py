@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
-from grader.content import topics
-from grader.learner import notebook, show
 from grader.cli import main
+from grader.content import topics
 from grader.course.manifest import load_manifest
 from grader.course.source import definition_source, make_stubs
+from grader.learner import notebook, show
 from tests.support import ROOT, SOLUTIONS, make_partial_submission
 pytestmark = pytest.mark.slow  # runs every reference notebook, training included
 

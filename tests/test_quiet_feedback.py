@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.engine.grading import grade_exercise
 from grader.course.source import make_stubs
+from grader.engine.grading import grade_exercise
 from tests.support import ROOT, SOLUTIONS, copy_course, make_partial_submission, make_submission
 pytestmark = pytest.mark.slow  # grades whole submissions for their feedback
 

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from grader.cli import main
 from grader.course.manifest import load_manifest
+from grader.course.source import find_regions
 from grader.instructor.release import (INSTRUCTOR_ONLY, PUBLIC_IDIOMS, ReleaseError, build_release, find_leaks, hidden_check_names,
                             secret_lines)
-from grader.course.source import find_regions
 from tests.support import ROOT, SOLUTIONS, copy_course, write_toy_course
 pytestmark = pytest.mark.slow  # builds the bundle and installs it in a fresh virtual environment
 

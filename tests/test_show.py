@@ -13,9 +13,9 @@ from PIL import Image
 
 from grader.content import topics
 
-from grader.learner import show
 from grader.cli import main
 from grader.course.manifest import load_manifest
+from grader.learner import show
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_submission
 pytestmark = pytest.mark.slow  # draws every picture with the learner's code
 

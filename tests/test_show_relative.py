@@ -8,8 +8,8 @@ import pytest
 
 from grader.content import topics
 
-from grader.learner import show
 from grader.course.manifest import load_manifest
+from grader.learner import show
 from tests.support import ROOT
 from tests.test_show import assert_sensible_png
 

@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from PIL import Image
 from rich.console import Console
 
+from grader.cli import main
 from grader.content import vit_task
 from grader.content import pictures
 from grader.content import topics
-from grader.learner import show
-from grader.cli import main
 from grader.course.i18n import message
 from grader.course.manifest import load_manifest
+from grader.learner import show
 from tests.support import ROOT
 from tests.test_show import assert_sensible_png
 

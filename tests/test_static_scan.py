@@ -15,9 +15,9 @@ import zipfile
 
 import pytest
 
-from grader.engine.forbidden import Refusal, forbidden_in_sources, refused_constructs
 from grader.course.manifest import load_manifest
 from grader.course.source import replace_definition
+from grader.engine.forbidden import Refusal, forbidden_in_sources, refused_constructs
 from tests.support import EXERCISES, ROOT, SOLUTIONS
 
 COURSE = load_manifest(ROOT / "course.toml")

@@ -12,9 +12,9 @@ import textwrap
 
 import pytest
 
+from grader.course.source import replace_definition
 from grader.isolation import limits
 from grader.isolation.clock import wait_limit
-from grader.course.source import replace_definition
 from tests.support import make_submission
 from tests.test_batch_robustness import grade_batch
 from tests.test_tamper_static import ATTACKS as STATIC_ATTACKS

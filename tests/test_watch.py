@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from grader.cli import CourseContext, main
-from grader.engine.grading import CheckOutcome, ExerciseResult
 from grader.course.i18n import exercise_text
 from grader.course.manifest import load_manifest
 from grader.course.source import make_stubs
+from grader.engine.grading import CheckOutcome, ExerciseResult
 from grader.learner.state import LearnerState
 from grader.learner.watch import Command, FileChange, Watcher, _next_event, fd_line_reader, live_events, watch
 from tests.support import ROOT, copy_course

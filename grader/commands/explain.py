@@ -5,8 +5,8 @@ from rich.text import Text
 
 from grader.cli import CourseContext, pass_course
 from grader.commands.progress import resolve_targets
-from grader.learner.terminal import capstone_fields, exercise_file
 from grader.course.i18n import exercise_text, module_text
+from grader.learner.terminal import capstone_fields, exercise_file
 
 
 AUDIENCE = "learner"   # in the student bundle, with --lang

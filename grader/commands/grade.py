@@ -9,18 +9,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.cli import CourseContext, pass_course
+from grader.course.i18n import Count, counted
+from grader.course.manifest import Course
+from grader.engine.grading import ATTEMPTS
+from grader.instructor.class_grading import grade_class
 from grader.instructor.cluster import ClusterError, connect, disconnect, grade_on_cluster
 from grader.instructor.feedback import clean_text
 from grader.instructor.gradebook import Gradebook
-from grader.engine.grading import ATTEMPTS
-from grader.course.i18n import Count, counted
 from grader.instructor.insights import class_insights, summary_lines, write_insights
+from grader.instructor.report import SIMILARITY_HTML, remove_leftovers, write_class_pictures, write_grades_csv
 from grader.instructor.similarity import THRESHOLD as SIMILARITY_THRESHOLD
 from grader.instructor.similarity import SimilarityUnavailable, copydetect_present, find_similar
 from grader.instructor.similarity import summary_lines as similarity_lines
-from grader.course.manifest import Course
-from grader.instructor.class_grading import grade_class
-from grader.instructor.report import SIMILARITY_HTML, remove_leftovers, write_class_pictures, write_grades_csv
 from grader.instructor.submission import SubmissionResult, given_name, name_refusal, submission_name
 
 AUDIENCE = "instructor"   # left out of the student bundle; English only

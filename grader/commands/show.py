@@ -5,10 +5,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from grader.cli import CourseContext, pass_course
-from grader.course.i18n import LANGS, message
 from grader.content import topics
-from grader.learner import show
 from grader.content.topics import TOPICS
+from grader.course.i18n import LANGS, message
+from grader.learner import show
 
 AUDIENCE = "learner"   # in the student bundle, with --lang
 

@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.engine.check_runner import ChecksEnded, one_torch_thread, run_checks
 from grader.checks import NOT_WRITTEN, CheckOutcome, checks_in, exercise_score, stub_exercise
-from grader.engine.forbidden import forbidden_in_sources
-from grader.isolation.forkserver import ForkServer
 from grader.course.manifest import Course, Exercise
 from grader.course.namespace import ModuleNamespace
-from grader.isolation.worker_client import GraderFault, StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
+from grader.course.source import definition_source, make_stubs, stub_message
+from grader.engine.check_runner import ChecksEnded, one_torch_thread, run_checks
+from grader.engine.forbidden import forbidden_in_sources
 from grader.engine.results import NOT_RUN, ExerciseResult
 from grader.engine.screening import RefusalCache, screen
-from grader.course.source import definition_source, make_stubs, stub_message
+from grader.isolation.forkserver import ForkServer
+from grader.isolation.worker_client import GraderFault, StudentError, StudentProxy, WorkerGone, WorkerSession, worker_env
 
 MAX_MODULE_BYTES = 1_000_000
 ATTEMPTS = 3                    # a worker that fails for the grader's reasons is tried again

@@ -17,8 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.engine.forbidden import Refusal, refused_constructs
 from grader.course.source import definition_source, replace_definition
+from grader.engine.forbidden import Refusal, refused_constructs
 
 
 @dataclass

@@ -20,12 +20,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader.instructor.gradebook import Gradebook
-from grader.engine.grading import GradingContext
 from grader.course.manifest import Course, load_manifest
+from grader.engine.grading import GradingContext
+from grader.instructor.gradebook import Gradebook
 from grader.instructor.report import remove_leftovers, write_results
-from grader.isolation.sandbox import empty_folder
 from grader.instructor.submission import SubmissionResult, grade_submission, not_graded, submission_name
+from grader.isolation.sandbox import empty_folder
 
 log = logging.getLogger(__name__)
 

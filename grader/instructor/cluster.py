@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Callable
 
 import grader
-from grader.instructor.gradebook import Gradebook, SubmissionRecord, course_fingerprint
 from grader.course.manifest import Course, load_manifest
 from grader.instructor.class_grading import failed_submission
+from grader.instructor.gradebook import Gradebook, SubmissionRecord, course_fingerprint
 from grader.instructor.report import remove_leftovers, write_results
-from grader.isolation.sandbox import empty_folder
 from grader.instructor.submission import Opened, SubmissionResult, grade_submission, open_submission, submission_name
+from grader.isolation.sandbox import empty_folder
 
 COURSE_ROOT_VARIABLE = "COURSE_ROOT"      # where a worker's course is, if not beside the grader package
 

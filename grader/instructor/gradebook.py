@@ -29,8 +29,8 @@ import threading
 from pathlib import Path
 
 import grader
-from grader.engine.grading import CheckOutcome, ExerciseResult
 from grader.course.manifest import Course, Exercise
+from grader.engine.grading import CheckOutcome, ExerciseResult
 from grader.instructor.report import write_atomically
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.instructor.feedback import clean_text, md_text
 from grader.course.i18n import counted
 from grader.course.manifest import Course
+from grader.instructor.feedback import clean_text, md_text
 from grader.instructor.report import INSIGHTS_CSV, INSIGHTS_MD, csv_cell, write_atomically
 
 if TYPE_CHECKING:  # grader.instructor.submission imports grader.instructor.report

@@ -24,10 +24,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.instructor.feedback import (SolutionLines, bounded_submission, clean_text, exercise_markdown, md_text,
-                             submission_html, submission_markdown)
 from grader.course.i18n import counted
 from grader.course.manifest import Course, Exercise
+from grader.instructor.feedback import (SolutionLines, bounded_submission, clean_text, exercise_markdown, md_text,
+                             submission_html, submission_markdown)
 
 if TYPE_CHECKING:  # grader.instructor.submission imports this module
     from grader.instructor.submission import SubmissionResult

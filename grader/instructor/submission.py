@@ -27,8 +27,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.instructor.feedback import EXERCISE_LIMIT, Budget, SolutionLines, bounded_exercise, bounded_notes
 from grader.engine.grading import MAX_MODULE_BYTES, ExerciseResult, GradingContext, grade_exercise
+from grader.instructor.feedback import EXERCISE_LIMIT, Budget, SolutionLines, bounded_exercise, bounded_notes
 from grader.instructor.report import CLASS_FILES
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.checks import describe
 from grader.isolation import sandbox, wire
 from grader.isolation.clock import LearnerClock
-from grader.checks import describe
 from grader.isolation.limits import WORKER_PROCESSES, WorkerBudget
 from grader.isolation.reference_host import CALLBACK_KEY
 from grader.isolation.standins import REQUEST_KEY

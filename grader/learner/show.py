@@ -33,9 +33,9 @@ from typing import Callable, Iterator, Sequence
 
 from grader.content.topics import Report, Topic, course_topics, needed_exercises, needed_modules
 from grader.course.i18n import message
-from grader.engine.check_runner import one_torch_thread
 from grader.course.manifest import Course
 from grader.course.namespace import ModuleNamespace
+from grader.engine.check_runner import one_torch_thread
 
 SHIPPED = Path("pictures") / "reference"     # under the course root, in a student's release
 

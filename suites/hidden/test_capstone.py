@@ -8,8 +8,8 @@ import weakref
 
 import torch
 
-from grader.content import capstone, trainer
 from grader.checks import check, expect, expect_close, plain_state
+from grader.content import capstone, trainer
 
 CONFIG = capstone.GRADING
 THRESHOLD = capstone.GRADING_THRESHOLD

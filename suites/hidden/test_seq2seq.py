@@ -17,9 +17,9 @@ import math
 
 import torch
 
-from grader.content.bottleneck import lstm_names
 from grader.checks import (CheckFailed, check, describe, expect, expect_close, expect_equal,
                            expect_gradients_close, expect_shape, plain_state, vjp)
+from grader.content.bottleneck import lstm_names
 
 PAD, BOS, EOS = 0, 1, 2
 TOL64 = dict(rtol=1e-9, atol=1e-11)       # float64, the same formula in another order

@@ -8,9 +8,9 @@ import weakref
 
 import torch
 
+from grader.checks import check, expect, expect_close, plain_state
 from grader.content import bottleneck, trainer
 from grader.content.capstone import PAD
-from grader.checks import check, expect, expect_close, plain_state
 
 CONFIG = bottleneck.GRADING
 THRESHOLD = bottleneck.GRADING_THRESHOLD

@@ -8,8 +8,8 @@ import weakref
 
 import torch
 
-from grader.content import trainer, vit_task
 from grader.checks import check, expect, expect_close, plain_state
+from grader.content import trainer, vit_task
 
 CONFIG = vit_task.GRADING
 THRESHOLD = vit_task.GRADING_THRESHOLD

@@ -1,8 +1,8 @@
 """Visible check of the capstone: your own modules, assembled and trained on a quick run
 of the capstone task, measured with your own greedy decoding."""
 
-from grader.content import capstone
 from grader.checks import check, expect
+from grader.content import capstone
 
 
 @check("capstone.reverse_digits")

@@ -1,8 +1,8 @@
 """Visible check of seq2seq_training: your Encoder and AttentionDecoder, trained on
 reversing digit strings, measured with your own translate."""
 
-from grader.content import bottleneck
 from grader.checks import check, expect
+from grader.content import bottleneck
 
 
 @check("seq2seq_training.learns_to_reverse")

@@ -1,8 +1,8 @@
 """Visible check of vit_training: your ViT, trained on telling in which quadrant of an
 image a bright blob lies, measured as your own model computes it."""
 
-from grader.content import vit_task
 from grader.checks import check, expect
+from grader.content import vit_task
 
 
 @check("vit_training.learns_quadrants")

@@ -47,8 +47,8 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.engine.check_runner import FixturesFor, one_torch_thread, run_checks
 from grader.checks import NOT_WRITTEN, CheckOutcome, checks_in, describe, exercise_score, stub_exercise
+from grader.engine.check_runner import FixturesFor, one_torch_thread, run_checks
 from grader.engine.forbidden import forbidden_in_sources
 from grader.engine.results import ExerciseResult, plain_text, result_view
 
