@@ -18,6 +18,15 @@ def course():
 
 
 @pytest.fixture(scope="session")
+def reference(course):
+    """The reference modules as `course show` runs them: solutions/, torch on one thread."""
+    from grader.learner import show
+
+    show.one_thread()
+    return show.reference_modules(course)
+
+
+@pytest.fixture(scope="session")
 def hidden(course):
     """Grading as `course grade` does it, with a short time limit to keep tests quick."""
     return GradingContext.for_course(course, "hidden", time_limit=10)

@@ -20,8 +20,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from grader.cli import main
-from grader.content import pictures
-from grader.content import topics
+from grader.content import pictures, topics
 from grader.course import i18n
 from grader.course.i18n import agree_particles, message, particle, word_ending
 from grader.course.source import find_regions
@@ -29,6 +28,7 @@ from grader.instructor.release import build_release, find_leaks, hidden_check_na
 from grader.learner import show
 from tests.support import ROOT, copy_course
 from tests.test_release import _bundle_texts, _region_lines
+
 pytestmark = pytest.mark.slow  # builds the student bundle and draws its pictures
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -169,13 +169,6 @@ def test_a_release_without_solutions_shows_the_korean_reference_in_korean(bundle
 
 
 # ---------------------------------------------------------------- the pictures
-
-@pytest.fixture(scope="module")
-def reference():
-    from grader.course.manifest import load_manifest
-
-    return show.reference_modules(load_manifest(ROOT / "course.toml"))
-
 
 @pytest.fixture(scope="module")
 def computed(reference):

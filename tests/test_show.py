@@ -1,5 +1,6 @@
 """`course show`: the pictures, and the choice between the learner's code and the reference."""
 
+import contextlib
 import dataclasses
 import re
 import shutil
@@ -17,6 +18,7 @@ from grader.cli import main
 from grader.course.manifest import load_manifest
 from grader.learner import show
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_submission
+
 pytestmark = pytest.mark.slow  # draws every picture with the learner's code
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -57,6 +59,23 @@ def assert_sensible_png(path: Path) -> None:
         pixels = np.asarray(image.convert("L"), dtype=float)
     assert 400 <= width <= 2500 and 250 <= height <= 2000, f"{path.name} is {width}x{height}"
     assert pixels.std() > 20, f"{path.name} looks blank (pixel standard deviation {pixels.std():.1f})"
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+class Recording(topics.Report):
+    """A :class:`Report` that keeps what a topic's training runs and tables said."""
+
+    def __init__(self):
+        self.steps, self.tables = [], []
+
+    @contextlib.contextmanager
+    def training(self, runs):
+        yield lambda name, step, loss: self.steps.append((name, step))
+
+    def table(self, title, headers, rows, note=""):
+        self.tables.append((title, list(headers), [list(r) for r in rows], note))
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """`course show bottleneck`: seq2seq without and with attention, by source length."""
 
-import contextlib
 import dataclasses
 import io
 import re
@@ -12,30 +11,16 @@ from PIL import Image
 from rich.console import Console
 
 from grader.cli import main
-from grader.content import bottleneck
-from grader.content import pictures
-from grader.content import topics
+from grader.content import bottleneck, pictures, topics
 from grader.course.i18n import message
-from grader.course.manifest import load_manifest
 from grader.learner import show
 from tests.support import ROOT
-from tests.test_show import assert_sensible_png
+from tests.test_show import HANGUL, Recording, assert_sensible_png
+
 pytestmark = pytest.mark.slow  # trains the models the picture compares
 
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # a run small enough for the plumbing; the story needs bottleneck.SHOW
 TINY = bottleneck.Seq2seqConfig(min_digits=3, max_digits=5, steps=5, val_size=16, test_size=60)
-
-
-@pytest.fixture(scope="module")
-def course():
-    return load_manifest(ROOT / "course.toml")
-
-
-@pytest.fixture(scope="module")
-def reference(course):
-    show.one_thread()
-    return show.reference_modules(course)
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +32,6 @@ def found(reference):
 def tiny_topic():
     return dataclasses.replace(topics.TOPICS["bottleneck"],
                                compute=lambda modules, report: topics.bottleneck_sweep(modules, report, TINY))
-
-
-class Recording(topics.Report):
-    def __init__(self):
-        self.steps, self.tables = [], []
-
-    @contextlib.contextmanager
-    def training(self, runs):
-        yield lambda name, step, loss: self.steps.append((name, step))
-
-    def table(self, title, headers, rows, note=""):
-        self.tables.append((title, list(headers), [list(r) for r in rows], note))
 
 
 def test_the_topic_is_listed_and_needs_the_seq2seq_exercises(course):

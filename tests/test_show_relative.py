@@ -7,21 +7,13 @@ import numpy as np
 import pytest
 
 from grader.content import topics
-
-from grader.course.manifest import load_manifest
 from grader.learner import show
-from tests.support import ROOT
 from tests.test_show import assert_sensible_png
 
 
 @pytest.fixture(scope="module")
-def course():
-    return load_manifest(ROOT / "course.toml")
-
-
-@pytest.fixture(scope="module")
-def found(course):
-    return topics.relative_biases(show.reference_modules(course))
+def found(reference):
+    return topics.relative_biases(reference)
 
 
 def test_the_topic_is_listed_and_needs_the_three_exercises(course):

@@ -1,31 +1,19 @@
 """`course show sampling`: temperature, top-k and top-p on one next-token distribution."""
 
-import re
 import types
 
 import numpy as np
 import pytest
 
 from grader.content import topics
-
 from grader.course.i18n import message
-from grader.course.manifest import load_manifest
 from grader.learner import show
-from tests.support import ROOT
-from tests.test_show import assert_sensible_png
-
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
+from tests.test_show import HANGUL, assert_sensible_png
 
 
 @pytest.fixture(scope="module")
-def course():
-    return load_manifest(ROOT / "course.toml")
-
-
-@pytest.fixture(scope="module")
-def found(course):
-    show.one_thread()
-    return topics.sampling_panels(show.reference_modules(course))
+def found(reference):
+    return topics.sampling_panels(reference)
 
 
 def test_the_topic_is_listed_and_needs_the_sampling_exercises(course):

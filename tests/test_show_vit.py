@@ -1,6 +1,5 @@
 """`course show vit`: where the [CLS] token of a small trained ViT looks."""
 
-import contextlib
 import dataclasses
 import io
 import re
@@ -9,33 +8,17 @@ import types
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
 from rich.console import Console
 
 from grader.cli import main
-from grader.content import vit_task
-from grader.content import pictures
-from grader.content import topics
+from grader.content import pictures, topics, vit_task
 from grader.course.i18n import message
-from grader.course.manifest import load_manifest
 from grader.learner import show
 from tests.support import ROOT
-from tests.test_show import assert_sensible_png
+from tests.test_show import HANGUL, Recording, assert_sensible_png
 
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # a run small enough for the plumbing; the story needs vit_task.SHOW
 TINY = dataclasses.replace(vit_task.SHOW, steps=4, test_size=40)
-
-
-@pytest.fixture(scope="module")
-def course():
-    return load_manifest(ROOT / "course.toml")
-
-
-@pytest.fixture(scope="module")
-def reference(course):
-    show.one_thread()
-    return show.reference_modules(course)
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +29,6 @@ def found(reference):
 
 def tiny_topic():
     return dataclasses.replace(topics.TOPICS["vit"], compute=lambda modules, report: topics.vit_attention(modules, report, TINY))
-
-
-class Recording(topics.Report):
-    def __init__(self):
-        self.steps, self.tables = [], []
-
-    @contextlib.contextmanager
-    def training(self, runs):
-        yield lambda name, step, loss: self.steps.append((name, step))
-
-    def table(self, title, headers, rows, note=""):
-        self.tables.append((title, list(headers), [list(r) for r in rows], note))
 
 
 def test_the_topic_is_listed_and_needs_the_vit_and_its_parts(course):
