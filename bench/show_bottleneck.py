@@ -68,8 +68,7 @@ def main() -> None:
 
     import torch
 
-    from grader.content import bottleneck
-    from grader.content import topics
+    from grader.content import bottleneck, topics
     from grader.learner import show
     from grader.course.manifest import load_manifest
 

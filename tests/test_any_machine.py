@@ -21,6 +21,7 @@ from grader.instructor.gradebook import Gradebook
 from grader.instructor.submission import grade_submission
 from grader.isolation import limits, sandbox, worker_client
 from tests.support import ROOT, make_submission
+
 pytestmark = pytest.mark.slow  # grades under a busy machine and failing workers
 
 COURSE = load_manifest(ROOT / "course.toml")

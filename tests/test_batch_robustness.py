@@ -32,6 +32,7 @@ from grader.instructor.feedback import (CHECK_LIMIT, EXERCISE_LIMIT, SUBMISSION_
                              bounded_notes, bounded_submission)
 from grader.instructor.release import secret_lines
 from tests.support import ROOT, SOLUTIONS, make_partial_submission, make_submission
+
 pytestmark = pytest.mark.slow  # grades batches of broken submissions
 
 STEP = "rnn.rnn_step_forward"

@@ -10,6 +10,7 @@ from grader.cli import main
 from grader.content import capstone
 from grader.instructor.submission import grade_submission
 from tests.support import EXERCISES, ROOT, make_submission
+
 pytestmark = pytest.mark.slow  # trains the capstone's Transformer
 
 CAPSTONE = "capstone.reverse_digits"

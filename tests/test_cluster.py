@@ -17,6 +17,7 @@ from grader.instructor.cluster import ClusterError, check_workers, connect, disc
 from grader.instructor.gradebook import Gradebook
 from grader.instructor.report import write_grades_csv
 from tests.support import ROOT
+
 pytestmark = pytest.mark.slow  # grades on a Dask cluster
 
 pytest.importorskip("distributed")

@@ -8,6 +8,7 @@ import pytest
 from grader.engine.grading import GradingContext
 from grader.instructor.submission import grade_submission
 from tests.support import ROOT
+
 pytestmark = pytest.mark.slow  # grades the example class, as `make demo` does
 
 CLASS = ROOT / "examples" / "class"

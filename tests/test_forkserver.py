@@ -15,6 +15,7 @@ from grader.instructor.submission import grade_submission
 from grader.isolation.forkserver import ForkServer
 from grader.isolation.worker_client import StudentProxy, WorkerSession, worker_env
 from tests.support import make_submission
+
 pytestmark = pytest.mark.slow  # starts and kills fork servers and workers
 
 LEARNER = textwrap.dedent('''

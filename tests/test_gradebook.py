@@ -25,6 +25,7 @@ from grader.instructor.report import pass_rates
 import grader.instructor.submission
 from grader.instructor.submission import SubmissionResult
 from tests.support import ROOT, make_submission
+
 pytestmark = pytest.mark.slow  # grades a class, killed and resumed
 
 ONLY = "rnn.*"

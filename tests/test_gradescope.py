@@ -21,6 +21,7 @@ from grader.cli import main
 from grader.course.manifest import load_manifest
 from grader.instructor.gradescope import Settings, check_setup, find_submission, gradescope_results
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_partial_submission
+
 pytestmark = pytest.mark.slow  # builds an autograder and installs it in a fresh virtual environment
 
 # a few exercises of two modules keep the grading runs short; setup.sh installs everything anyway

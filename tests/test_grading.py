@@ -11,6 +11,7 @@ from grader.cli import main
 from grader.course.manifest import load_manifest
 from grader.instructor.submission import grade_submission
 from tests.support import EXERCISES, ROOT, SOLUTIONS, make_partial_submission, make_submission
+
 pytestmark = pytest.mark.slow  # grades whole submissions, exercise by exercise
 
 # a capstone has nothing of its own to solve: it is graded on the learner's other modules

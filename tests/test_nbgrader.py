@@ -33,6 +33,7 @@ from grader.engine.grading import GradingContext, grade_exercise
 from grader.instructor.nbexport import NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal
 from tests.support import write_toy_course, ROOT, SOLUTIONS, make_submission
 from tests.variants.attention import WRONG
+
 pytestmark = pytest.mark.slow  # runs nbgrader and its kernels
 
 nbgrader_installed = shutil.which("jupyter") is not None and subprocess.run(

@@ -20,6 +20,7 @@ from grader.course.manifest import load_manifest
 from grader.course.source import definition_source, make_stubs
 from grader.learner import notebook, show
 from tests.support import ROOT, SOLUTIONS, make_partial_submission
+
 pytestmark = pytest.mark.slow  # runs every reference notebook, training included
 
 COURSE = load_manifest(ROOT / "course.toml")

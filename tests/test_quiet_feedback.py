@@ -13,6 +13,7 @@ from grader.cli import main
 from grader.course.source import make_stubs
 from grader.engine.grading import grade_exercise
 from tests.support import ROOT, SOLUTIONS, copy_course, make_partial_submission, make_submission
+
 pytestmark = pytest.mark.slow  # grades whole submissions for their feedback
 
 DOUBLED_DB = ("    db = da.sum(axis=0)  # (H,)", "    db = 2 * da.sum(axis=0)  # (H,)")

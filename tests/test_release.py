@@ -21,6 +21,7 @@ from grader.course.source import find_regions
 from grader.instructor.release import (INSTRUCTOR_ONLY, PUBLIC_IDIOMS, ReleaseError, build_release, find_leaks, hidden_check_names,
                             secret_lines)
 from tests.support import ROOT, SOLUTIONS, copy_course, write_toy_course
+
 pytestmark = pytest.mark.slow  # builds the bundle and installs it in a fresh virtual environment
 
 

@@ -19,6 +19,7 @@ from tests.support import make_submission
 from tests.test_batch_robustness import grade_batch
 from tests.test_tamper_static import ATTACKS as STATIC_ATTACKS
 from tests.test_tamper_worker import CLEAR_RECORD, SEARCH_MEMORY, TRICKLE
+
 pytestmark = pytest.mark.slow  # grades batches of tampering submissions
 
 

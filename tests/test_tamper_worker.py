@@ -16,6 +16,7 @@ from grader.engine.grading import grade_exercise
 from grader.isolation.clock import wait_limit
 from grader.isolation.worker_client import StudentProxy, WorkerSession, WorkerTimeout
 from tests.support import ROOT, make_partial_submission, make_submission
+
 pytestmark = pytest.mark.slow  # runs tampering code in workers, up to their deadlines
 
 SOLUTION_LINES = [line.strip() for line in (ROOT / "solutions" / "rnn.py").read_text().splitlines()

@@ -15,6 +15,7 @@ from grader.checks import check_title
 from grader.course.manifest import load_manifest
 from grader.instructor.submission import grade_submission
 from tests.support import ROOT, make_submission
+
 pytestmark = pytest.mark.slow  # grades every WRONG and RIGHT variant
 
 COURSE = load_manifest(ROOT / "course.toml")

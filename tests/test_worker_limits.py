@@ -21,6 +21,7 @@ import pytest
 from grader.isolation import limits, sandbox
 from grader.isolation.forkserver import ForkServer
 from grader.isolation.worker_client import StudentProxy, WorkerSession, worker_env
+
 pytestmark = pytest.mark.slow  # runs workers into their time and memory limits
 
 ISOLATED = os.geteuid() == 0  # where every sandbox step applies (see tests/test_attacks.py)

@@ -47,8 +47,7 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
     """
     import torch  # here, not at the top: every `course` command would pay for torch's import
 
-    from grader.content import capstone
-    from grader.content import pictures
+    from grader.content import capstone, pictures
 
     course = cc.course
     needed = course.module("capstone").assembles
@@ -124,8 +123,7 @@ def _guarded(folder: Path, doing: str, work):
 
 
 def _heatmap(modules, run, path: Path) -> Path | None:
-    from grader.content import capstone
-    from grader.content import pictures
+    from grader.content import capstone, pictures
 
     src = run.dataset.test[0][:1]
     length = int((src[0] != capstone.PAD).sum())

@@ -266,8 +266,7 @@ class NotebookSession:
 
     def __init__(self, namespace: dict, module: str, modules_from: str = "exercises", lang: str = "en",
                  course_root: str | None = None):
-        from grader.course.manifest import find_course_root
-        from grader.course.manifest import load_manifest
+        from grader.course.manifest import find_course_root, load_manifest
 
         # course_root is relative to the notebook's folder, where the kernel starts
         root = find_course_root(Path.cwd()) or (Path(course_root).resolve() if course_root else None)
