@@ -30,7 +30,8 @@ from grader.cli import main
 from grader.course.manifest import load_manifest
 from grader.course.source import find_regions
 from grader.engine.grading import GradingContext, grade_exercise
-from grader.instructor.nbexport import NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal
+from grader.instructor.nbexport import (NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal,
+                                        stand_ins_of)
 from tests.support import write_toy_course, ROOT, SOLUTIONS, make_submission
 from tests.variants.attention import WRONG
 
@@ -308,8 +309,7 @@ def grade_in_process(course, exercise: str, namespace: dict, hidden: bool = True
     tests = ExerciseTests(exercise, points=ex.points, namespace=namespace, forbidden=ex.forbidden)
     tests.visible(str(ROOT / "suites" / "visible" / f"test_{ex.module}.py"))
     if hidden:
-        deps = [d.split(".")[1] for d in course.builds_on_all(exercise) if d.startswith(ex.module + ".")]
-        tests.hidden(ex.module, stand_ins=deps if stand_ins is None else stand_ins)
+        tests.hidden(ex.module, stand_ins=stand_ins_of(course, ex) if stand_ins is None else stand_ins)
     return tests.run()
 
 
@@ -326,6 +326,31 @@ def test_stand_ins_keep_one_bug_to_one_exercise(course, attention_hidden, capsys
     assert without < points
     assert wrong["softmax"].__code__.co_filename == "<cell attention-softmax-solution>"   # restored after
     assert "graded with the reference attention.softmax in place of yours" in capsys.readouterr().out
+
+
+def test_earlier_pieces_are_judged_first_as_course_grade_judges_them(course, capsys, monkeypatch):
+    """A wrong LayerNorm under a right EncoderLayer: the layer passes its checks once the
+    reference LayerNorm stands in for the wrong one, so grading Encoder keeps the learner's
+    layer, as `course grade` does; judged with the wrong LayerNorm, the layer would have
+    been replaced too."""
+    from grader.instructor.nbexport import reference_source
+    from grader.instructor.nbgrader_support import load_hidden
+    from tests.variants.transformer import WRONG as TRANSFORMER_WRONG
+
+    monkeypatch.syspath_prepend(str(SOLUTIONS))     # earlier modules: files next to the notebook
+    for name in course.module_names:                # imported from there, forgotten after
+        monkeypatch.setitem(sys.modules, name, None)
+        monkeypatch.delitem(sys.modules, name)
+    load_hidden("transformer", suite=(ROOT / "suites" / "hidden" / "test_transformer.py").read_text(),
+                reference=reference_source(course, "transformer"))
+    assert stand_ins_of(course, course.exercise("transformer.Encoder")) == {
+        "LayerNorm": [], "FeedForward": [], "EncoderLayer": ["LayerNorm", "FeedForward"]}
+    wrong = notebook_namespace(course, "transformer",
+                               {"LayerNorm": TRANSFORMER_WRONG["transformer.LayerNorm"]["unbiased_variance"]})
+    assert grade_in_process(course, "transformer.Encoder", wrong) == course.exercise("transformer.Encoder").points
+    out = capsys.readouterr().out
+    assert "graded with the reference transformer.LayerNorm in place of yours" in out
+    assert "EncoderLayer in place of yours" not in out
 
 
 def test_a_self_consistent_chain_keeps_its_own_pieces_as_course_grade_does(course, capsys):
@@ -464,7 +489,7 @@ def test_a_new_module_becomes_an_assignment_with_nothing_written_by_hand(tmp_pat
     assert given["toy-given-2"].startswith("def _helper(x):")
     assert given["toy-given-3"] == "LATER = 3"
     assert given["toy-double-solution"].endswith("    ### BEGIN SOLUTION\n    return FACTOR * x\n    ### END SOLUTION")
-    assert "stand_ins=['double']" in given["toy-quadruple-tests"]
+    assert "stand_ins={'double': []}" in given["toy-quadruple-tests"]
     assert "#   toy " in (tmp_path / "out" / "nbgrader_config.py").read_text()
 
 

@@ -133,6 +133,14 @@ class Course:
                 stack.extend(self.exercise(dep).builds_on)
         return [ex.id for ex in self.exercises if ex.id in seen]
 
+    def with_what_they_build_on(self, exercises) -> list[Exercise]:
+        """``exercises`` and every exercise they build on, in course order: the order in
+        which they are judged, since what an exercise builds on comes before it."""
+        wanted = {ex.id for ex in exercises}
+        for exercise_id in list(wanted):
+            wanted.update(self.builds_on_all(exercise_id))
+        return [ex for ex in self.exercises if ex.id in wanted]
+
     def modules_needed(self, exercises) -> list[str]:
         """The module files a learner must hand in for ``exercises``, in course order: their
         own modules, and for a capstone the modules it assembles."""

@@ -29,6 +29,7 @@ from grader.course.namespace import ModuleNamespace
 from grader.course.source import definition_source, make_stubs, stub_message
 from grader.engine.check_runner import ChecksEnded, one_torch_thread, run_checks
 from grader.engine.forbidden import forbidden_in_sources
+from grader.engine.in_order import judge_in_order
 from grader.engine.results import NOT_RUN, ExerciseResult
 from grader.engine.screening import RefusalCache, screen
 from grader.isolation.forkserver import ForkServer
@@ -387,12 +388,16 @@ def grade_in_order(ctx: GradingContext, exercise: Exercise, folder: Path, verdic
     """Grade ``exercise`` as grading a whole submission would: first whether the learner's
     own versions of what it builds on pass (kept in ``verdicts``, by exercise id, for the
     next call), then the exercise with :func:`grade_exercise`'s stand-in rule."""
-    for dep in ctx.course.builds_on_all(exercise.id):
-        if dep not in verdicts:
-            verdicts[dep] = grade_in_order(ctx, ctx.course.exercise(dep), folder, verdicts).passed
-    result = grade_exercise(ctx, exercise, folder, {dep for dep, ok in verdicts.items() if ok})
-    verdicts[exercise.id] = result.passed
-    return result
+    results: dict[str, ExerciseResult] = {}
+
+    def judge(exercise_id: str, passed: frozenset[str]) -> bool:
+        results[exercise_id] = grade_exercise(ctx, ctx.course.exercise(exercise_id), folder, passed)
+        return results[exercise_id].passed
+
+    verdicts.pop(exercise.id, None)         # the exercise asked for is graded again, always
+    judge_in_order([ex.id for ex in ctx.course.with_what_they_build_on([exercise])], ctx.course.builds_on_all,
+                   judge, verdicts)
+    return results[exercise.id]
 
 
 class LastingVerdicts:

@@ -431,9 +431,18 @@ def _solution_cell(definition: str) -> str:
     return "\n".join(out)
 
 
+def stand_ins_of(course: Course, exercise: Exercise) -> dict[str, list[str]]:
+    """What ``exercise`` builds on in its own module, in course order, each with what it
+    builds on there: the runtime judges them earlier pieces first, as ``course grade``
+    does. Earlier modules need nothing: they are the reference's files."""
+    def in_module(exercise_id: str) -> list[str]:
+        return [dep.split(".")[1] for dep in course.builds_on_all(exercise_id) if dep.split(".")[0] == exercise.module]
+
+    return {name: in_module(f"{exercise.module}.{name}") for name in in_module(exercise.id)}
+
+
 def _test_cell(course: Course, exercise: Exercise, visible_path: str | None, load: tuple[str, str, str] | None) -> str:
-    stand_ins = [dep.split(".")[1] for dep in course.builds_on_all(exercise.id)
-                 if dep.split(".")[0] == exercise.module]
+    stand_ins = stand_ins_of(course, exercise)
     lines = [
         f"# Tests of {exercise.id} ({_points(exercise.points)}). Run the cells above first.",
         "# Shown here: the checks of `course check`; grading runs hidden checks, which decide the score.",

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.engine.grading import MAX_MODULE_BYTES, ExerciseResult, GradingContext, grade_exercise
+from grader.engine.in_order import judge_in_order
 from grader.instructor.feedback import EXERCISE_LIMIT, Budget, SolutionLines, bounded_exercise, bounded_notes
 from grader.instructor.report import CLASS_FILES
 
@@ -268,18 +269,8 @@ def not_graded(exercise, reason: str) -> ExerciseResult:
     return ExerciseResult(exercise.id, exercise.title, exercise.points, 0.0, problem="not graded: " + reason)
 
 
-def _with_what_they_build_on(ctx: GradingContext, selected: list) -> list:
-    """``selected``, with what they build on but were not selected, in course order: whether
-    the learner's own earlier piece passes decides what a later exercise runs with, so it
-    is known whatever the selection (with ``--only``, such pieces are graded, not kept)."""
-    chosen = {ex.id for ex in selected}
-    extra = {dep for ex in selected if not ex.is_capstone for dep in ctx.course.builds_on_all(ex.id)} - chosen
-    order = {ex.id: index for index, ex in enumerate(ctx.course.exercises)}
-    return sorted([*selected, *map(ctx.course.exercise, extra)], key=lambda ex: order.get(ex.id, len(order)))
-
-
 def _grade_one(ctx: GradingContext, exercise, folder: Path | None, opened: Opened, result: SubmissionResult,
-               passed: set[str]) -> ExerciseResult:
+               passed: frozenset[str]) -> ExerciseResult:
     if folder is None:
         return not_graded(exercise, "; ".join(result.notes))
     if f"{exercise.module}.py" in opened.refused:     # the note says why
@@ -306,10 +297,7 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
     path = Path(path)
     result = SubmissionResult(submission_name(path))
     started = time.monotonic()
-    selected = exercises if exercises is not None else ctx.course.exercises
-    # course order is dependency order: an exercise is graded after what it builds on
-    order = {ex.id: index for index, ex in enumerate(ctx.course.exercises)}
-    selected = sorted(selected, key=lambda ex: order.get(ex.id, len(order)))
+    selected = list(exercises if exercises is not None else ctx.course.exercises)
     solution_lines = SolutionLines.of(ctx.course)
     with tempfile.TemporaryDirectory(prefix="course-submission-") as tmp:
         if opened is None:
@@ -334,9 +322,12 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
                 content = "unreadable:" + uuid.uuid4().hex
             record.begin(content, result.notes)
         selected_ids = {ex.id for ex in selected}
-        passed: set[str] = set()      # what the learner's own version passed: it stays theirs later on
-        for exercise in _with_what_they_build_on(ctx, selected):
-            chosen = exercise.id in selected_ids
+
+        # with --only, what the selection builds on is graded too (not kept): whether the
+        # learner's own earlier piece passes decides what a later exercise runs with
+        def judge(exercise_id: str, passed: frozenset[str]) -> bool:
+            exercise = ctx.course.exercise(exercise_id)
+            chosen = exercise_id in selected_ids
             stored = None
             if record is not None:   # --force grades the selection again, not what it builds on
                 stored = record.lookup(exercise) if chosen else record.stored(exercise)
@@ -351,11 +342,13 @@ def grade_submission(ctx: GradingContext, path: Path, exercises=None, on_exercis
                     outcome = bounded_exercise(outcome, Budget(EXERCISE_LIMIT, solution_lines))
                     if record is not None:
                         record.record(exercise, outcome)
-            if outcome.passed:
-                passed.add(exercise.id)
             if chosen:
                 result.exercises.append(outcome)
                 if on_exercise is not None:
                     on_exercise(result.name, outcome)
+            return outcome.passed
+
+        judge_in_order([ex.id for ex in ctx.course.with_what_they_build_on(selected)], ctx.course.builds_on_all,
+                       judge)
     result.seconds = time.monotonic() - started
     return result

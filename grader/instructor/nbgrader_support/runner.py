@@ -6,7 +6,7 @@ A test cell that ``course nbgrader`` writes reads::
     _tests = ExerciseTests("masking.padding_mask", points=3, namespace=globals())
     _tests.visible("suites/visible/test_masking.py")
     # (nbgrader's hidden-tests region, holding:)
-    _tests.hidden("masking", stand_ins=[])
+    _tests.hidden("masking", stand_ins={})
     # (end of the region)
     _tests.run()
 
@@ -25,7 +25,8 @@ What is the same as ``course grade``: the checks (same code, same seeded ``rng``
 ... expected ..."), and the stand-in rule: while an exercise is graded, what it builds on
 (in this module) is the notebook's own where that passes its own hidden checks, and the
 reference's where it does not, so one bug costs one exercise and a self-consistent chain
-keeps its own pieces; the feedback says which stood in. Earlier modules are the reference
+keeps its own pieces; the pieces are judged earlier ones first, with the same stand-ins
+(:mod:`grader.engine.in_order`); the feedback says which stood in. Earlier modules are the reference
 files next to the notebook anyway.
 What is not: the student's code runs in this very process, next to the checks, with no
 time limit of its own (nbgrader's cell timeout applies) and no isolation, so it could
@@ -50,10 +51,11 @@ from typing import Any, Callable
 from grader.checks import NOT_WRITTEN, CheckOutcome, checks_in, describe, exercise_score, stub_exercise
 from grader.engine.check_runner import FixturesFor, one_torch_thread, run_checks
 from grader.engine.forbidden import forbidden_in_sources
+from grader.engine.in_order import judge_in_order
 from grader.engine.results import ExerciseResult, plain_text, result_view
 
 _HIDDEN: dict[str, "_HiddenModule"] = {}     # module name -> its hidden suite and reference, when grading
-_OWN_VERDICTS: dict[tuple[str, int], bool] = {}   # (exercise, id of the notebook's definition) -> passes
+_OWN_VERDICTS: dict[tuple, bool] = {}      # (exercise, ids of the notebook's definitions it runs) -> passes
 _VISIBLE: dict[str, types.ModuleType] = {}   # suite path -> the loaded visible suite
 
 
@@ -247,22 +249,25 @@ class ExerciseTests:
         self.forbidden = tuple(forbidden)
         self._visible_path: str | None = None
         self._hidden: _HiddenModule | None = None
-        self._stand_ins: tuple[str, ...] = ()
+        self._stand_ins: dict[str, tuple[str, ...]] = {}
 
     def visible(self, path: str) -> "ExerciseTests":
         """The visible suite (a file next to the notebook)."""
         self._visible_path = path
         return self
 
-    def hidden(self, module: str, stand_ins: tuple | list = ()) -> "ExerciseTests":
+    def hidden(self, module: str, stand_ins: dict | tuple | list = ()) -> "ExerciseTests":
         """Grade with the hidden suite of ``module`` (loaded by :func:`load_hidden`), with
         the reference versions of those of ``stand_ins`` whose notebook version does not
-        pass its own hidden checks in place of the notebook's (the rule of ``course grade``)."""
+        pass its own hidden checks in place of the notebook's (the rule of ``course grade``).
+        ``stand_ins`` maps each exercise of this module that this one builds on, in course
+        order, to those of them it builds on itself (a list: they build on none)."""
         if module not in _HIDDEN:
             raise RuntimeError(f"the hidden checks of {module} are not loaded: the first test cell of the "
                                "notebook loads them, so run the notebook from the top")
         self._hidden = _HIDDEN[module]
-        self._stand_ins = tuple(stand_ins)
+        self._stand_ins = ({name: tuple(deps) for name, deps in stand_ins.items()} if isinstance(stand_ins, dict)
+                           else {name: () for name in stand_ins})
         return self
 
     # ------------------------------------------------------------ running
@@ -279,7 +284,8 @@ class ExerciseTests:
             print(f"{self.exercise}: no checks to run here; grading runs hidden ones")
             return None
         _one_torch_thread_when_grading()
-        standing = tuple(name for name in self._stand_ins if not self._passes_its_own_checks(name))
+        verdicts = judge_in_order(self._stand_ins, self._stand_ins.__getitem__, self._passes_its_own_checks)
+        standing = tuple(name for name, passed in verdicts.items() if not passed)
         with _Tripwires(self.forbidden, self.namespace) as tripwires:
             outcomes = self._run_checks(checks, standing)
         banned = forbidden_in_sources(_cell_sources(self.namespace), self.name, self.forbidden) | tripwires.used
@@ -290,16 +296,18 @@ class ExerciseTests:
         print(report)
         return score
 
-    def _passes_its_own_checks(self, name: str) -> bool:
+    def _passes_its_own_checks(self, name: str, passed: frozenset[str]) -> bool:
         """Whether the notebook's ``name`` (an exercise of this module) passes every hidden
-        check of its own, run as it is; remembered per definition for the kernel's life."""
-        definition = self.namespace.get(name)
-        key = (f"{self.module}.{name}", id(definition))
+        check of its own, with the reference standing in for what it builds on that is not
+        in ``passed``; remembered per definitions for the kernel's life."""
+        builds_on = self._stand_ins[name]
+        key = (f"{self.module}.{name}", *(id(self.namespace.get(n)) for n in (name, *builds_on)))
         if key not in _OWN_VERDICTS:
             own = ExerciseTests(key[0], points=1, namespace=self.namespace)
             own._hidden = self._hidden
             checks = [fn for fn in checks_in(self._hidden.suite) if fn.__check_exercise__ == key[0]]
-            outcomes = own._run_checks(checks, ()) if definition is not None and checks else []
+            standing = tuple(dep for dep in builds_on if dep not in passed)
+            outcomes = own._run_checks(checks, standing) if self.namespace.get(name) is not None and checks else []
             _OWN_VERDICTS[key] = bool(outcomes) and all(o.passed for o in outcomes)
         return _OWN_VERDICTS[key]
 
