@@ -84,7 +84,7 @@ def learner_modules(ref: ModuleNamespace, initialise) -> Modules:
         initialise(model)
         return model
 
-    modules = Modules(**{name: getattr(ref, name) for name in capstone.ASSEMBLED})
+    modules = Modules(**{name: getattr(ref, name) for name in capstone.USES})
     modules.transformer = types.SimpleNamespace(Transformer=transformer)
     modules.fixtures = types.SimpleNamespace(
         train_capstone=lambda config, measure=False: fixtures.train_capstone(config, measure, modules=modules))

@@ -15,11 +15,9 @@ import importlib
 import types
 
 
-def course_modules(names=None) -> types.SimpleNamespace:
-    """The course modules as the current process resolves them by plain name (in the
-    worker: the learner's files, nothing substituted for the capstone)."""
-    if names is None:
-        from grader.content.capstone import ASSEMBLED as names
+def course_modules(names) -> types.SimpleNamespace:
+    """The course modules ``names`` as the current process resolves them by plain name (in
+    the worker: the learner's files, nothing substituted for the capstone)."""
     return types.SimpleNamespace(**{name: importlib.import_module(name) for name in names})
 
 
@@ -30,7 +28,7 @@ def train_capstone(config: dict, measure: bool = False, modules=None) -> dict:
     as the same modules' greedy decoding measures it."""
     from grader.content import capstone, trainer
 
-    modules = modules if modules is not None else course_modules()
+    modules = modules if modules is not None else course_modules(capstone.USES)
     run = capstone.train(modules, capstone.CapstoneConfig(**config))
     result = {"state": trainer.trained_state(run.model), "losses": list(run.losses),
               "val_curve": [list(p) for p in run.val_curve], "steps": run.steps, "seconds": run.seconds}
@@ -46,7 +44,7 @@ def train_seq2seq(config: dict, measure: bool = False, modules=None) -> dict:
     module's ``translate`` measures it."""
     from grader.content import bottleneck
 
-    modules = modules if modules is not None else course_modules(("seq2seq",))
+    modules = modules if modules is not None else course_modules(bottleneck.USES)
     run = bottleneck.train(modules, bottleneck.Seq2seqConfig(**config))
     result = {"state": bottleneck.trained_state(run), "losses": list(run.losses), "seconds": run.seconds}
     if measure:
@@ -60,7 +58,7 @@ def train_vit(config: dict, measure: bool = False, modules=None) -> dict:
     plain data, and with ``measure`` the held-out accuracy of the same model."""
     from grader.content import vit_task
 
-    modules = modules if modules is not None else course_modules(("heads",))
+    modules = modules if modules is not None else course_modules(vit_task.USES)
     run = vit_task.train(modules, vit_task.VitConfig(**config))
     result = {"state": vit_task.trained_state(run), "losses": list(run.losses), "seconds": run.seconds}
     if measure:

@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.content import capstone
+from grader.content import bottleneck, capstone, vit_task
 from grader.instructor.submission import grade_submission
 from tests.support import EXERCISES, ROOT, make_submission
 
@@ -133,5 +133,7 @@ def test_the_manifest_rejects_a_capstone_that_borrows_and_unknown_kinds(kind, ex
         parse_manifest(data)
 
 
-def test_the_manifest_lists_the_modules_the_capstone_code_assembles(course):
-    assert course.module("capstone").assembles == capstone.ASSEMBLED
+@pytest.mark.parametrize("module, task", [("capstone", capstone), ("seq2seq_training", bottleneck),
+                                          ("vit_training", vit_task)])
+def test_the_manifest_lists_every_module_a_training_task_reads(course, module, task):
+    assert set(task.USES) <= set(course.module(module).assembles)

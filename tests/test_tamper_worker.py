@@ -114,7 +114,7 @@ import grader.fixtures as _fixtures
 
 def _untrained_with_a_perfect_curve(config, measure=False, modules=None):
     from grader.content import capstone
-    model = capstone.build_model(_fixtures.course_modules(), capstone.CapstoneConfig(**config))
+    model = capstone.build_model(_fixtures.course_modules(capstone.USES), capstone.CapstoneConfig(**config))
     return {"state": model.state_dict(), "losses": [3.0 - 2.99 * i / 999 for i in range(1000)],
             "val_curve": [], "steps": 1000, "seconds": 1.0}
 

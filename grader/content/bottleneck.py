@@ -25,6 +25,9 @@ import torch
 from grader.content import trainer
 from grader.content.capstone import BOS, EOS, PAD, VOCAB, CapstoneConfig, Dataset, make_dataset
 
+# the course module this code reads; it imports `attention`, as course.toml's `assembles` lists
+USES = ("seq2seq",)
+
 
 @dataclass
 class Seq2seqConfig(trainer.RunConfig):

@@ -25,6 +25,9 @@ import torch
 
 from grader.content import trainer
 
+# the course module this code reads; it imports the rest that course.toml's `assembles` lists
+USES = ("heads",)
+
 CLASSES = ("top left", "top right", "bottom left", "bottom right")
 
 
