@@ -2,6 +2,8 @@
 for every id, several ids at once, a list that fits 80 columns, plurals, a clear message
 outside a course, and a `course grade` that says what Ctrl-C kept."""
 
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -9,11 +11,11 @@ from click.testing import CliRunner
 from rich.cells import cell_len
 
 from grader.checks import CheckOutcome
-import grader.cli
-from grader.cli import CourseContext, main
+from grader.cli import main
+import grader.commands
 import grader.commands.check as check_command
 import grader.commands.grade as grade_command
-from grader.commands.progress import select_targets
+from grader.commands import CourseContext, select_targets
 from grader.course import i18n
 from grader.course.i18n import Count, counted
 from grader.course.manifest import load_manifest
@@ -72,6 +74,23 @@ def fake_checks(monkeypatch):
     monkeypatch.setattr(check_command, "GradingContext", Context)
     monkeypatch.setattr(check_command, "grade_in_order", grade_in_order)
     return checked
+
+
+# ---------------------------------------------------------------- the commands and the CLI
+
+COMMAND_MODULES = sorted(p.stem for p in (ROOT / "grader" / "commands").glob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("module", COMMAND_MODULES)
+def test_a_command_module_imported_first_still_registers_every_command(module):
+    """Command modules never import the CLI nor each other, so importing one first (a
+    test, a plug-in, `python -m grader.commands.X`) cannot start a circular import."""
+    code = (f"import grader.commands.{module}\n"
+            "from grader.cli import main\n"
+            "print(' '.join(sorted(main.commands)))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(run.stdout.split()) == set(main.commands)
 
 
 # ---------------------------------------------------------------- --lang after the command
@@ -275,7 +294,7 @@ def test_ctrl_c_in_grade_says_what_is_saved_and_how_to_resume(tmp_path, monkeypa
 def test_outside_a_course_a_bare_install_says_how_to_find_one(tmp_path, monkeypatch):
     """A non-editable install: grader/ alone in site-packages, no course.toml nor i18n/
     beside it, and no course above the working folder."""
-    monkeypatch.setattr(grader.cli, "PACKAGE_ROOT", tmp_path)
+    monkeypatch.setattr(grader.commands, "PACKAGE_ROOT", tmp_path)
     monkeypatch.setattr(i18n, "PACKAGE_ROOT", tmp_path)
     monkeypatch.setattr(i18n, "_course_roots", [])
     monkeypatch.chdir(tmp_path)
@@ -289,9 +308,9 @@ def test_outside_a_course_a_bare_install_says_how_to_find_one(tmp_path, monkeypa
 
 
 def test_outside_a_course_with_messages_it_says_the_same_in_the_learners_language(tmp_path, monkeypatch):
-    monkeypatch.setattr(grader.cli, "PACKAGE_ROOT", tmp_path)
+    monkeypatch.setattr(grader.commands, "PACKAGE_ROOT", tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COURSE_ROOT", raising=False)
-    assert grader.cli.NO_COURSE == EN["no_course"]
+    assert grader.commands.NO_COURSE == EN["no_course"]
     result = CliRunner().invoke(main, ["list", "--lang", "ko"])
     assert result.exit_code == 1 and "COURSE_ROOT" in result.output and "코스" in result.output

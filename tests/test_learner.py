@@ -7,7 +7,8 @@ import tomllib
 import pytest
 from click.testing import CliRunner
 
-from grader.cli import CourseContext, main
+from grader.cli import main
+from grader.commands import CourseContext
 from grader.course.i18n import exercise_text
 from grader.course.manifest import load_manifest
 from grader.learner.state import STATE_VERSION, LearnerState

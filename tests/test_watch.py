@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from grader.cli import CourseContext, main
+from grader.cli import main
+from grader.commands import CourseContext
 from grader.course.i18n import exercise_text
 from grader.course.manifest import load_manifest
 from grader.course.source import make_stubs

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 from grader.course.namespace import ModuleNamespace
 
 

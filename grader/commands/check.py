@@ -2,8 +2,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from grader.cli import CourseContext, pass_course
-from grader.commands.progress import select_targets
+from grader.commands import CourseContext, pass_course, select_targets
 from grader.course.manifest import Exercise
 from grader.engine.grading import ExerciseResult, GradingContext, grade_in_order
 from grader.learner.terminal import capstone_fields, exercise_file, next_exercise_line, print_result, shown_path

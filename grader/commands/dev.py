@@ -7,7 +7,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 
 AUDIENCE = "instructor"   # left out of the student bundle; English only
 

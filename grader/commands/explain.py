@@ -3,8 +3,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from grader.cli import CourseContext, pass_course
-from grader.commands.progress import resolve_targets
+from grader.commands import CourseContext, pass_course, resolve_targets
 from grader.course.i18n import exercise_text, module_text
 from grader.learner.terminal import capstone_fields, exercise_file
 

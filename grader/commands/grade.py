@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 from grader.course.i18n import Count, counted
 from grader.course.manifest import Course
 from grader.engine.grading import ATTEMPTS

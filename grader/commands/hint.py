@@ -2,8 +2,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from grader.cli import CourseContext, pass_course
-from grader.commands.progress import resolve_targets
+from grader.commands import CourseContext, pass_course, resolve_targets
 from grader.course.i18n import exercise_text
 from grader.learner.terminal import show_hint
 

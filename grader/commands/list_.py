@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 from grader.course.i18n import exercise_text, module_text
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 from grader.instructor.nbexport import NbExportError, export_course, plural
 
 

@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 from grader.course.i18n import exercise_text, module_text
 from grader.course.manifest import Exercise
 from grader.learner.terminal import capstone_fields, exercise_file, next_exercise_line
@@ -110,61 +110,3 @@ def show_overview(cc: CourseContext) -> None:
         console.print(f"  {line}")
 
 
-def resolve_target(cc: CourseContext, text: str | None, modules: bool = False) -> Exercise | str:
-    """The exercise (or, with ``modules``, the module name) the learner means by ``text``:
-    an id, a module, or an exercise's bare name (``rnn_forward``); nothing given: the
-    exercise they are on; a module, without ``modules``: its first exercise not passed yet.
-    An unknown id is an error that suggests the closest ones."""
-    course = cc.course
-    if text is None:
-        nxt = cc.state.next_exercise(course)
-        if nxt is None:
-            raise click.ClickException(cc.t("course_done_plain"))
-        return nxt
-    found = course.lookup(text)
-    if found is None:
-        raise unknown_target(cc, text)
-    if isinstance(found, Exercise):
-        return found
-    if modules:
-        return found.name
-    return next((ex for ex in found.exercises if ex.id not in cc.state.passed), found.exercises[0])
-
-
-def resolve_targets(cc: CourseContext, texts: tuple[str, ...], modules: bool = False) -> list[Exercise | str]:
-    """`resolve_target` for each of ``texts``, each exercise or module once, in the order
-    given; none: the exercise the learner is on. Every text is checked before anything
-    is done."""
-    if not texts:
-        return [resolve_target(cc, None, modules)]
-    return list(dict.fromkeys(resolve_target(cc, text, modules) for text in texts))
-
-
-def select_targets(cc: CourseContext, texts: tuple[str, ...]) -> list[Exercise]:
-    """The exercises ``texts`` mean, in course order: ids, bare names, modules, globs
-    ('lstm.*_backward'), several in one text separated by commas; none: every exercise.
-    A name that matches nothing is an error that suggests the closest ones."""
-    course = cc.course
-    parts = [part.strip() for text in texts for part in text.split(",") if part.strip()]
-    if not parts:
-        return course.exercises
-    wanted: set[str] = set()
-    for part in parts:
-        if any(c in part for c in "*?["):
-            found = course.select(part)
-            if not found:
-                raise click.ClickException(cc.t("no_match", pattern=part))
-        else:
-            named = course.lookup(part)
-            if named is None:
-                raise unknown_target(cc, part)
-            found = [named] if isinstance(named, Exercise) else named.exercises
-        wanted.update(ex.id for ex in found)
-    return [ex for ex in course.exercises if ex.id in wanted]
-
-
-def unknown_target(cc: CourseContext, text: str) -> click.ClickException:
-    """The error for an id that names nothing: the closest ids, else where they are listed."""
-    close = cc.course.close_matches(text)
-    suggestion = cc.t("did_you_mean", ids=", ".join(close)) if close else cc.t("see_list")
-    return click.ClickException(cc.t("unknown_id", id=text, suggestion=suggestion))

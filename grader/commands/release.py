@@ -3,7 +3,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 from grader.instructor.release import ReleaseError, build_release
 
 

@@ -4,7 +4,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 from grader.content import topics
 from grader.content.topics import TOPICS
 from grader.course.i18n import LANGS, message

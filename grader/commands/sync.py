@@ -1,6 +1,6 @@
 import click
 
-from grader.cli import CourseContext, pass_course
+from grader.commands import CourseContext, pass_course
 from grader.course.sync import find_drift, write_stubs
 
 

@@ -6,8 +6,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from grader.cli import CourseContext, pass_course
-from grader.commands.progress import resolve_target
+from grader.commands import CourseContext, pass_course, resolve_target
 from grader.engine.grading import GradingContext, LastingVerdicts, grade_in_order
 from grader.learner.watch import fd_line_reader, live_events, watch
 

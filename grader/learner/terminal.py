@@ -2,7 +2,7 @@
 
 `course check`, `course watch`, `course hint`, `course progress` and `course explain`
 print through these, so that one exercise reads the same in each. ``cc`` is the
-commands' context (:class:`grader.cli.CourseContext`): the course, the learner's
+commands' context (:class:`grader.commands.CourseContext`): the course, the learner's
 language and state, and the translated messages.
 """
 
