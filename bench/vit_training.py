@@ -13,31 +13,17 @@ buys. Figures, not assertions.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
-import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from training_task import options_and_reference, timed  # first: it puts the repository on sys.path
 
-from grader.content import vit_task  # noqa: E402
-from grader.course.manifest import load_manifest  # noqa: E402
-from grader.course.namespace import ModuleNamespace  # noqa: E402
+from grader.content import vit_task
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-init", action="store_true", help="keep the constructor's initialisation")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    course = load_manifest(ROOT / "course.toml")
-    ref = ModuleNamespace(ROOT / "solutions", course.module_names, alias="_bench_vit")
+    args, ref = options_and_reference(__doc__, "keep the constructor's initialisation", "_bench_vit")
     if args.no_init:
         vit_task.initialise = lambda model, seed: None
     grading = vit_task.GRADING
@@ -47,11 +33,11 @@ def main() -> None:
     print(f"{'seed':>4} {'cpu s':>6} {'wall s':>6} {'held-out':>9} {'loss':>7}")
     cpu_times = []
     for seed in args.seeds:
-        config = dataclasses.replace(grading, seed=seed)
-        cpu, wall = time.process_time(), time.perf_counter()
-        run = vit_task.train(ref, config)
-        held_out = vit_task.accuracy(run.model, run.dataset.test)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        def train_and_measure(seed=seed):
+            run = vit_task.train(ref, dataclasses.replace(grading, seed=seed))
+            return run, vit_task.accuracy(run.model, run.dataset.test)
+
+        (run, held_out), cpu, wall = timed(train_and_measure)
         images, labels = run.dataset.test
         with torch.no_grad():
             loss = torch.nn.functional.cross_entropy(run.model(images), labels).item()
