@@ -3,7 +3,7 @@ from pathlib import Path
 import click
 
 from grader.commands import CourseContext, pass_course
-from grader.course.i18n import LANGS, message
+from grader.course.i18n import message
 
 
 AUDIENCE = "learner"   # in the student bundle, with --lang
@@ -14,15 +14,11 @@ AUDIENCE = "learner"   # in the student bundle, with --lang
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The .ipynb file to write. Default: notebooks/MODULE.ipynb in the course folder "
                    "(MODULE.ko.ipynb in Korean); git ignores notebooks/.")
-@click.option("--lang", type=click.Choice(LANGS, case_sensitive=False), default=None,
-              help="Language of the intro, the instructions and the notes (default: `course --lang`, $COURSE_LANG, "
-                   "else the course's default). Code and check titles stay in English.")
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists (your edits in it are lost).")
 @click.option("--reference", is_flag=True, hidden=True,
               help="Fill the code cells from solutions/ and take the other modules from there (for developers).")
 @pass_course
-def command(cc: CourseContext, module: str, out_file: Path | None, lang: str | None, force: bool,
-            reference: bool) -> None:
+def command(cc: CourseContext, module: str, out_file: Path | None, force: bool, reference: bool) -> None:
     """Write one module of the course as a Jupyter notebook.
 
     \b
@@ -42,7 +38,7 @@ def command(cc: CourseContext, module: str, out_file: Path | None, lang: str | N
     from grader.learner.notebook import NotebookError, build_notebook
 
     course = cc.course
-    lang = lang.lower() if lang else cc.lang      # this command's --lang, else `course --lang`, $COURSE_LANG, ...
+    lang = cc.lang     # the intro, the instructions and the notes; code and check titles stay English
     if out_file is None:
         out_file = course.root / "notebooks" / (f"{module}.ipynb" if lang == "en" else f"{module}.{lang}.ipynb")
     if out_file.exists() and not force:

@@ -7,7 +7,7 @@ from rich.markup import escape
 from grader.commands import CourseContext, pass_course
 from grader.content import topics
 from grader.content.topics import TOPICS
-from grader.course.i18n import LANGS, message
+from grader.course.i18n import message
 from grader.learner import show
 
 AUDIENCE = "learner"   # in the student bundle, with --lang
@@ -34,12 +34,10 @@ the output says which, and why. The capstone picture trains a small model (about
 @click.argument("topic", type=click.Choice([*TOPICS, "all"]), metavar="TOPIC|all")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/pictures"),
               show_default=True, help="Folder for the PNG files (<topic>.png).")
-@click.option("--lang", type=click.Choice(LANGS, case_sensitive=False), default=None,
-              help="Language of the messages (default: `course --lang`, $COURSE_LANG, else the course's default).")
 @pass_course
-def command(cc: CourseContext, topic: str, out_dir: Path, lang: str | None) -> None:
+def command(cc: CourseContext, topic: str, out_dir: Path) -> None:
     course = cc.course
-    lang = lang.lower() if lang else cc.lang      # this command's --lang, else `course --lang`, $COURSE_LANG, ...
+    lang = cc.lang
     show.one_thread()
     console = Console(highlight=False)
     available = topics.course_topics(course)
