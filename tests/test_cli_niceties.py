@@ -265,6 +265,14 @@ def test_grade_says_1_submission(tmp_path, monkeypatch):
     assert "1 submission graded" in result.output and "1 submissions" not in result.output
 
 
+def test_feedback_of_one_exercise_says_1_exercise():
+    from grader.instructor.feedback import submission_html, submission_markdown
+
+    one = [ExerciseResult("rnn.clip_grad_norm", "clip", 1.0, 1.0, [CheckOutcome("works", 1.0, True)])]
+    assert "1 of 1 exercise passed" in submission_markdown("ann", one, [])
+    assert "1 of 1 exercise passed" in submission_html("ann", one, [])
+
+
 # ---------------------------------------------------------------- Ctrl-C in course grade
 
 def test_ctrl_c_in_grade_says_what_is_saved_and_how_to_resume(tmp_path, monkeypatch):

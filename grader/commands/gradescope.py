@@ -3,6 +3,7 @@ from pathlib import Path
 import click
 
 from grader.commands import CourseContext, pass_course
+from grader.course.i18n import counted
 from grader.instructor.gradescope import VISIBILITIES, AutograderError, build_autograder
 
 
@@ -58,7 +59,8 @@ def command(cc: CourseContext, out: Path, only: str | None, time_limit: float | 
                                  force=force)
     except AutograderError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {built.path} ({built.size / 1024:.0f} KiB, {built.files} files): "
-               f"{len(built.exercises)} exercises of {', '.join(built.modules)}, {built.points:g} points")
-    click.echo(f"on Gradescope: a Programming Assignment worth {built.points:g} points; upload {built.path.name} "
+    click.echo(f"wrote {built.path} ({built.size / 1024:.0f} KiB, {counted(built.files, 'file')}): "
+               f"{counted(len(built.exercises), 'exercise')} of {', '.join(built.modules)}, "
+               f"{counted(built.points, 'point')}")
+    click.echo(f"on Gradescope: a Programming Assignment worth {counted(built.points, 'point')}; upload {built.path.name} "
                "under Configure Autograder")

@@ -4,6 +4,7 @@ import click
 from rich.console import Console
 
 from grader.commands import CourseContext, pass_course
+from grader.course.i18n import counted
 from grader.instructor.release import ReleaseError, build_release
 
 
@@ -39,5 +40,5 @@ def command(cc: CourseContext, out: Path, force: bool) -> None:
     except ReleaseError as exc:
         raise click.ClickException(str(exc)) from None
     files = sum(1 for p in out.rglob("*") if p.is_file())
-    console.print(f"wrote {out}: {files} files, {len(course.exercises)} exercises in {len(course.modules)} modules; "
-                  "no solution line, no hidden check name.")
+    console.print(f"wrote {out}: {counted(files, 'file')}, {counted(len(course.exercises), 'exercise')} in "
+                  f"{counted(len(course.modules), 'module')}; no solution line, no hidden check name.")

@@ -19,6 +19,7 @@ import html
 import re
 
 from grader.checks import NOT_WRITTEN
+from grader.course.i18n import counted
 from grader.course.manifest import Course
 from grader.engine.results import ExerciseResult, ResultView, Status, result_view
 
@@ -235,7 +236,7 @@ def submission_markdown(name: str, results: list[ExerciseResult], notes: list[st
     """``feedback.md``: a summary table, then every exercise in course order."""
     score, max_score, passed = _totals(results)
     lines = [f"# Feedback for {md_text(name)}", "",
-             f"**{score:g}/{max_score:g} points**, {passed} of {len(results)} exercises passed.", ""]
+             f"**{score:g}/{max_score:g} points**, {passed} of {counted(len(results), 'exercise')} passed.", ""]
     if notes:
         lines += [f"- {md_text(note)}" for note in notes] + [""]
     if results:
@@ -283,7 +284,7 @@ def submission_html(name: str, results: list[ExerciseResult], notes: list[str],
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>Feedback for {e(name)}</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
            f"<h1>Feedback for {e(name)}</h1>",
-           f"<p><strong>{score:g}/{max_score:g} points</strong>, {passed} of {len(results)} exercises passed.</p>"]
+           f"<p><strong>{score:g}/{max_score:g} points</strong>, {passed} of {counted(len(results), 'exercise')} passed.</p>"]
     if notes:
         out.append("<ul>" + "".join(f"<li>{e(note)}</li>" for note in notes) + "</ul>")
     if results:

@@ -39,6 +39,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.course.i18n import counted
 from grader.course.manifest import Course, Exercise
 
 SETTINGS_FILE = "gradescope.json"
@@ -362,7 +363,7 @@ def gradescope_results(graded: dict, course: Course, settings: Settings, seconds
     score = round(sum(t["score"] for t in tests), 2)
     max_score = sum(t["max_score"] for t in tests)
     passed = sum(t["status"] == "passed" for t in tests)
-    summary = (f"**{md_text(course.title)}**: {passed} of {_count(len(tests), 'exercise')} passed, "
+    summary = (f"**{md_text(course.title)}**: {passed} of {counted(len(tests), 'exercise')} passed, "
                f"{score:g}/{max_score:g} points.")
     notes = _learner_notes(graded.get("output", ""))
     # every test too: whichever of the two levels Gradescope gives precedence, the choice holds
@@ -378,10 +379,6 @@ def gradescope_results(graded: dict, course: Course, settings: Settings, seconds
         "extra_data": {"course": course.title, "course_version": course.version, "grader_version": __version__},
         "tests": tests,
     }
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def failure_results(reason: str, seconds: float = 0.0) -> dict:
@@ -502,7 +499,7 @@ def check_setup(root: Path) -> int:
     except GradingFailed as exc:
         print(f"setup.sh: the autograder cannot grade: {exc}", file=sys.stderr)
         return 1
-    print(f"setup.sh: ready to grade {_count(len(settings.exercises), 'exercise')} of {course.title} "
+    print(f"setup.sh: ready to grade {counted(len(settings.exercises), 'exercise')} of {course.title} "
           f"{course.version} with Python {sys.version.split()[0]}; the reference gets full marks")
     return 0
 
