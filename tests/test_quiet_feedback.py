@@ -85,6 +85,26 @@ def test_a_syntax_error_is_one_summary_with_a_caret_and_next_names_its_file(cour
     assert all(len(text) <= 80 for text in out.splitlines())
 
 
+def test_an_error_raised_in_another_file_is_where_next_points(course_copy):
+    """split_heads calls a helper of the learner's in self_attention.py, which raises:
+    "Next" names the file that raised, beside the exercise's own."""
+    for module in ("attention", "masking", "self_attention", "multihead"):
+        shutil.copy(SOLUTIONS / f"{module}.py", course_copy / "exercises" / f"{module}.py")
+    with open(course_copy / "exercises" / "self_attention.py", "a") as helper:
+        helper.write("\n\ndef checked(x):\n    raise ValueError('my own check went wrong')\n")
+    multihead = course_copy / "exercises" / "multihead.py"
+    source = multihead.read_text().replace("    return x.reshape(B, T, num_heads, d_k)",
+                                           "    import self_attention\n    self_attention.checked(x)\n"
+                                           "    return x.reshape(B, T, num_heads, d_k)", 1)
+    multihead.write_text(source)
+    run = invoke("--course", course_copy, "check", "multihead.split_heads")
+    assert run.exit_code == 1
+    assert "my own check went wrong" in run.output
+    next_step = " ".join(run.output.split("Next:", 1)[1].split())
+    assert next_step.startswith("the error above is raised in exercises/self_attention.py"), next_step
+    assert "split_heads in exercises/multihead.py" in next_step
+
+
 def test_grading_shows_an_import_error_once_per_page_without_hints(course_copy, tmp_path):
     folder = make_submission(tmp_path / "eun")
     source = (folder / "lstm.py").read_text()

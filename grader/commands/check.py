@@ -19,6 +19,10 @@ def next_step(cc: CourseContext, exercise: Exercise, result: ExerciseResult) -> 
         return cc.t("check_next_import", file=file, id=result.id)
     if exercise.is_capstone:
         return cc.t("check_next_capstone", id=exercise.id, **capstone_fields(cc, exercise))
+    if result.raised_in and not result.blocked_by:
+        raised_in = shown_path(cc, cc.course.root / "exercises" / result.raised_in)
+        return cc.t("check_next_raised_in", raised_in=raised_in, name=exercise.name,
+                    file=exercise_file(cc, exercise), id=exercise.id)
     key = "check_next_write" if result.not_written and not result.blocked_by else "check_next_fix"
     return cc.t(key, name=exercise.name, file=exercise_file(cc, exercise), id=exercise.id)
 

@@ -538,7 +538,7 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
         result.checks.extend(CheckOutcome.of(fn, False, reason) for fn in checks)
 
     # what an earlier try of this exercise found (see grade_exercise) is not this try's
-    result.problem, result.not_written, result.failed_file = "", False, ""
+    result.problem, result.not_written, result.failed_file, result.raised_in = "", False, "", ""
     try:
         import_error = session.start()
     except WorkerGone as exc:
@@ -555,6 +555,9 @@ def _run_checks(ctx: GradingContext, exercise: Exercise, checks: list[Callable],
     environment = _WorkerEnvironment(ctx, exercise, session)
     result.checks.extend(run_checks(exercise.id, checks, environment))
     _summarise_stubs(result, exercise, session.folder, environment.stubbed)
+    raised_in = set(environment.raised_in)
+    if len(raised_in) == 1 and raised_in != {f"{exercise.module}.py"}:
+        result.raised_in = raised_in.pop()
 
 
 class _WorkerEnvironment:
@@ -567,6 +570,7 @@ class _WorkerEnvironment:
         if ctx.reference is not None:
             self.given["ref"] = ctx.reference
         self.stubbed: list[str] = []    # the exercise each check's stub error came from
+        self.raised_in: list[str] = []  # the learner file each other error was raised in
 
     def before_check(self) -> None:
         self.session.calls.clear()
@@ -591,6 +595,8 @@ class _WorkerEnvironment:
         if stub is not None:        # no argument dump and traceback for a stub
             self.stubbed.append(stub)
             return _not_written_text(stub, self.exercise)
+        if error.frames:
+            self.raised_in.append(error.frames[-1][0])
         calls = self.session.calls
         call = calls[-1].call_text() if calls else self.exercise.name
         message = f"called {call}\n{error.explain()}"

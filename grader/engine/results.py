@@ -35,6 +35,7 @@ class ExerciseResult:
     blocked_by: list[str] = field(default_factory=list)   # failing pieces nothing could stand in for
     not_written: bool = False   # still the stub it was handed out as: one line says so, its checks fail
     failed_file: str = ""       # the learner's file that could not be imported (``problem`` shows where)
+    raised_in: str = ""         # another learner file in which each error the checks met was raised
 
     @property
     def passed(self) -> bool:
