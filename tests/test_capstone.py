@@ -85,9 +85,11 @@ def invoke(*args):
     return CliRunner().invoke(main, ["--course", str(ROOT), "capstone", *args], catch_exceptions=False)
 
 
-def test_the_reference_learns_the_quick_run_and_draws_both_pictures(tmp_path):
-    run = invoke("--impl", "solutions", "--quick", "--out", str(tmp_path))
+@pytest.mark.parametrize("lang, words", [("en", "held-out strings"), ("ko", "처음 보는 문자열")])
+def test_the_reference_learns_the_quick_run_and_draws_both_pictures(tmp_path, lang, words):
+    run = invoke("--impl", "solutions", "--quick", "--out", str(tmp_path), "--lang", lang)
     assert run.exit_code == 0, run.output
+    assert words in run.output
     last = run.output.strip().splitlines()[-1]
     match = re.fullmatch(r"accuracy: (\d\.\d+)", last)
     assert match, f"the last line is {last!r}"
@@ -97,10 +99,11 @@ def test_the_reference_learns_the_quick_run_and_draws_both_pictures(tmp_path):
         assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10_000, name
 
 
-def test_stubs_get_a_message_that_says_what_to_finish_first(tmp_path):
-    run = invoke("--impl", str(EXERCISES), "--quick", "--out", str(tmp_path))
+@pytest.mark.parametrize("lang, words", [("en", "not written yet"), ("ko", "아직 작성하지 않은")])
+def test_stubs_get_a_message_that_says_what_to_finish_first(tmp_path, lang, words):
+    run = invoke("--impl", str(EXERCISES), "--quick", "--out", str(tmp_path), "--lang", lang)
     assert run.exit_code == 1
-    assert "NotImplementedError" in run.output and "course check" in run.output
+    assert "NotImplementedError" in run.output and "course check" in run.output and words in run.output
     assert "Traceback" not in run.output
 
 

@@ -48,21 +48,23 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
     import torch  # here, not at the top: every `course` command would pay for torch's import
 
     from grader.content import capstone, pictures
+    from grader.content.topics import picture_title
 
     course = cc.course
     needed = course.module("capstone").assembles
-    folder = _impl_folder(course.root, impl, needed)
+    folder = _impl_folder(cc, impl, needed)
     config = capstone.GRADING if quick else capstone.CapstoneConfig()
     config = dataclasses.replace(config, seed=seed, **({"steps": steps} if steps else {}))
     console = Console(highlight=False)
     torch.set_num_threads(threads)
-    modules = _load(folder, course.module_names, needed)
+    modules = _load(cc, folder, needed)
 
-    console.print(f"Assembling transformer.Transformer from [bold]{escape(str(folder))}[/]: d_model {config.d_model}, "
-                  f"{config.num_heads} heads, {config.num_layers}+{config.num_layers} layers; strings of "
-                  f"{config.min_digits}-{config.max_digits} digits.")
-    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]}"), TextColumn("held-out acc {task.fields[acc]}"),
+    console.print(cc.t("capstone_assembling", folder=escape(str(folder)), d_model=config.d_model,
+                       heads=config.num_heads, layers=config.num_layers, min_digits=config.min_digits,
+                       max_digits=config.max_digits))
+    columns = (TextColumn(cc.t("capstone_training")), BarColumn(), MofNCompleteColumn(),
+               TextColumn(cc.t("capstone_loss") + " {task.fields[loss]}"),
+               TextColumn(cc.t("capstone_validation_accuracy") + " {task.fields[acc]}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("train", total=config.steps, loss="-", acc="-")
@@ -73,42 +75,51 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
                 fields["acc"] = f"{val:.3f}"
             progress.update(task, completed=step, **fields)
 
-        run = _guarded(folder, "training", lambda: capstone.train(modules, config, report))
+        run = _guarded(cc, folder, "capstone_training_failed", lambda: capstone.train(modules, config, report))
         progress.update(task, total=run.steps, completed=run.steps)
 
-    test_accuracy = _guarded(folder, "decoding", lambda: capstone.accuracy(modules, run.model, run.dataset.test))
-    reached = f"reached {config.stop_at:.0%} on validation at step {run.steps_to_target}" \
-        if run.steps_to_target else f"trained {run.steps} steps"
-    console.print(f"{reached}, {run.seconds:.1f} s; {config.test_size} held-out strings.")
+    test_accuracy = _guarded(cc, folder, "capstone_decoding_failed",
+                             lambda: capstone.accuracy(modules, run.model, run.dataset.test))
+    seconds = f"{run.seconds:.1f}"
+    console.print(cc.t("capstone_reached", target=f"{config.stop_at:.0%}", step=run.steps_to_target, seconds=seconds,
+                       strings=config.test_size) if run.steps_to_target else
+                  cc.t("capstone_trained", steps=run.steps, seconds=seconds, strings=config.test_size))
 
-    curves = pictures.training_curves(run.losses, run.val_curve, out_dir / "capstone_curves.png",
-                                      title=f"Reversing digit strings ({folder.name})")
-    console.print(f"wrote {curves}")
-    heatmap = _heatmap(modules, run, out_dir / "capstone_attention.png")
-    console.print(f"wrote {heatmap}" if heatmap else
-                  "no attention picture: the last decoder layer's cross_attn keeps no attention_weights")
-    click.echo(f"accuracy: {test_accuracy:.4f}")
+    yours = impl == "exercises"
+    title = picture_title(cc.t("picture_capstone_curves_title", folder=folder.name), cc.lang, yours)
+    curves = pictures.training_curves(run.losses, run.val_curve, out_dir / "capstone_curves.png", title=title,
+                                      lang=cc.lang)
+    console.print(cc.t("capstone_wrote", path=escape(str(curves))))
+    found = _guarded(cc, folder, "capstone_decoding_failed",
+                     lambda: capstone.labelled_cross_attention(modules, run.model, _first_test_string(run)))
+    if found is None:
+        console.print(cc.t("capstone_no_attention"))
+    else:
+        title = picture_title(cc.t("picture_capstone_last_layer_title"), cc.lang, yours)
+        heatmap = pictures.attention_heatmap(*found, out_dir / "capstone_attention.png", title=title, lang=cc.lang)
+        console.print(cc.t("capstone_wrote", path=escape(str(heatmap))))
+    click.echo(f"accuracy: {test_accuracy:.4f}")    # last, and in these words: scripts read it
 
 
-def _impl_folder(root: Path, impl: str, needed: tuple[str, ...]) -> Path:
-    folder = root / impl if impl in ("exercises", "solutions") else Path(impl)
+def _impl_folder(cc: CourseContext, impl: str, needed: tuple[str, ...]) -> Path:
+    folder = cc.course.root / impl if impl in ("exercises", "solutions") else Path(impl)
     if not folder.is_dir():
-        raise click.ClickException(f"{folder} is not a folder of course modules")
+        raise click.ClickException(cc.t("capstone_not_a_folder", folder=folder))
     missing = [name for name in needed if not (folder / f"{name}.py").is_file()]
     if missing:
-        raise click.ClickException(f"{folder} lacks {', '.join(m + '.py' for m in missing)}: "
-                                   "the capstone assembles all of them")
+        raise click.ClickException(cc.t("capstone_missing_modules", folder=folder,
+                                        files=", ".join(m + ".py" for m in missing)))
     return folder.resolve()
 
 
-def _load(folder: Path, module_names: list[str], needed: tuple[str, ...]) -> ModuleNamespace:
-    modules = ModuleNamespace(folder, module_names, alias=f"_capstone_{abs(hash(str(folder)))}")
-    _guarded(folder, "importing", lambda: [getattr(modules, name) for name in needed])
+def _load(cc: CourseContext, folder: Path, needed: tuple[str, ...]) -> ModuleNamespace:
+    modules = ModuleNamespace(folder, cc.course.module_names, alias=f"_capstone_{abs(hash(str(folder)))}")
+    _guarded(cc, folder, "capstone_import_failed", lambda: [getattr(modules, name) for name in needed])
     return modules
 
 
-def _guarded(folder: Path, doing: str, work):
-    """Run ``work``; an exception from the modules becomes a message that says where."""
+def _guarded(cc: CourseContext, folder: Path, key: str, work):
+    """Run ``work``; an exception from the modules becomes the message ``key``, which says where."""
     try:
         return work()
     except Exception as exc:
@@ -117,29 +128,13 @@ def _guarded(folder: Path, doing: str, work):
         if frames:
             last = frames[-1]
             where = f"\n  at {Path(last.filename).name}:{last.lineno} in {last.name}: {(last.line or '').strip()}"
-        advice = ("\nThat exercise is not written yet: `course check` shows what is left."
-                  if isinstance(exc, NotImplementedError) else "")
-        raise click.ClickException(f"{doing} failed: {type(exc).__name__}: {exc}{where}{advice}") from None
+        advice = "\n" + cc.t("capstone_not_written") if isinstance(exc, NotImplementedError) else ""
+        raise click.ClickException(cc.t(key, error=f"{type(exc).__name__}: {exc}") + where + advice) from None
 
 
-def _heatmap(modules, run, path: Path) -> Path | None:
-    from grader.content import capstone, pictures
-
-    src = run.dataset.test[0][:1]
-    length = int((src[0] != capstone.PAD).sum())
-    src = src[:, :length]
-    found = capstone.cross_attention(modules, run.model, src)
-    if found is None:
-        return None
-    tokens, weights = found
-    rows = [_label(t) for t in tokens[: weights.shape[1]].tolist()]
-    columns = [_label(t) for t in src[0].tolist()]
-    return pictures.attention_heatmap(weights.float().numpy(), rows, columns, path,
-                                      title="Cross-attention of the last decoder layer while reversing")
-
-
-def _label(token: int) -> str:
+def _first_test_string(run):
+    """The first held-out source, without its padding: (1, S)."""
     from grader.content import capstone
 
-    return {capstone.PAD: "pad", capstone.BOS: "bos", capstone.EOS: "eos"}.get(token, str(token - capstone.FIRST_DIGIT))
-
+    source = run.dataset.test[0][:1]
+    return source[:, : int((source[0] != capstone.PAD).sum())]

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 
 from grader.content import trainer
@@ -270,3 +271,20 @@ def cross_attention(modules, model: torch.nn.Module, src: torch.Tensor) -> tuple
     if not isinstance(weights, torch.Tensor) or weights.dim() != 4:
         return None
     return tokens[0], weights[0].detach()
+
+
+def token_label(token: int) -> str:
+    """A token as the pictures name it: its digit, or pad, bos, eos."""
+    return {PAD: "pad", BOS: "bos", EOS: "eos"}.get(token, str(token - FIRST_DIGIT))
+
+
+def labelled_cross_attention(modules, model: torch.nn.Module,
+                             src: torch.Tensor) -> tuple[np.ndarray, list[str], list[str]] | None:
+    """:func:`cross_attention` as a picture shows it: the weights (h, T_out, S) in float64,
+    the output tokens and the input tokens named by :func:`token_label`; None as there."""
+    found = cross_attention(modules, model, src)
+    if found is None:
+        return None
+    tokens, weights = found
+    rows = [token_label(t) for t in tokens[: weights.shape[1]].tolist()]
+    return weights.detach().cpu().numpy().astype(float), rows, [token_label(t) for t in src[0].tolist()]

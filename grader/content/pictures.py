@@ -82,26 +82,28 @@ def _say(lang: str, key: str, /, **fields) -> str:
 
 
 def training_curves(losses: Sequence[float], val_curve: Sequence[tuple[int, float]], path: Path,
-                    title: str = "") -> Path:
+                    title: str = "", lang: str = "en") -> Path:
     """Training loss per step (log scale) and validation accuracy over the steps."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    steps = range(1, len(losses) + 1)
-    left.plot(steps, losses, linewidth=0.8, color="tab:blue")
-    left.set_yscale("log")
-    left.set_xlabel("step")
-    left.set_ylabel("training loss (cross-entropy)")
-    left.grid(alpha=0.3)
-    if val_curve:
-        xs, ys = zip(*val_curve)
-        right.plot(xs, ys, marker="o", color="tab:green")
-    right.set_ylim(0, 1.02)
-    right.set_xlabel("step")
-    right.set_ylabel("held-out exact-sequence accuracy")
-    right.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    lang = words_lang(lang)
+    with style(lang):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+        steps = range(1, len(losses) + 1)
+        left.plot(steps, losses, linewidth=0.8, color="tab:blue")
+        left.set_yscale("log")
+        left.set_xlabel(_say(lang, "picture_step"))
+        left.set_ylabel(_say(lang, "picture_training_loss"))
+        left.grid(alpha=0.3)
+        if val_curve:
+            xs, ys = zip(*val_curve)
+            right.plot(xs, ys, marker="o", color="tab:green")
+        right.set_ylim(0, 1.02)
+        right.set_xlabel(_say(lang, "picture_step"))
+        right.set_ylabel(_say(lang, "picture_validation_accuracy"))
+        right.grid(alpha=0.3)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path)
 
 
 def attention_heatmap(weights, row_labels: Sequence[str], column_labels: Sequence[str], path: Path,
@@ -110,7 +112,8 @@ def attention_heatmap(weights, row_labels: Sequence[str], column_labels: Sequenc
     lang = words_lang(lang)
     heads = weights.shape[0]
     with style(lang):
-        fig, axes = plt.subplots(1, heads, figsize=(3.4 * heads + 1.4, 4.2), squeeze=False)
+        # constrained: a two-line title (whose code drew it) keeps clear of the heads' titles
+        fig, axes = plt.subplots(1, heads, figsize=(3.4 * heads + 1.4, 4.6), squeeze=False, layout="constrained")
         for head, ax in enumerate(axes[0]):
             image = ax.imshow(weights[head], vmin=0.0, vmax=1.0, cmap="viridis")
             ax.set_title(_say(lang, "picture_head", head=head))

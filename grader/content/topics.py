@@ -272,19 +272,10 @@ def capstone_attention(modules) -> tuple[np.ndarray, list[str], list[str], float
     sources = run.dataset.test[0]
     lengths = (sources != capstone.PAD).sum(dim=1)
     source = sources[int(lengths.argmax())][None, : int(lengths.max())]
-    found = capstone.cross_attention(modules, run.model, source)
+    found = capstone.labelled_cross_attention(modules, run.model, source)
     if found is None:
         raise PictureError("the last decoder layer's cross_attn keeps no attention_weights")
-    tokens, weights = found
-    rows = [_capstone_label(t) for t in tokens[: weights.shape[1]].tolist()]
-    columns = [_capstone_label(t) for t in source[0].tolist()]
-    return _numpy(weights).astype(float), rows, columns, accuracy
-
-
-def _capstone_label(token: int) -> str:
-    from grader.content import capstone
-
-    return {capstone.PAD: "pad", capstone.BOS: "bos", capstone.EOS: "eos"}.get(token, str(token - capstone.FIRST_DIGIT))
+    return (*found, accuracy)
 
 
 def render_capstone(found, path: Path, lang: str = "en", yours: bool = False) -> Path:
@@ -380,13 +371,13 @@ def bottleneck_sweep(modules, report: Report | None = None, config=None):
 
 
 def render_bottleneck(found, path: Path, lang: str = "en", yours: bool = False) -> Path:
-    from grader.content import pictures
+    from grader.content import capstone, pictures
 
     lang = pictures.words_lang(lang)
     curves = {message("picture_bottleneck_plain", lang): found.accuracy["Decoder"],
               message("picture_bottleneck_attention", lang): found.accuracy["AttentionDecoder"]}
-    rows = [_capstone_label(t) for t in found.tokens[1:].tolist()]
-    columns = [_capstone_label(t) for t in found.source.tolist()]
+    rows = [capstone.token_label(t) for t in found.tokens[1:].tolist()]
+    columns = [capstone.token_label(t) for t in found.source.tolist()]
     title = picture_title(message("picture_bottleneck_title", lang, steps=found.steps), lang, yours)
     return pictures.bottleneck_chart(found.lengths, curves, _numpy(found.weights).astype(float), rows, columns, path,
                                      title=title, lang=lang)
