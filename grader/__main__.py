@@ -11,7 +11,7 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from grader.cli import main  # noqa: E402 - after the working folder left sys.path
+from grader.cli import run  # noqa: E402 - after the working folder left sys.path
 
 if __name__ == "__main__":  # not when a grading process of `--jobs` imports this module again
-    main(prog_name="course")
+    run()

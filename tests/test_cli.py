@@ -97,6 +97,15 @@ def test_python_dash_m_grader_is_the_course_command():
     assert run.returncode == 0 and "course grade" in run.stdout
 
 
+@pytest.mark.parametrize("args, code, said", [(["--version"], 0, "0.1.0"), (["check", "nosuch"], 1, "nosuch"),
+                                              (["check", "--no-such-option"], 2, "No such option")])
+def test_the_command_exits_with_clicks_codes_and_says_everything(args, code, said):
+    """The process skips the interpreter's teardown (grader.cli.run): its exit code and
+    its last words must survive that."""
+    run = subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == code and said in run.stdout + run.stderr, (run.returncode, run.stdout, run.stderr)
+
+
 def test_grade_help_teaches_the_gradebook():
     run = CliRunner().invoke(main, ["grade", "--help"])
     assert run.exit_code == 0

@@ -267,7 +267,7 @@ dependencies = [
 ]
 
 [project.scripts]
-course = "grader.cli:main"
+course = "grader.cli:run"
 
 [tool.setuptools.packages.find]
 include = ["grader*"]
