@@ -13,7 +13,50 @@ from grader import __version__
 from grader.commands import LANG_HELP, CourseContext, lang_option
 from grader.course.i18n import LANGS
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+
+class CommandFolder(click.Group):
+    """The subcommands are the modules of ``grader/commands``, one each, named after the
+    file (``list_.py`` is ``list``): a command is added by adding its file, and the student
+    release, which leaves out the instructors' files, simply has fewer. A module is
+    imported when its command runs, or when help lists them all, so `course check` does
+    not pay for the imports of `course nbgrader`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_command_modules()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in _command_modules():
+            self.add_command(_load(_command_modules()[name]))
+        return self.commands.get(name)
+
+
+def _command_modules() -> dict[str, str]:
+    """Command name -> the module of ``grader/commands`` that defines it."""
+    import pkgutil
+
+    from grader import commands
+
+    return {info.name.rstrip("_"): f"grader.commands.{info.name}" for info in pkgutil.iter_modules(commands.__path__)}
+
+
+def _load(module_name: str) -> click.Command:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    command = module.command
+    # the instructors' commands speak English and take no --lang of their own
+    if module.AUDIENCE == "learner" and not any(p.name == "lang" for p in command.params):
+        lang_option(command)
+    return command
+
+
+def all_commands() -> dict[str, click.Command]:
+    """Every command, each module imported."""
+    context = click.Context(main)
+    return {name: main.get_command(context, name) for name in main.list_commands(context)}
+
+
+@click.group(cls=CommandFolder, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
              invoke_without_command=True)
 @click.option("--course", "course_root", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: os.environ.get("COURSE_ROOT"),
@@ -51,28 +94,6 @@ def main(ctx: click.Context, course_root: Path | None, lang: str | None) -> None
         from grader.commands.progress import show_overview  # the group's own default
 
         show_overview(ctx.obj)
-
-
-def _register() -> None:
-    """Every module of ``grader/commands`` that defines ``command`` is a subcommand, so a
-    command is added by adding its file (and the student release, which leaves out the
-    instructors' command files, simply has fewer)."""
-    import importlib
-    import pkgutil
-
-    from grader import commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"grader.commands.{info.name}")
-        if hasattr(module, "command"):
-            command = module.command
-            # the instructors' commands speak English and take no --lang of their own
-            if module.AUDIENCE == "learner" and not any(p.name == "lang" for p in command.params):
-                lang_option(command)
-            main.add_command(command)
-
-
-_register()
 
 
 def run(prog_name: str = "course") -> None:

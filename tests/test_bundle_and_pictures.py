@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from grader.cli import main
+from grader.cli import all_commands, main
 from grader.content import pictures, topics
 from grader.course import i18n
 from grader.course.i18n import agree_particles, message, particle, word_ending
@@ -64,7 +64,7 @@ def run_bundle(bundle: Path, *args: str) -> subprocess.CompletedProcess:
 def mentioned_commands(text: str) -> set[str]:
     """The commands of the course (this repository's, the instructors' too) that ``text``
     names as ``course NAME`` (``course folder`` is no command)."""
-    return set(re.findall(r"\bcourse (?:--lang \w+ )?([a-z][a-z_]+)\b", text)) & set(main.commands)
+    return set(re.findall(r"\bcourse (?:--lang \w+ )?([a-z][a-z_]+)\b", text)) & set(all_commands())
 
 
 # ---------------------------------------------------------------- the bundle
