@@ -13,6 +13,7 @@ views inside a Jupyter kernel, and an nbgrader release ships every grader module
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -61,6 +62,19 @@ class ExerciseResult:
     def feedback(self) -> str:
         """The feedback as plain text."""
         return plain_text(result_view(self))
+
+
+def result_to_dict(result: ExerciseResult) -> dict:
+    """``result`` as plain data (JSON): how a result is stored, and how it crosses from
+    a cluster worker or a warm checker."""
+    return dataclasses.asdict(result)
+
+
+def result_from_dict(data: dict) -> ExerciseResult:
+    """The result that :func:`result_to_dict` made ``data`` of."""
+    data = dict(data)
+    data["checks"] = [CheckOutcome(**check) for check in data.get("checks", [])]
+    return ExerciseResult(**data)
 
 
 class Status(enum.Enum):

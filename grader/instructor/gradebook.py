@@ -21,7 +21,6 @@ in OUT, whichever run graded it.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -30,7 +29,8 @@ from pathlib import Path
 
 import grader
 from grader.course.manifest import Course, Exercise
-from grader.engine.grading import CheckOutcome, ExerciseResult
+from grader.engine.grading import ExerciseResult
+from grader.engine.results import result_from_dict, result_to_dict
 from grader.instructor.report import write_atomically
 
 log = logging.getLogger(__name__)
@@ -85,16 +85,6 @@ def submission_fingerprint(folder: Path | None, notes: list[str]) -> str:
 
 def exercise_key(course_fp: str, exercise_id: str, content_fp: str) -> str:
     return hashlib.sha256(f"{course_fp}\0{exercise_id}\0{content_fp}".encode()).hexdigest()
-
-
-def result_to_dict(result: ExerciseResult) -> dict:
-    return dataclasses.asdict(result)
-
-
-def result_from_dict(data: dict) -> ExerciseResult:
-    data = dict(data)
-    data["checks"] = [CheckOutcome(**check) for check in data.get("checks", [])]
-    return ExerciseResult(**data)
 
 
 class SubmissionRecord:
