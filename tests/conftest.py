@@ -7,9 +7,12 @@ from tests.support import ROOT
 
 @pytest.fixture(autouse=True)
 def no_settings_from_outside(monkeypatch):
-    """Tests read English output of the course they name, whatever the developer has set."""
+    """Tests read English output of the course they name, whatever the developer has set,
+    and `course check` runs in the test's own processes: no warm checker outlives a test
+    (tests/test_warm.py starts its own)."""
     monkeypatch.delenv("COURSE_LANG", raising=False)
     monkeypatch.delenv("COURSE_ROOT", raising=False)
+    monkeypatch.setenv("COURSE_WARM", "0")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from rich.cells import cell_len
 
 from grader.checks import CheckOutcome
 from grader.cli import all_commands, main
-import grader.commands.check as check_command
 import grader.commands
 import grader.commands.grade as grade_command
 from grader.commands import CourseContext, select_targets
@@ -21,6 +20,7 @@ from grader.course.i18n import Count, counted
 from grader.course.manifest import load_manifest
 from grader.engine.grading import ExerciseResult
 from grader.instructor.release import left_out_commands
+from grader.learner import warm
 from grader.learner.state import LearnerState
 from tests.support import ROOT, copy_course
 
@@ -71,8 +71,8 @@ def fake_checks(monkeypatch):
         return ExerciseResult(exercise.id, exercise.title, exercise.points, exercise.points,
                               [CheckOutcome("works", 1.0, True)])
 
-    monkeypatch.setattr(check_command, "GradingContext", Context)
-    monkeypatch.setattr(check_command, "grade_in_order", grade_in_order)
+    monkeypatch.setattr(warm, "GradingContext", Context)
+    monkeypatch.setattr(warm, "grade_in_order", grade_in_order)
     return checked
 
 

@@ -4,7 +4,8 @@ from rich.markup import escape
 
 from grader.commands import CourseContext, pass_course, select_targets
 from grader.course.manifest import Exercise
-from grader.engine.grading import ExerciseResult, GradingContext, grade_in_order
+from grader.engine.grading import ExerciseResult
+from grader.learner import warm
 from grader.learner.terminal import capstone_fields, exercise_file, next_exercise_line, print_result, shown_path
 
 
@@ -45,6 +46,10 @@ def command(cc: CourseContext, exercises: tuple[str, ...], keep_going: bool) -> 
     Your code runs in a separate process with a time limit, as in grading. The
     hidden checks used for grades test more cases than these: passing here is a
     good sign, not a promise. To check again on every save: `course watch`.
+
+    The first check leaves a warm checker running in the background (torch
+    imported once, not once per check), which later checks use and which
+    leaves after 15 idle minutes. COURSE_WARM=0 checks in this process alone.
     """
     course = cc.course
     selected = select_targets(cc, exercises)    # an unknown ID fails, suggesting the closest
@@ -52,16 +57,14 @@ def command(cc: CourseContext, exercises: tuple[str, ...], keep_going: bool) -> 
     if not folder.is_dir():
         raise click.ClickException(cc.t("no_exercises_folder", folder=folder))
     cc.state        # an unreadable state file is reported (and set aside) before any check runs
-    # one exercise runs a worker or two: a warm-up would cost more than it saves
-    ctx = GradingContext.for_course(course, kind="visible", warm_up=len(selected) > 1)
-    ctx.start_early(selected[0])
+    checks = warm.checker(course, selected[0], many=len(selected) > 1)
     console = Console(highlight=False)
     failing = []
     verdicts: dict[str, bool] = {}      # what passes so far, as grading would find it
     try:
         for ex in selected:
             with console.status(escape(cc.t("checking", id=ex.id))):
-                result = grade_in_order(ctx, ex, folder, verdicts)
+                result = checks.check(ex, folder, verdicts)
             state = cc.reload_state()       # as it is on disk now: another terminal may have shown a hint
             if result.graded:   # the grader's own failure says nothing of the learner's code
                 state.record_check(ex.id, result.passed)
@@ -73,7 +76,7 @@ def command(cc: CourseContext, exercises: tuple[str, ...], keep_going: bool) -> 
                 if not keep_going and len(selected) > 1:
                     break
     finally:
-        ctx.close()
+        checks.close()
     console.print()
     if failing:
         console.print(next_step(cc, *failing[0]))
