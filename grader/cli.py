@@ -29,6 +29,12 @@ class CommandFolder(click.Group):
             self.add_command(_load(_command_modules()[name]))
         return self.commands.get(name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:   # "did you mean" among every command, not the loaded
+            raise click.exceptions.NoSuchCommand(args[0], possibilities=self.list_commands(ctx), ctx=ctx) from exc
+
 
 def _command_modules() -> dict[str, str]:
     """Command name -> the module of ``grader/commands`` that defines it."""

@@ -81,6 +81,11 @@ def fake_checks(monkeypatch):
 COMMAND_MODULES = sorted(p.stem for p in (ROOT / "grader" / "commands").glob("*.py") if p.name != "__init__.py")
 
 
+def test_a_mistyped_command_is_told_the_closest_ones():
+    result = CliRunner().invoke(main, ["--course", str(ROOT), "lis"])
+    assert result.exit_code == 2 and "Did you mean 'list'?" in result.output, result.output
+
+
 @pytest.mark.parametrize("module", COMMAND_MODULES)
 def test_a_command_module_imported_first_still_registers_every_command(module):
     """Command modules never import the CLI nor each other, so importing one first (a
