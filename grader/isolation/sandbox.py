@@ -148,16 +148,18 @@ _BOOTSTRAP = (
 )
 
 
-def python_command(module: str, *args: str) -> list[str]:
+def python_command(module: str, *args: str, user_site: bool = False) -> list[str]:
     """The command that runs ``python -m <module> <args>`` for a module of the grader
-    without importing anything from the working folder or the user's site-packages: the
-    working folder is not on sys.path (``-P``), nor is the user site (``-s``), and the
+    without importing anything from the working folder or (unless ``user_site``, for a
+    process of the learner's own) the user's site-packages: the working folder is not on
+    sys.path (``-P``), nor is the user site (``-s``), and the
     grader package is loaded from its own folder (whether installed, editable or a plain
     checkout). Not ``-I``: it also ignores the environment, and with it PYTHONHASHSEED,
     which keeps the order of a learner's sets, and so a seeded training run, the same
     from one grading run to the next. The environment must be the grader's own
     (``worker_client.worker_env``), never the instructor's. Start it in :func:`empty_folder`."""
-    return [sys.executable, "-P", "-s", "-c", _BOOTSTRAP, str(GRADER_DIR), module, *map(str, args)]
+    flags = ["-P"] if user_site else ["-P", "-s"]
+    return [sys.executable, *flags, "-c", _BOOTSTRAP, str(GRADER_DIR), module, *map(str, args)]
 
 
 def empty_folder() -> str:

@@ -34,9 +34,11 @@ import grader
 from grader.course.manifest import Course, load_manifest
 from grader.engine.grading import ExerciseResult, GradingContext, grade_in_order, warm_launcher
 from grader.engine.results import result_from_dict, result_to_dict
+from grader.isolation import sandbox
 
 IDLE_SECONDS = 15 * 60
 START_SECONDS = 20.0        # how long a command waits for a server it started to listen
+ANSWER_SECONDS = 600.0      # far above any exercise's time limit
 PROTOCOL = 1
 
 
@@ -47,8 +49,10 @@ def enabled() -> bool:
 
 def fingerprint(course: Course) -> str:
     """What a server's verdicts depend on besides the learner's files: the Python that
-    runs it, the grader's code, the manifest and the visible suites (sizes and times)."""
-    digest = hashlib.sha256(f"{PROTOCOL}\0{sys.executable}\0{sys.version}".encode())
+    runs it, the sandbox's switches, the grader's code, the manifest and the visible
+    suites (sizes and times)."""
+    switches = os.environ.get(sandbox.SKIP_ENV, "")
+    digest = hashlib.sha256(f"{PROTOCOL}\0{sys.executable}\0{sys.version}\0{switches}".encode())
     files = [course.root / "course.toml", *sorted((course.root / "suites" / "visible").glob("*.py")),
              *sorted(Path(grader.__file__).parent.rglob("*.py"))]
     for path in files:
@@ -95,6 +99,7 @@ class WarmChecker:
     def __init__(self, course: Course, connection: socket.socket, first, many: bool):
         self.course, self.first, self.many = course, first, many
         self.connection = connection
+        self.connection.settimeout(ANSWER_SECONDS)      # a server that hangs: this command checks alone
         self.reader = connection.makefile("r", encoding="utf-8")
         self.fingerprint = fingerprint(course)
         self.local: LocalChecker | None = None
@@ -168,9 +173,13 @@ def _try_connect(address: Path) -> socket.socket | None:
 
 
 def _start_server(course: Course, address: Path, first) -> None:
-    subprocess.Popen([sys.executable, "-m", "grader.learner.warm", "--course", str(course.root),
-                      "--socket", str(address), "--first", first.id],
-                     cwd=str(course.root), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    """Start the server, detached; this grader's own package, nothing from the course
+    folder or the working folder on its path (a learner's scratch ``torch.py`` there
+    must not shadow torch), and the learner's environment and site-packages, as the
+    command has."""
+    command = sandbox.python_command("grader.learner.warm", "--course", str(course.root), "--socket",
+                                     str(address), "--first", first.id, user_site=True)
+    subprocess.Popen(command, cwd=sandbox.empty_folder(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
 
 
