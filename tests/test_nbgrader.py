@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import inspect
 import json
 import re
 import shutil
@@ -25,13 +26,14 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from grader.cli import main
 from grader.course.manifest import load_manifest
+from grader.course.notebook_cells import docstring_markdown
 from grader.course.source import find_regions
 from grader.engine.grading import GradingContext, grade_exercise
-from grader.instructor.nbexport import (NBGRADER_DELIMITERS, build_assignment, docstring_markdown, python_literal,
-                                        stand_ins_of)
+from grader.instructor.nbexport import NBGRADER_DELIMITERS, build_assignment, python_literal, stand_ins_of
 from tests.support import write_toy_course, ROOT, SOLUTIONS, make_submission
 from tests.variants.attention import WRONG
 
@@ -460,14 +462,25 @@ def test_python_literal_round_trips_any_mix_of_quotes_escapes_and_markers(text):
 
 
 def test_docstrings_become_markdown_with_their_layout_kept():
-    text = docstring_markdown("""Pick the *best* key_id.
+    # as ast.get_docstring gives it: dedented
+    text = docstring_markdown(inspect.cleandoc("""Pick the *best* key_id.
 
     Inputs:
         x    (N, D)
     Use `torch.where` here: a_b.
-    """)
-    assert "Pick the \\*best\\* key\\_id." in text
-    assert "```text\nInputs:\n    x    (N, D)\nUse `torch.where` here: a_b.\n```" in text
+    """))
+    assert "Pick the \\*best\\* key\\_id." in text and "`torch.where`" in text
+    html = MarkdownIt("commonmark").render(text)
+    assert "<p>Pick the *best* key_id.</p>" in html
+    assert "<p>Inputs:</p>\n<pre><code>x    (N, D)\n</code></pre>" in html
+    assert "<p>Use <code>torch.where</code> here: a_b.</p>" in html
+
+
+def test_dollars_in_docstrings_are_escaped_so_jupyter_shows_no_formula():
+    text = docstring_markdown("A token costs $2, a batch $x_1 + x_2$; `$HOME` is code.")
+    assert text == "A token costs \\$2, a batch \\$x\\_1 + x\\_2\\$; `$HOME` is code."
+    html = MarkdownIt("commonmark").render(text)
+    assert "<p>A token costs $2, a batch $x_1 + x_2$; <code>$HOME</code> is code.</p>" in html
 
 
 # ---------------------------------------------------------------- a new module follows by itself
@@ -484,7 +497,7 @@ def test_a_new_module_becomes_an_assignment_with_nothing_written_by_hand(tmp_pat
     assert order == ["toy-intro", "toy-given-1", "toy-double-instructions", "toy-double-solution",
                      "toy-double-tests", "toy-given-2", "toy-quadruple-instructions", "toy-quadruple-solution",
                      "toy-quadruple-tests", "toy-given-3"]
-    given = {cell["id"]: cell["source"] for cell in cells}
+    given = {cell["id"]: text_of(cell) for cell in cells}
     assert given["toy-given-1"] == "FACTOR = 2"
     assert given["toy-given-2"].startswith("def _helper(x):")
     assert given["toy-given-3"] == "LATER = 3"

@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from grader.cli import main
 from grader.content import topics
 from grader.course.manifest import load_manifest
+from grader.course.notebook_cells import docstring_markdown
 from grader.course.source import definition_source, make_stubs
 from grader.learner import notebook, show
 from tests.support import ROOT, SOLUTIONS, make_partial_submission
@@ -134,12 +135,33 @@ def test_docstrings_become_markdown_that_shows_the_same_thing():
             "where `F.scaled_dot_product_attention` is off limits and a*b*c stays.\n"
             "\n"
             "  - a list item that goes\n"
-            "    on here\n")
-    html = MarkdownIt("commonmark").render(notebook.docstring_markdown(text))
+            "    on here\n"
+            "\n"
+            "Then run `course check\n"
+            "my_module`; a lone ` is a backtick.\n")
+    html = MarkdownIt("commonmark").render(docstring_markdown(text))
     assert "<pre><code>next_h = tanh(x Wx + b)      (N, H)\n</code></pre>" in html
     assert "(next_h, cache), with __init__ and &lt;pad&gt;:" in html
     assert "<code>F.scaled_dot_product_attention</code>" in html and "a*b*c stays" in html
     assert "<li>a list item that goes\non here</li>" in html
+    assert "<p>Then run <code>course check my_module</code>; a lone ` is a backtick.</p>" in html
+
+
+def test_a_formula_under_a_step_and_a_table_keep_their_layout():
+    """As the attention intro writes them: a numbered list with a formula indented under
+    each step, and a table of names, formulas and indented notes."""
+    text = ("At step t:\n"
+            "\n"
+            "  1. score every state:\n"
+            "         e_i = score(s_t, h_i)\n"
+            "  2. normalise them\n"
+            "\n"
+            "  dot     e_i = s . h\n"
+            "          the cheapest\n")
+    html = MarkdownIt("commonmark").render(docstring_markdown(text))
+    assert "<pre><code>1. score every state:\n       e_i = score(s_t, h_i)\n2. normalise them\n</code></pre>" in html
+    assert "<pre><code>dot     e_i = s . h\n        the cheapest\n</code></pre>" in html
+    assert "<p>At step t:</p>" in html
 
 
 def test_a_check_cell_prints_the_feedback_of_a_wrong_definition_and_does_not_raise(capsys, monkeypatch):

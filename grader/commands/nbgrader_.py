@@ -3,7 +3,8 @@ from pathlib import Path
 import click
 
 from grader.commands import CourseContext, pass_course
-from grader.instructor.nbexport import NbExportError, export_course, plural
+from grader.course.i18n import counted
+from grader.instructor.nbexport import NbExportError, export_course
 
 
 AUDIENCE = "instructor"   # left out of the student bundle; English only
@@ -75,8 +76,8 @@ def command(cc: CourseContext, out: Path, course_id: str | None, only: str | Non
         shipped = (f"; ships the reference of {', '.join(assignment.earlier_modules)}"
                    if assignment.earlier_modules else "")
         notebook = f"source/{assignment.module}/{assignment.module}.ipynb"
-        click.echo(f"  {notebook:<{width}} {plural(assignment.exercises, 'exercise')}, "
-                   f"{plural(assignment.points, 'point')}{shipped}")
+        click.echo(f"  {notebook:<{width}} {counted(assignment.exercises, 'exercise')}, "
+                   f"{counted(assignment.points, 'point')}{shipped}")
     if summary.left_out:
         click.echo(f"left out: {', '.join(summary.left_out)} (a capstone has no notebook; grade it with "
                    "`course grade` or the Gradescope autograder)")

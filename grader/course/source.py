@@ -49,6 +49,33 @@ def top_level_spans(source: str) -> dict[str, tuple[int, int]]:
     return spans
 
 
+def definition_spans(source: str) -> dict[str, tuple[int, int]]:
+    """:func:`top_level_spans` with the indented comment lines that close a definition
+    (``# END SOLUTION``, a learner's last note), which ``ast`` leaves outside it."""
+    lines = source.splitlines()
+    return {name: (lo, _closing_comments_end(lines, hi)) for name, (lo, hi) in top_level_spans(source).items()}
+
+
+def _closing_comments_end(lines: list[str], last: int) -> int:
+    """The last line of a definition that ``ast`` ends at ``last``: the indented lines after
+    it belong to it (after a top-level definition, only a comment can be indented)."""
+    end = last
+    while end + 1 < len(lines) and (not lines[end + 1].strip() or lines[end + 1][:1] in (" ", "\t")):
+        end += 1
+    while end > last and not lines[end].strip():
+        end -= 1
+    return end
+
+
+def module_docstring_lines(source: str) -> int:
+    """The number of lines the module docstring takes (0 if none)."""
+    body = ast.parse(source).body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[0].end_lineno
+    return 0
+
+
 def find_regions(source: str, filename: str = "<source>") -> list[Region]:
     lines = source.splitlines()
     spans = top_level_spans(source)
@@ -117,10 +144,12 @@ def replace_definition(source: str, name: str, new_definition: str) -> str:
     return "\n".join(lines[:lo] + body + lines[hi + 1:]) + "\n"
 
 
-def definition_source(source: str, name: str) -> str | None:
-    """The text of top-level def/class ``name``, or None."""
+def definition_source(source: str, name: str, closing_comments: bool = False) -> str | None:
+    """The text of top-level def/class ``name`` as ``ast`` sees it (what grading compares
+    and replaces), or with ``closing_comments`` as a reader does (:func:`definition_spans`:
+    a notebook's cell); None if there is no such definition."""
     try:
-        spans = top_level_spans(source)
+        spans = definition_spans(source) if closing_comments else top_level_spans(source)
     except SyntaxError:
         return None
     if name not in spans:

@@ -27,15 +27,20 @@ becomes an assignment with nothing written by hand.
 from __future__ import annotations
 
 import ast
-import inspect
-import json
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from grader.course.i18n import counted
 from grader.course.manifest import Course, Exercise, Module
-from grader.course.source import find_regions, make_stubs, top_level_spans
+from grader.course.notebook_cells import (code_cell, docstring_markdown, escape_markdown, make_notebook,
+                                          markdown_cell, write_notebook)
+from grader.course.source import definition_spans, find_regions, make_stubs, module_docstring_lines
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 PACKAGE = Path(__file__).resolve().parent.parent     # grader/
 SUPPORT = "instructor.nbgrader_support"
@@ -45,7 +50,6 @@ SUPPORT = "instructor.nbgrader_support"
 NBGRADER_DELIMITERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
                        "BEGIN MARK SCHEME", "END MARK SCHEME", "AUTOTEST")
 SCHEMA_VERSION = 3          # nbgrader 0.9's cell metadata schema
-KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 CELL_TIMEOUT = 30           # seconds per cell when nbgrader executes a notebook (checks take ~1 s)
 
 
@@ -129,8 +133,7 @@ def export_course(course: Course, out: Path, *, course_id: str | None = None, on
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        (folder / f"{name}.ipynb").write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
-                                              encoding="utf-8")
+        write_notebook(folder / f"{name}.ipynb", notebook)
         for relative, text in files.items():
             target = folder / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +148,7 @@ def export_course(course: Course, out: Path, *, course_id: str | None = None, on
 
 def config_text(course: Course, course_id: str, assignments: list[str]) -> str:
     listing = "\n".join(
-        f"#   {name:<16} {plural(len(course.module(name).exercises), 'exercise'):<12} "
+        f"#   {name:<16} {counted(len(course.module(name).exercises), 'exercise'):<12} "
         f"{_points(sum(e.points for e in course.module(name).exercises))}"
         for name in assignments)
     return f'''"""nbgrader configuration of {course.title}, written by `course nbgrader`.
@@ -181,8 +184,8 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPr
 # ---------------------------------------------------------------- one assignment
 
 
-def build_assignment(course: Course, name: str) -> tuple[dict, dict[str, str]]:
-    """The notebook (nbformat 4 JSON) and the supporting files (relative path -> text)."""
+def build_assignment(course: Course, name: str) -> tuple[NotebookNode, dict[str, str]]:
+    """The notebook (nbformat 4) and the supporting files (relative path -> text)."""
     module = course.module(name)
     solution = _read(course.root / "solutions" / f"{name}.py")
     hidden = course.root / "suites" / "hidden" / f"test_{name}.py"
@@ -326,37 +329,11 @@ def grader_files(course: Course, name: str) -> dict[str, str]:
 # ---------------------------------------------------------------- the notebook
 
 
-def _definition_spans(source: str, names: list[str]) -> dict[str, tuple[int, int]]:
-    """Top-level definition -> (first line, last line), 0-based, with the indented
-    comment lines that close it (``# END SOLUTION``), which ``ast`` leaves outside."""
-    lines = source.splitlines()
-    spans = {}
-    for name, (lo, hi) in top_level_spans(source).items():
-        if name not in names:
-            continue
-        end = hi
-        while end + 1 < len(lines) and (not lines[end + 1].strip() or lines[end + 1][:1] in (" ", "\t")):
-            end += 1
-        while end > hi and not lines[end].strip():
-            end -= 1
-        spans[name] = (lo, end)
-    return spans
-
-
-def _docstring_end(source: str) -> int:
-    """The number of lines the module docstring takes (0 if none)."""
-    body = ast.parse(source).body
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
-        return body[0].end_lineno
-    return 0
-
-
 def build_notebook(course: Course, module: Module, solution: str, hidden_suite: str,
-                   visible_path: str | None) -> dict:
+                   visible_path: str | None) -> NotebookNode:
     filename = f"solutions/{module.name}.py"
     names = [ex.name for ex in module.exercises]
-    spans = _definition_spans(solution, names)
+    spans = {name: span for name, span in definition_spans(solution).items() if name in names}
     missing = [n for n in names if n not in spans]
     if missing:
         raise NbExportError(f"{filename} has no top-level definition of {', '.join(missing)}")
@@ -371,7 +348,7 @@ def build_notebook(course: Course, module: Module, solution: str, hidden_suite: 
     # the module's lines outside the exercises, cut where an exercise sits
     taken = sorted(spans.values())
     outside: list[tuple[int, list[str]]] = []      # (first line, lines) of each stretch
-    cursor = _docstring_end(solution)
+    cursor = module_docstring_lines(solution)
     for lo, hi in taken:
         outside.append((cursor, lines[cursor:lo]))
         cursor = hi + 1
@@ -403,12 +380,7 @@ def build_notebook(course: Course, module: Module, solution: str, hidden_suite: 
     code_before(len(lines) + 1)
     for cell in cells:
         _refuse_delimiters(cell, module.name)
-    return {
-        "cells": cells,
-        "metadata": {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    return make_notebook(cells)
 
 
 def _trim_blank(chunk: list[str]) -> list[str]:
@@ -515,23 +487,22 @@ def _metadata(grade_id: str, *, solution: bool = False, grade: float | None = No
     return {"nbgrader": meta}
 
 
-def _markdown(grade_id: str, text: str) -> dict:
-    return {"cell_type": "markdown", "id": grade_id, "metadata": _metadata(grade_id, locked=True), "source": text}
+def _markdown(grade_id: str, text: str) -> NotebookNode:
+    return markdown_cell(text, cell_id=grade_id, metadata=_metadata(grade_id, locked=True))
 
 
 def _code(grade_id: str, source: str, *, solution: bool = False, grade: float | None = None,
-          locked: bool = False) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": grade_id,
-            "metadata": _metadata(grade_id, solution=solution, grade=grade, locked=locked),
-            "outputs": [], "source": source}
+          locked: bool = False) -> NotebookNode:
+    return code_cell(source, cell_id=grade_id, metadata=_metadata(grade_id, solution=solution, grade=grade,
+                                                                  locked=locked))
 
 
 def _intro_markdown(course: Course, module: Module, docstring: str) -> str:
     points = sum(ex.points for ex in module.exercises)
     return "\n".join([
-        f"# {module.title}",
+        f"# {escape_markdown(module.title)}",
         "",
-        f"*{course.title}*, module `{module.name}`: {plural(len(module.exercises), 'exercise')}, "
+        f"*{escape_markdown(course.title)}*, module `{module.name}`: {counted(len(module.exercises), 'exercise')}, "
         f"{_points(points)}.",
         "",
         docstring_markdown(docstring),
@@ -546,7 +517,7 @@ def _intro_markdown(course: Course, module: Module, docstring: str) -> str:
 
 def _exercise_markdown(number: int, exercise: Exercise, docstring: str) -> str:
     return "\n".join([
-        f"## {number}. {exercise.title}: `{exercise.name}`",
+        f"## {number}. {escape_markdown(exercise.title)}: `{exercise.name}`",
         "",
         f"**{_points(exercise.points)}** (`{exercise.id}`)",
         "",
@@ -554,43 +525,5 @@ def _exercise_markdown(number: int, exercise: Exercise, docstring: str) -> str:
     ])
 
 
-def plural(n: float, word: str) -> str:
-    return f"{n:g} {word}" + ("" if n == 1 else "s")
-
-
 def _points(points: float) -> str:
-    return plural(points, "point")
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\*_\[\]<>|$#~])")
-
-
-def _escape_prose(line: str) -> str:
-    """Markdown-escape a line of prose, leaving `code spans` as they are."""
-    parts = line.split("`")
-    if len(parts) % 2 == 0:                 # an unpaired backtick: no code spans on this line
-        return _MARKDOWN_SPECIAL.sub(r"\\\1", line).replace("`", "\\`")
-    return "`".join(part if index % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", part)
-                    for index, part in enumerate(parts))
-
-
-def docstring_markdown(text: str) -> str:
-    """A docstring as Markdown: paragraphs of plain prose stay prose; anything laid out
-    with indentation (argument lists, diagrams, formulas) is kept as it is, in a block."""
-    text = inspect.cleandoc(text)
-    if not text:
-        return ""
-    blocks: list[list[str]] = [[]]
-    for line in text.splitlines():
-        if line.strip():
-            blocks[-1].append(line)
-        elif blocks[-1]:
-            blocks.append([])
-    out: list[str] = []
-    for block in filter(None, blocks):
-        laid_out = any(line[:1].isspace() for line in block[1:]) or block[0][:1].isspace()
-        if laid_out:
-            out.append("```text\n" + "\n".join(block) + "\n```")
-        else:
-            out.append("\n".join(_escape_prose(line) for line in block))
-    return "\n\n".join(out)
+    return counted(points, "point")

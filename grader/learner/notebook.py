@@ -1,9 +1,10 @@
 """`course notebook MODULE`: one module of the course as a Jupyter notebook.
 
-The notebook is written as a py:percent text and converted with jupytext: the module's
-intro, a setup cell, then for each exercise its instructions, a code cell holding the
-learner's current code of it (from ``exercises/<module>.py``) and a check cell, and last
-the pictures of the module's topics (:mod:`grader.learner.show`).
+The notebook holds the module's intro, a setup cell, then for each exercise its
+instructions, a code cell holding the learner's current code of it (from
+``exercises/<module>.py``) and a check cell, and last the pictures of the module's topics
+(:mod:`grader.learner.show`). This file picks the cells; :mod:`grader.course.notebook_cells`
+makes them and writes the notebook.
 
 The second half of this file runs inside the notebook's kernel (:class:`NotebookSession`,
 made by the setup cell): a check cell runs the exercise's visible checks in the kernel,
@@ -19,62 +20,23 @@ from __future__ import annotations
 import ast
 import importlib
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.course.i18n import exercise_text, message, module_text
-from grader.course.manifest import Course
-from grader.course.source import definition_source, make_stubs
+from grader.course.manifest import Course, Exercise, Module
+from grader.course.notebook_cells import (code_cell, docstring_markdown, escape_markdown, make_notebook,
+                                          markdown_cell, write_notebook)
+from grader.course.source import definition_source, make_stubs, module_docstring_lines
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
 class NotebookError(ValueError):
     """The notebook cannot be built; the message says why."""
-
-
-# ---------------------------------------------------------------- docstrings as Markdown
-
-_LIST_ITEM = re.compile(r"^ {0,3}([-*+]|\d+[.)])\s")
-_SETEXT = re.compile(r"^ {0,3}(-+|=+)\s*$")
-
-
-def _escape(line: str) -> str:
-    """A line of prose with the characters Markdown would read as formatting escaped
-    (``__init__`` stays ``__init__``, ``<pad>`` is not an HTML tag); backticks are kept,
-    they mean code in the docstrings too."""
-    pieces = re.split(r"(`[^`]+`)", line)          # code spans (odd pieces) stay as they are
-    for index in range(0, len(pieces), 2):
-        pieces[index] = re.sub(r"([\\*_~])", r"\\\1", pieces[index]).replace("<", "&lt;")
-    return re.sub(r"^(\s*)([#>+])", r"\1\\\2", "".join(pieces))
-
-
-def docstring_markdown(text: str) -> str:
-    """A docstring (prose, indented formulas and tables, lists, underlined headings) as
-    Markdown that shows the same thing: a block indented by 4 or more after a line of
-    prose becomes a code block (Markdown would otherwise run it into the paragraph),
-    continuation lines of list items stay prose, and prose is escaped."""
-    out: list[str] = []
-    previous = "blank"              # blank | prose | list | code
-    for raw in text.expandtabs(4).splitlines():
-        indent = len(raw) - len(raw.lstrip(" "))
-        if not raw.strip():
-            out.append("")
-            previous = "blank" if previous != "code" else "code-blank"
-        elif indent >= 4 and previous in ("blank", "code", "code-blank", "prose"):
-            if previous == "prose":
-                out.append("")
-            out.append(raw)
-            previous = "code"
-        elif indent >= 4 and previous == "list":
-            out.append(_escape(raw))
-        elif _SETEXT.match(raw) and previous == "prose":
-            out.append(raw)
-            previous = "blank"
-        else:
-            out.append(_escape(raw))
-            previous = "list" if _LIST_ITEM.match(raw) else "prose"
-    return "\n".join(out).strip("\n")
 
 
 # ---------------------------------------------------------------- the module's source
@@ -105,10 +67,10 @@ def module_preamble(source: str, exercise_names: set[str]) -> str:
     the helpers it gives the learner (lstm's ``sigmoid``), in file order."""
     tree = ast.parse(source)
     lines = source.splitlines()
+    docstring_end = module_docstring_lines(source)
     text, previous = "", None
-    for index, node in enumerate(tree.body):
-        if index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
-                and isinstance(node.value.value, str):
+    for node in tree.body:
+        if node.end_lineno <= docstring_end:
             continue                                  # the module docstring is the intro cell
         if getattr(node, "name", None) in exercise_names:
             continue
@@ -123,73 +85,84 @@ def module_preamble(source: str, exercise_names: set[str]) -> str:
 
 # ---------------------------------------------------------------- building
 
-def _markdown_cell(text: str) -> str:
-    body = "\n".join(f"# {line}" if line else "#" for line in text.splitlines())
-    return f"# %% [markdown]\n{body}\n"
-
-
-def _code_cell(code: str) -> str:
-    return f"# %%\n{code.strip(chr(10))}\n"
-
-
-def notebook_text(course: Course, module: str, lang: str = "en", reference: bool = False,
-                  where: Path | None = None) -> str:
-    """The py:percent text of the notebook of ``module``."""
-    from grader.content.topics import topics_for_module
-
+def module_notebook(course: Course, module: str, lang: str = "en", reference: bool = False,
+                    where: Path | None = None) -> NotebookNode:
+    """The notebook of ``module``, to be written to the folder ``where``."""
     try:
         info = course.module(module)
     except KeyError:
         known = ", ".join(m.name for m in course.modules)
         raise NotebookError(f"no module {module!r} in course.toml (modules: {known})") from None
-    capstone = info.is_capstone
     folder_name = "solutions" if reference else "exercises"
-    source = "" if capstone else module_source(course, module, reference)[0]
-    shown_file = f"exercises/{module}.py"
-    text = module_text(course, module, lang)
+    source = "" if info.is_capstone else module_source(course, module, reference)[0]
+    cells = [_intro_cell(course, module, lang)]
+    cells += _setup_cells(course, info, source, folder_name, lang, where)
+    for exercise in info.exercises:
+        cells += _exercise_cells(course, exercise, source, folder_name, lang, info.is_capstone)
+    cells += _picture_cells(module, lang)
+    return make_notebook(cells)
 
+
+def _code(code: str) -> NotebookNode:
+    """A code cell of ``code`` without the blank lines around it."""
+    return code_cell(code.strip("\n"))
+
+
+def _intro_cell(course: Course, module: str, lang: str) -> NotebookNode:
+    text = module_text(course, module, lang)
     intro = text.intro
     first, _, rest = intro.partition("\n")
     if first.strip().rstrip(".").lower() == text.title.strip().rstrip(".").lower():
         intro = rest                                  # the docstring's summary line repeats the title
-    cells = [_markdown_cell(f"# {_escape(text.title)}\n\n{docstring_markdown(intro.strip(chr(10)))}")]
-    setup_notes = message("notebook_setup", lang, folder=f"{folder_name}/")
-    if not capstone:
-        setup_notes += "\n\n" + message("notebook_grading", lang, file=shown_file)
-    cells.append(_markdown_cell(f"## {message('notebook_setup_title', lang)}\n\n{setup_notes}"))
+    return markdown_cell(f"# {escape_markdown(text.title)}\n\n{docstring_markdown(intro.strip(chr(10)))}")
+
+
+def _setup_cells(course: Course, info: Module, source: str, folder_name: str, lang: str,
+                 where: Path | None) -> list[NotebookNode]:
+    """What the setup does, said; then the setup cell, with the module's imports and helpers."""
+    notes = message("notebook_setup", lang, folder=f"{folder_name}/")
+    if not info.is_capstone:
+        notes += "\n\n" + message("notebook_grading", lang, file=f"exercises/{info.name}.py")
     setup = [
         "from grader.learner.notebook import NotebookSession",
         "",
-        f"session = NotebookSession(globals(), module={module!r}, modules_from={folder_name!r}, lang={lang!r},",
+        f"session = NotebookSession(globals(), module={info.name!r}, modules_from={folder_name!r}, lang={lang!r},",
         f"                          course_root={_root_from(course, where)!r})",
         "check, show = session.check, session.show",
     ]
-    if not capstone:
+    if not info.is_capstone:
         preamble = module_preamble(source, {ex.name for ex in info.exercises})
         if preamble:
             setup += ["", preamble]
-    cells.append(_code_cell("\n".join(setup)))
+    return [markdown_cell(f"## {message('notebook_setup_title', lang)}\n\n{notes}"), _code("\n".join(setup))]
 
-    for exercise in info.exercises:
-        words = exercise_text(course, exercise.id, lang)
-        points = message("notebook_points", lang, points=exercise.points)
-        heading = f"## {_escape(words.title)}\n\n`{exercise.id}` · {points}"
-        cells.append(_markdown_cell(f"{heading}\n\n{docstring_markdown(words.instructions)}"))
-        if capstone:
-            cells.append(_markdown_cell(message("notebook_nothing_to_write", lang, folder=f"{folder_name}/")))
-        else:
-            code = definition_source(source, exercise.name)
-            if code is None:
-                code = "# " + message("notebook_missing_definition", lang, name=exercise.name, file=shown_file)
-            cells.append(_code_cell(code))
-        cells.append(_code_cell(f"check({exercise.name!r})"))
+
+def _exercise_cells(course: Course, exercise: Exercise, source: str, folder_name: str, lang: str,
+                    capstone: bool) -> list[NotebookNode]:
+    """The instructions, the learner's code (a capstone has none) and the check cell."""
+    words = exercise_text(course, exercise.id, lang)
+    points = message("notebook_points", lang, points=exercise.points)
+    heading = f"## {escape_markdown(words.title)}\n\n`{exercise.id}` · {points}"
+    cells = [markdown_cell(f"{heading}\n\n{docstring_markdown(words.instructions)}")]
+    if capstone:
+        cells.append(markdown_cell(message("notebook_nothing_to_write", lang, folder=f"{folder_name}/")))
+    else:
+        code = definition_source(source, exercise.name, closing_comments=True)
+        if code is None:
+            shown_file = f"exercises/{exercise.module}.py"
+            code = "# " + message("notebook_missing_definition", lang, name=exercise.name, file=shown_file)
+        cells.append(_code(code))
+    return cells + [_code(f"check({exercise.name!r})")]
+
+
+def _picture_cells(module: str, lang: str) -> list[NotebookNode]:
+    from grader.content.topics import topics_for_module
 
     topics = topics_for_module(module)
-    if topics:
-        cells.append(_markdown_cell(f"## {message('notebook_pictures_title', lang)}\n\n"
-                                    f"{message('notebook_pictures', lang)}"))
-        cells.extend(_code_cell(f"show({topic.name!r})") for topic in topics)
-    return "\n".join(cells)
+    if not topics:
+        return []
+    said = markdown_cell(f"## {message('notebook_pictures_title', lang)}\n\n{message('notebook_pictures', lang)}")
+    return [said] + [_code(f"show({topic.name!r})") for topic in topics]
 
 
 def _root_from(course: Course, where: Path | None) -> str:
@@ -203,16 +176,8 @@ def _root_from(course: Course, where: Path | None) -> str:
 
 def build_notebook(course: Course, module: str, out: Path, lang: str = "en", reference: bool = False) -> Path:
     """Write the notebook of ``module`` to ``out`` (.ipynb), for the python3 kernel."""
-    import jupytext
-
     out = Path(out)
-    notebook = jupytext.reads(notebook_text(course, module, lang, reference, where=out.parent), fmt="py:percent")
-    notebook.metadata.pop("jupytext", None)          # a plain notebook, not one paired with a script
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.metadata["language_info"] = {"name": "python"}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    jupytext.write(notebook, out, fmt="ipynb")
-    return out
+    return write_notebook(out, module_notebook(course, module, lang, reference, where=out.parent))
 
 
 # ---------------------------------------------------------------- in the kernel
