@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
+import pkgutil
 import sys
 from pathlib import Path
 
 import click
 
-from grader import __version__
+from grader import __version__, commands
 from grader.commands import LANG_HELP, CourseContext, lang_option
 from grader.course.i18n import LANGS
 
@@ -38,16 +40,10 @@ class CommandFolder(click.Group):
 
 def _command_modules() -> dict[str, str]:
     """Command name -> the module of ``grader/commands`` that defines it."""
-    import pkgutil
-
-    from grader import commands
-
     return {info.name.rstrip("_"): f"grader.commands.{info.name}" for info in pkgutil.iter_modules(commands.__path__)}
 
 
 def _load(module_name: str) -> click.Command:
-    import importlib
-
     module = importlib.import_module(module_name)
     command = module.command
     # the instructors' commands speak English and take no --lang of their own
