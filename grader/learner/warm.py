@@ -96,8 +96,8 @@ class WarmChecker:
     """Checks in the warm server, over one connection; falls back to a
     :class:`LocalChecker` if the server goes away."""
 
-    def __init__(self, course: Course, connection: socket.socket, first, many: bool):
-        self.course, self.first, self.many = course, first, many
+    def __init__(self, course: Course, connection: socket.socket, many: bool):
+        self.course, self.many = course, many
         self.connection = connection
         self.connection.settimeout(ANSWER_SECONDS)      # a server that hangs: this command checks alone
         self.reader = connection.makefile("r", encoding="utf-8")
@@ -142,7 +142,7 @@ def checker(course: Course, first, many: bool) -> LocalChecker | WarmChecker:
         except OSError:
             connection = None
         if connection is not None:
-            return WarmChecker(course, connection, first, many)
+            return WarmChecker(course, connection, many)
     return LocalChecker(course, first, many)
 
 
