@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -75,13 +74,11 @@ def main() -> None:
 
 def stop_warm_checker(course: Path) -> None:
     """End the warm checker of the bench's course (it would leave after 15 idle minutes)."""
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"grader.learner.warm" in cmdline and str(course).encode() in cmdline:
-            os.kill(int(entry.name), signal.SIGTERM)
+    sys.path.insert(0, str(ROOT))
+    from grader.course.manifest import load_manifest
+    from grader.learner import warm
+
+    warm.stop(load_manifest(course / "course.toml"))
 
 
 def watch_rechecks(course: Path, exercises: list[str], rounds: int) -> dict[str, float]:

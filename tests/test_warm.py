@@ -119,6 +119,23 @@ def test_an_idle_server_leaves_and_takes_its_socket_with_it(tmp_path):
     assert not address.exists()
 
 
+def test_a_server_asked_to_stop_leaves(tmp_path, monkeypatch):
+    from grader.course.manifest import load_manifest
+    from grader.learner import warm
+
+    course = load_manifest(ROOT / "course.toml")
+    address = tmp_path / "warm.sock"
+    monkeypatch.setattr(warm, "socket_path", lambda _course: address)
+    assert not warm.stop(course)                         # none running
+    server = subprocess.Popen([sys.executable, "-m", "grader.learner.warm", "--course", str(ROOT),
+                               "--socket", str(address)], cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while not address.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert warm.stop(course)
+    assert server.wait(timeout=30) == 0 and not address.exists()
+
+
 def test_a_request_with_another_fingerprint_is_told_it_is_stale(tmp_path):
     address = tmp_path / "warm.sock"
     server = subprocess.Popen([sys.executable, "-m", "grader.learner.warm", "--course", str(ROOT),

@@ -172,6 +172,20 @@ def _try_connect(address: Path) -> socket.socket | None:
     return connection
 
 
+def stop(course: Course) -> bool:
+    """Ask the course's warm server to leave now; whether there was one."""
+    connection = _try_connect(socket_path(course))
+    if connection is None:
+        return False
+    with connection:
+        try:
+            connection.sendall(json.dumps({"op": "stop"}).encode() + b"\n")
+            connection.recv(1)          # the server closes the connection as it leaves
+        except OSError:
+            pass
+    return True
+
+
 def _start_server(course: Course, address: Path, first) -> None:
     """Start the server, detached; this grader's own package, nothing from the course
     folder or the working folder on its path (a learner's scratch ``torch.py`` there
@@ -233,10 +247,13 @@ class Server:
             self.launcher.close()
 
     def _answer(self, connection: socket.socket) -> bool:
-        """Every request of one command; False when this server is out of date."""
+        """Every request of one command; False when this server is to leave (out of date,
+    or asked to stop)."""
         with connection.makefile("r", encoding="utf-8") as reader:
             for line in reader:
                 request = json.loads(line)
+                if request.get("op") == "stop":
+                    return False
                 if request.get("fingerprint") != self.fingerprint:
                     _send(connection, {"stale": True})
                     return False
