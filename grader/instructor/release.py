@@ -308,6 +308,9 @@ course capstone                        # train the Transformer made of YOUR modu
 `course check` runs your code in a separate process with a time limit, as grading does, and tells you
 what it called, what came back and what was expected. Grading uses more checks than these: passing
 here is a good sign, not a promise. Your progress and the hints you have seen are kept in `.course/`.
+The first `course check` leaves a warm checker running in the background (about 550 MB, torch
+imported once, not once per check), so the next checks answer in a fraction of a second; it leaves
+after 15 idle minutes. `COURSE_WARM=0` checks without it.
 
 | module | what | exercises | points |
 | --- | --- | --- | --- |
