@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import os
 import pkgutil
@@ -14,6 +13,7 @@ import click
 from grader import __version__, commands
 from grader.commands import LANG_HELP, CourseContext, lang_option
 from grader.course.i18n import LANGS
+from grader.isolation.fast_exit import exit_without_teardown
 
 
 class CommandFolder(click.Group):
@@ -27,8 +27,10 @@ class CommandFolder(click.Group):
         return sorted({*self.commands, *_command_modules()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in self.commands and name in _command_modules():
-            self.add_command(_load(_command_modules()[name]))
+        if name not in self.commands:
+            module = _command_modules().get(name)
+            if module is not None:
+                self.add_command(_load(module))
         return self.commands.get(name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
@@ -109,10 +111,4 @@ def run(prog_name: str = "course") -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):   # a reader that went away (`course list | head`)
-            pass
-    os._exit(code)
+    exit_without_teardown(code)
