@@ -17,9 +17,14 @@ The check's docstring is its title in the feedback; its code is never shown.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import re
 import sys
+import threading
+import weakref
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -45,6 +50,7 @@ __all__ = [
     "describe",
     "to_numpy",
     "seeded_rng",
+    "reference_once",
     "checks_in",
 ]
 
@@ -152,6 +158,78 @@ def check_title(fn: Callable) -> str:
 
 def seeded_rng(name: str) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+# ---------------------------------------------------------------- reference work, once per run
+
+ONCE_ENTRIES = 256          # per reference; the oldest is dropped first
+_once: "weakref.WeakKeyDictionary[Any, OrderedDict]" = weakref.WeakKeyDictionary()
+_once_lock = threading.Lock()
+
+
+def reference_once(ref: Any, rng: np.random.Generator, compute: Callable[..., Any], *inputs: Any) -> Any:
+    """``compute(ref, rng, *inputs)``, worked out once per process for every submission it grades.
+
+    For a check's reference side that costs more than the learner's: a search for a
+    telling random case, the outputs of a family of reference models. ``compute`` may
+    draw from ``rng`` and from torch's global generator; everything else it reads must
+    be ``ref`` or among ``inputs`` (hashable plain values). So it may not be a closure,
+    and what it returns must be plain data (numbers, strings, arrays, tensors without a
+    graph, and lists, tuples and dicts of them): nothing of the learner's can outlive a
+    submission, and no autograd graph is shared between checks.
+
+    A later call from the same random states gets a copy of the value and finds ``rng``
+    and torch's generator where ``compute`` left them: the check goes on exactly as if it
+    had computed the value itself."""
+    if getattr(compute, "__closure__", None):
+        raise TypeError(f"reference_once: {compute.__qualname__} is a closure; pass what it reads as inputs")
+    torch = sys.modules.get("torch")
+    key = (compute.__module__, compute.__qualname__, compute.__code__.co_firstlineno, inputs,
+           repr(rng.bit_generator.state), _torch_rng_digest(torch))
+    with _once_lock:
+        memo = _once.setdefault(ref, OrderedDict())
+        found = memo.get(key)
+        if found is not None:
+            memo.move_to_end(key)
+    if found is None:
+        value = compute(ref, rng, *inputs)
+        _expect_plain(value, compute.__qualname__)
+        found = (copy.deepcopy(value), rng.bit_generator.state,
+                 torch.get_rng_state() if torch is not None else None)
+        with _once_lock:
+            memo[key] = found
+            while len(memo) > ONCE_ENTRIES:
+                memo.popitem(last=False)
+        return value
+    value, rng.bit_generator.state, torch_state = found
+    if torch_state is not None:
+        torch.set_rng_state(torch_state)
+    return copy.deepcopy(value)
+
+
+def _torch_rng_digest(torch: Any) -> bytes | None:
+    if torch is None:
+        return None
+    return hashlib.blake2b(torch.get_rng_state().numpy().tobytes(), digest_size=16).digest()
+
+
+def _expect_plain(value: Any, where: str) -> None:
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.ndarray, np.generic)):
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _expect_plain(item, where)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _expect_plain(key, where)
+            _expect_plain(item, where)
+        return
+    tensor = _torch_tensor(value)
+    if tensor is not None and tensor.grad_fn is None and not tensor.requires_grad:
+        return
+    raise TypeError(f"reference_once: {where} returned {type(value).__name__}, which is not plain data "
+                    "(a tensor in a graph, a model or an object of the learner's cannot be kept across submissions)")
 
 
 # ---------------------------------------------------------------- describing values

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from grader import fixtures
-from grader.checks import CheckFailed, arguments_after, check, describe, expect, expect_close, expect_equal
+from grader.checks import (CheckFailed, arguments_after, check, describe, expect, expect_close, expect_equal,
+                           reference_once)
 
 PAD, BOS, EOS = 0, 1, 2
 LOGP_TOL = dict(rtol=1e-7, atol=1e-9)
@@ -1230,16 +1231,22 @@ def _local_transformer(ref, rng, norm_first, layers):
 
 
 def _lively(ref, rng, norm_first, layers):
-    """A random Transformer and padded sources whose greedy paths are varied (at least 3
-    distinct tokens per row on average, over 11 steps): a random model often repeats one
-    token forever, and then a decoder that loses track of the position would go unnoticed."""
+    """A random Transformer (its config and weights) and padded sources whose greedy paths
+    are varied (at least 3 distinct tokens per row on average, over 11 steps), with those
+    paths: a random model often repeats one token forever, and then a decoder that loses
+    track of the position would go unnoticed. The search is the same for every submission:
+    it is done once per run."""
+    return reference_once(ref, rng, _search_lively, norm_first, layers)
+
+
+def _search_lively(ref, rng, norm_first, layers):
     def make(rng):
         local, config, state = _local_transformer(ref, rng, norm_first, layers)
         src, mask = _padded_src(rng)
         free = ref.decoding.greedy_decode(local, src, 12, BOS, -1, PAD, src_mask=mask)
         variety = sum(len(set(row)) for row in free[:, 1:].tolist()) / free.shape[0]
-        return local, (config, state), src, mask, free, variety
-    return _pick(rng, make, lambda c: c[5] >= 3, tries=40)
+        return (config, state), src, mask, free, variety
+    return _pick(rng, make, lambda c: c[4] >= 3, tries=40)
 
 
 def _transformers(student, ref, rng, norm_first, layers):
@@ -1264,7 +1271,7 @@ def _absent_token(tokens, V):
 
 
 def _cache_equals_greedy(student, ref, rng, norm_first, layers, call):
-    local, made, src, mask, free, _ = _lively(ref, rng, norm_first, layers)
+    made, src, mask, free, _ = _lively(ref, rng, norm_first, layers)
     model = student.fixtures.logged_transformer(*made)
     eos = _absent_token(free, 13)
     # greedy decoding of the worker's own model (the learner's Transformer), run from here: a
@@ -1339,9 +1346,10 @@ def test_cache_memory_projected_once(student, ref, rng):
                                    "project it once per call (before the loop) and keep its keys and values.")
 
 
-@check("decoding.cached_greedy_decode")
-def test_cache_conventions(student, ref, rng):
-    """rows finishing at different steps: pad after eos, stop when every row has finished, max_len"""
+def _search_staggered_eos(ref, rng):
+    """A random Transformer (config and weights), padded sources and a token that every
+    row's greedy path holds, first at different steps before the 7th: an eos that ends the
+    rows one by one. Done once per run."""
     def make(rng):
         local, config, state = _local_transformer(ref, rng, False, 2)
         src, mask = _padded_src(rng)
@@ -1352,9 +1360,15 @@ def test_cache_conventions(student, ref, rng):
             if all(t in r for r in rows):
                 firsts[t] = [r.index(t) for r in rows]
         good = [t for t, f in firsts.items() if len(set(f)) > 1 and max(f) < 7]
-        return local, (config, state), src, mask, (good[0] if good else None)
+        return (config, state), src, mask, (good[0] if good else None)
 
-    local, made, src, mask, eos = _pick(rng, make, lambda c: c[4] is not None, tries=30)
+    return _pick(rng, make, lambda c: c[3] is not None, tries=30)
+
+
+@check("decoding.cached_greedy_decode")
+def test_cache_conventions(student, ref, rng):
+    """rows finishing at different steps: pad after eos, stop when every row has finished, max_len"""
+    made, src, mask, eos = reference_once(ref, rng, _search_staggered_eos)
     eos = EOS if eos is None else eos
     model = student.fixtures.logged_transformer(*made)
     for max_len in (10, 4):
