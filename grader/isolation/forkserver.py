@@ -234,8 +234,8 @@ class _Server:
 
 def _warm_up(torch) -> None:
     """Run, once, the kinds of operations the checks make workers run (forward and backward
-    of linear layers, embeddings, batched products, softmax, masks, dropout, an Adam step),
-    in both dtypes: the first call of an operation in a process costs far more than the
+    of linear layers, embeddings, LSTMs, batched products, softmax, masks, dropout, an Adam
+    step), in both dtypes (a float32 LSTM's first call alone takes about 25 ms): the first call of an operation in a process costs far more than the
     next, and every forked worker inherits what was paid here. The random state is left
     as it was, so that workers draw what a cold process would."""
     state = torch.get_rng_state()
@@ -252,8 +252,10 @@ def _warm_up(torch) -> None:
             weights = weights / weights.sum(-1, keepdim=True)
             out = torch.tanh(weights @ y) + torch.nn.functional.gelu(y)
             out = (out - out.mean(-1, keepdim=True)) * torch.rsqrt(out.var(-1, keepdim=True) + 1e-5)
+            recurrent = torch.nn.LSTM(8, 8, batch_first=True).to(dtype)
+            out = out + recurrent(out)[0]
             loss = torch.nn.functional.cross_entropy(out.reshape(3, 8), torch.tensor([0, 1, 2]))
-            optimiser = torch.optim.Adam(list(layer.parameters()) + list(embed.parameters()), lr=1e-3)
+            optimiser = torch.optim.Adam([*layer.parameters(), *embed.parameters(), *recurrent.parameters()], lr=1e-3)
             loss.backward()
             optimiser.step()
     finally:
