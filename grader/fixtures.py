@@ -96,6 +96,33 @@ def arguments_after_call(fn, args: list, kwargs: dict | None = None) -> tuple:
     return result, args
 
 
+def central_difference_outputs(fn, args: list, index: int, outputs: list, h: float) -> list:
+    """The outputs ``outputs`` of ``fn(*args)`` (positions in its result, raveled and joined)
+    with ``args[index]`` moved by +h and then -h, entry by entry: the probes of a numerical
+    gradient, in one request instead of two per entry. The grader takes the differences
+    (:func:`grader.checks.numerical_gradients`). Every call gets fresh copies of ``args``,
+    as a call from the grader would."""
+    import copy
+
+    import numpy as np
+
+    moved = np.array(args[index], dtype=np.float64)
+    flat = moved.reshape(-1)
+    probes = []
+    for i in range(flat.size):
+        pair = []
+        for step in (h, -h):
+            old = flat[i]
+            flat[i] = old + step
+            called = copy.deepcopy(list(args))
+            called[index] = moved.copy()
+            flat[i] = old
+            result = fn(*called)
+            pair.append(np.concatenate([np.ravel(np.asarray(result[k], dtype=np.float64)) for k in outputs]))
+        probes.append(pair)
+    return probes
+
+
 def make_generator(seed: int):
     """A ``torch.Generator`` seeded with ``seed``, made where the learner's code runs (a
     generator cannot cross the boundary; its handle can be passed back as an argument)."""

@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 
-from grader.checks import CheckFailed, check, expect, expect_close, expect_tuple, numerical_gradient
+from grader.checks import CheckFailed, check, expect, expect_close, expect_tuple, numerical_gradients
 
 GATES = ("i", "f", "g", "o")
 ORDER_HELP = ("the columns of Wx, Wh and b hold the gates in the order i, f, g, o: "
@@ -218,12 +218,7 @@ def _step_loss_grads(student, args, dnext_h, dnext_c, which):
     """Numerical gradients of sum(next_h * dnext_h) + sum(next_c * dnext_c), using the
     learner's forward, with respect to the inputs ``args[k]`` for k in ``which``."""
     df = np.concatenate([dnext_h.ravel(), dnext_c.ravel()])
-
-    def f():
-        next_h, next_c, _ = _step_fwd(student, *args)
-        return np.concatenate([np.ravel(next_h), np.ravel(next_c)])
-
-    return [numerical_gradient(f, args[k], df) for k in which]
+    return numerical_gradients(student, student.lstm.lstm_step_forward, args, df, which, outputs=(0, 1))
 
 
 STEP_BWD_NAMES = ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
@@ -247,9 +242,9 @@ def test_step_backward_gradcheck_inputs(student, rng):
     N, D, H = 2, 4, 3
     args = _step_inputs(rng, N, D, H)
     dnext_h, dnext_c = rng.standard_normal((N, H)), rng.standard_normal((N, H))
-    num = _step_loss_grads(student, args, dnext_h, dnext_c, (0, 1, 2))
     _, _, cache = _step_fwd(student, *args)
     got = _step_bwd(student, dnext_h, dnext_c, cache)
+    num = _step_loss_grads(student, args, dnext_h, dnext_c, (0, 1, 2))
     _compare(got[:3], num, STEP_BWD_NAMES[:3], "compared with a numerical gradient", rtol=1e-5, atol=1e-7)
 
 
@@ -259,9 +254,9 @@ def test_step_backward_gradcheck_weights(student, rng):
     N, D, H = 2, 4, 3
     args = _step_inputs(rng, N, D, H)
     dnext_h, dnext_c = rng.standard_normal((N, H)), rng.standard_normal((N, H))
-    num = _step_loss_grads(student, args, dnext_h, dnext_c, (3, 4, 5))
     _, _, cache = _step_fwd(student, *args)
     got = _step_bwd(student, dnext_h, dnext_c, cache)
+    num = _step_loss_grads(student, args, dnext_h, dnext_c, (3, 4, 5))
     _compare(got[3:], num, STEP_BWD_NAMES[3:], "compared with a numerical gradient", rtol=1e-5, atol=1e-7)
 
 
@@ -406,10 +401,7 @@ BWD_NAMES = ("dx", "dh0", "dWx", "dWh", "db")
 def _seq_grads(student, args, dh, which):
     """Numerical gradients of sum(h * dh), using the learner's lstm_forward, with respect
     to the inputs ``args[k]`` for k in ``which``."""
-    def f():
-        return _fwd(student, *args)[0]
-
-    return [numerical_gradient(f, args[k], dh) for k in which]
+    return numerical_gradients(student, student.lstm.lstm_forward, args, dh, which)
 
 
 def _seq_backward(student, args, dh):
@@ -434,8 +426,8 @@ def test_backward_gradcheck_inputs(student, rng):
     N, T, D, H = 2, 3, 4, 3
     args = _seq_inputs(rng, N, T, D, H)
     dh = rng.standard_normal((N, T, H))
-    num = _seq_grads(student, args, dh, (0, 1))
     got = _seq_backward(student, args, dh)
+    num = _seq_grads(student, args, dh, (0, 1))
     _compare(got[:2], num, BWD_NAMES[:2], "compared with a numerical gradient", rtol=1e-5, atol=1e-7)
 
 
@@ -445,8 +437,8 @@ def test_backward_gradcheck_weights(student, rng):
     N, T, D, H = 2, 3, 4, 3
     args = _seq_inputs(rng, N, T, D, H)
     dh = rng.standard_normal((N, T, H))
-    num = _seq_grads(student, args, dh, (2, 3, 4))
     got = _seq_backward(student, args, dh)
+    num = _seq_grads(student, args, dh, (2, 3, 4))
     _compare(got[2:], num, BWD_NAMES[2:], "compared with a numerical gradient", rtol=1e-5, atol=1e-7)
 
 

@@ -4,7 +4,7 @@ vanishing-gradient curve and gradient clipping (numpy, float64, batch first)."""
 import numpy as np
 import torch
 
-from grader.checks import CheckFailed, arguments_after, check, describe, expect, expect_close, expect_shape, expect_tuple, numerical_gradient
+from grader.checks import CheckFailed, arguments_after, check, describe, expect, expect_close, expect_shape, expect_tuple, numerical_gradients
 
 GRAD_TOL = dict(rtol=1e-5, atol=1e-7)      # central differences in float64
 TORCH_TOL = dict(rtol=1e-7, atol=1e-10)    # same float64 arithmetic, other order of operations
@@ -187,10 +187,9 @@ def test_step_backward_gradient_check(student, rng):
     dnext_h = rng.standard_normal((2, 5))
     _, cache = _step_forward(student, *args)
     grads = _step_backward(student, dnext_h, cache)
-    def next_h():
-        return student.rnn.rnn_step_forward(*args)[0]
-    for name, arr, got in zip(STEP_GRADS, args, grads):
-        expect_close(got, numerical_gradient(next_h, arr, dnext_h), what=name, **GRAD_TOL)
+    numeric = numerical_gradients(student, student.rnn.rnn_step_forward, args, dnext_h, range(len(args)))
+    for name, got, want in zip(STEP_GRADS, grads, numeric):
+        expect_close(got, want, what=name, **GRAD_TOL)
 
 
 @check("rnn.rnn_step_backward", weight=2)
@@ -349,10 +348,9 @@ def test_backward_gradient_check(student, rng):
     dh = rng.standard_normal((2, 3, 5))
     _, cache = _forward(student, *args)
     grads = _backward(student, dh, cache)
-    def h():
-        return student.rnn.rnn_forward(*args)[0]
-    for name, arr, got in zip(SEQ_GRADS, args, grads):
-        expect_close(got, numerical_gradient(h, arr, dh), what=name, **GRAD_TOL)
+    numeric = numerical_gradients(student, student.rnn.rnn_forward, args, dh, range(len(args)))
+    for name, got, want in zip(SEQ_GRADS, grads, numeric):
+        expect_close(got, want, what=name, **GRAD_TOL)
 
 
 @check("rnn.rnn_backward", weight=2)
@@ -363,10 +361,9 @@ def test_backward_gradient_check_last_step_only(student, rng):
     dh[:, -1] = rng.standard_normal((2, 2))
     _, cache = _forward(student, *args)
     grads = _backward(student, dh, cache)
-    def h():
-        return student.rnn.rnn_forward(*args)[0]
-    for name, arr, got in zip(SEQ_GRADS, args, grads):
-        expect_close(got, numerical_gradient(h, arr, dh), what=name, **GRAD_TOL)
+    numeric = numerical_gradients(student, student.rnn.rnn_forward, args, dh, range(len(args)))
+    for name, got, want in zip(SEQ_GRADS, grads, numeric):
+        expect_close(got, want, what=name, **GRAD_TOL)
 
 
 @check("rnn.rnn_backward", weight=2)
