@@ -14,7 +14,7 @@ import pytest
 
 from grader.course.manifest import load_manifest
 from grader.course.namespace import ModuleNamespace
-from grader.engine.check_runner import FixturesFor, check_rng
+from grader.engine.check_runner import FixturesFor, check_rng, torch_seeded_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +55,14 @@ def ref(_module_names):
 def rng(request):
     fn = request.function
     return check_rng(fn.__check_exercise__, fn)
+
+
+@pytest.fixture(autouse=True)
+def _torch_seeded(request):
+    """Torch's global generator seeded per check, as the grader's check loop does."""
+    fn = request.function
+    if not hasattr(fn, "__check_exercise__"):
+        yield
+        return
+    with torch_seeded_for(fn.__check_exercise__, fn):
+        yield

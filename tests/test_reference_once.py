@@ -1,11 +1,13 @@
 """reference_once: a check's reference work is done once per process, and a check that
-finds it done goes on exactly as if it had done it."""
+finds it done goes on exactly as if it had done it. Torch's global generator is seeded per
+check, so that the random states it is keyed by do not depend on what ran before."""
 
 import numpy as np
 import pytest
 import torch
 
-from grader.checks import reference_once
+from grader.checks import check, reference_once
+from grader.engine.check_runner import run_checks
 
 CALLS = []
 
@@ -80,3 +82,45 @@ def _in_a_graph(ref, rng):
 def test_only_plain_data_is_kept(compute):
     with pytest.raises(TypeError, match="not plain data"):
         reference_once(Reference(), np.random.default_rng(0), compute)
+
+
+# ---------------------------------------------------------------- torch's generator per check
+
+class _Here:
+    """A check environment with nothing to isolate: the checks below call no learner code."""
+
+    given = {}
+
+    def before_check(self):
+        pass
+
+    def failed(self, message):
+        return message
+
+    def raised(self, error):
+        raise error
+
+
+DRAWN = []
+
+
+@check("toy.draws")
+def _draws_from_torch(rng):
+    DRAWN.append(torch.randn(3))
+
+
+def test_what_a_check_draws_from_torch_does_not_depend_on_what_ran_before():
+    DRAWN.clear()
+    torch.manual_seed(1)
+    run_checks("toy.draws", [_draws_from_torch], _Here())
+    torch.randn(100)                                  # other work in between
+    run_checks("toy.draws", [_draws_from_torch], _Here())
+    assert torch.equal(DRAWN[0], DRAWN[1])
+
+
+def test_the_callers_torch_generator_is_left_as_it_was():
+    torch.manual_seed(5)
+    expected = torch.randn(4)
+    torch.manual_seed(5)
+    run_checks("toy.draws", [_draws_from_torch], _Here())
+    assert torch.equal(torch.randn(4), expected)      # a learner's notebook keeps its random state

@@ -10,10 +10,12 @@ environment says that part (:class:`CheckEnvironment`); :func:`run_checks` does 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import sys
-from typing import Any, Callable, Protocol
+import zlib
+from typing import Any, Callable, Iterator, Protocol
 
 from grader.checks import CheckFailed, CheckOutcome, seeded_rng
 
@@ -58,6 +60,25 @@ def check_rng(exercise_id: str, fn: Callable):
     return seeded_rng(f"{exercise_id}:{fn.__name__}")
 
 
+@contextlib.contextmanager
+def torch_seeded_for(exercise_id: str, fn: Callable) -> Iterator[None]:
+    """Torch's global generator seeded from the check's name while the check runs, and put
+    back after: what a check draws from it (a reference model's initial weights) is the
+    same whatever ran before it (a resumed grading, ``--only``, another exercise's
+    checks), and a learner's own kernel (a notebook) keeps its random state. Nothing when
+    torch is not loaded."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    state = torch.get_rng_state()
+    torch.manual_seed(zlib.crc32(f"{exercise_id}:{fn.__name__}".encode()))
+    try:
+        yield
+    finally:
+        torch.set_rng_state(state)
+
+
 def call_check(fn: Callable, available: dict[str, Any]) -> None:
     """Call ``fn`` with the arguments it names, from ``available``."""
     params = inspect.signature(fn).parameters
@@ -83,7 +104,8 @@ def run_checks(exercise_id: str, checks: list[Callable], environment: CheckEnvir
 
 def _outcome(exercise_id: str, fn: Callable, environment: CheckEnvironment) -> CheckOutcome:
     try:
-        call_check(fn, {**environment.given, "rng": check_rng(exercise_id, fn)})
+        with torch_seeded_for(exercise_id, fn):
+            call_check(fn, {**environment.given, "rng": check_rng(exercise_id, fn)})
     except CheckFailed as exc:
         return CheckOutcome.of(fn, False, environment.failed(str(exc)))
     except Exception as exc:  # noqa: BLE001 - whatever the learner's code raises is feedback
