@@ -19,19 +19,23 @@ every assignment.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import warnings
 from dataclasses import dataclass
 
 
 def _parsed_cells(sources: list[str]) -> list[ast.Module]:
-    trees = []
-    for source in sources:
-        try:
-            trees.append(ast.parse(source))
-        except (SyntaxError, ValueError):
-            continue        # a broken cell defines nothing the kernel could have run
-    return trees
+    return [tree for tree in map(_parsed, sources) if tree is not None]
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(source: str) -> ast.Module | None:
+    """A module's tree, parsed once for all of its exercises (the trees are only read)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None         # a broken cell defines nothing the kernel could have run
 
 
 def _import_aliases(trees: list[ast.Module]) -> dict[str, str]:

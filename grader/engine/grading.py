@@ -475,21 +475,21 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
     # an exercise's own limit (the capstone trains a model) outranks a run-wide one
     time_limit = exercise.time_limit or ctx.time_limit or ctx.course.time_limit
     with tempfile.TemporaryDirectory(prefix="course-worker-") as tmp:
-        work = Path(tmp) / "submission"
-        work.mkdir()
-        _private_copy(folder, work)
-        screening = screen(work, plan.stubs, ctx.refusals)
-        refused = screening.against(exercise.module, exercise.name)
-        if refused:  # it never runs: the checks would only run what is left of it
-            result.problem = "\n".join([r.message() for r in refused[:5]]
-                                       + ["no points for this exercise until that is gone"])
-            result.checks = [CheckOutcome.of(fn, False, NOT_RUN) for fn in checks]
-            result.seconds = time.monotonic() - started
-            return result
         for attempt in range(1, ATTEMPTS + 1):
+            # each try on a fresh copy, screened: an earlier try's worker may have changed its own
+            place = Path(tmp) / f"try-{attempt}"
+            work = place / "submission"
+            work.mkdir(parents=True)
+            _private_copy(folder, work)
+            refused = screen(work, plan.stubs, ctx.refusals).against(exercise.module, exercise.name)
+            if refused:  # it never runs: the checks would only run what is left of it
+                result.problem = "\n".join([r.message() for r in refused[:5]]
+                                           + ["no points for this exercise until that is gone"])
+                result.checks = [CheckOutcome.of(fn, False, NOT_RUN) for fn in checks]
+                result.seconds = time.monotonic() - started
+                return result
             try:
-                banned = banned_static | _attempt(ctx, exercise, checks, work, Path(tmp) / f"try-{attempt}",
-                                                  config, time_limit, reference, result)
+                banned = banned_static | _attempt(ctx, exercise, checks, work, config, time_limit, reference, result)
                 break
             except GraderFault as fault:
                 log.warning("grading %s, try %d of %d: %s", exercise.id, attempt, ATTEMPTS, fault)
@@ -506,16 +506,13 @@ def grade_exercise(ctx: GradingContext, exercise: Exercise, folder: Path,
     return result
 
 
-def _attempt(ctx: GradingContext, exercise: Exercise, checks: list[Callable], screened: Path, place: Path,
+def _attempt(ctx: GradingContext, exercise: Exercise, checks: list[Callable], work: Path,
              config: dict, time_limit: float, reference: dict | None, result: ExerciseResult) -> set[str]:
-    """One run of the checks in a fresh worker, on a fresh copy of the screened submission
-    (an earlier try's worker may have changed its own); the forbidden calls it saw.
-    Raises :class:`GraderFault` when the grader failed it."""
-    work = place / "submission"
-    work.mkdir(parents=True)
-    _private_copy(screened, work)
+    """One run of the checks in a fresh worker, on ``work``, a screened copy of the
+    submission of its own; the forbidden calls it saw. Raises :class:`GraderFault` when
+    the grader failed it."""
     result.checks = []
-    with WorkerSession(work, {**config, "folder": str(work)}, time_limit, place / "output.txt", ctx.launcher,
+    with WorkerSession(work, {**config, "folder": str(work)}, time_limit, work.parent / "output.txt", ctx.launcher,
                        reference=reference, preload=libraries_for(ctx.course, exercise)) as session:
         _run_checks(ctx, exercise, checks, session, result)
         if session.fault is not None:   # a check's own code may have caught it: it still counts
