@@ -71,12 +71,15 @@ def torch_seeded_for(exercise_id: str, fn: Callable) -> Iterator[None]:
     if torch is None:
         yield
         return
-    state = torch.get_rng_state()
-    torch.manual_seed(zlib.crc32(f"{exercise_id}:{fn.__name__}".encode()))
+    # the CPU generator alone: torch.manual_seed also queues the seeding of every GPU
+    # backend, formatting a stack trace for each, which costs more than many checks
+    generator = torch.default_generator
+    state = generator.get_state()
+    generator.manual_seed(zlib.crc32(f"{exercise_id}:{fn.__name__}".encode()))
     try:
         yield
     finally:
-        torch.set_rng_state(state)
+        generator.set_state(state)
 
 
 def call_check(fn: Callable, available: dict[str, Any]) -> None:
