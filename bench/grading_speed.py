@@ -5,7 +5,8 @@
 Makes COPIES copies of solutions/ and, in the same run, times
   1. `course grade COPIES --jobs JOBS` (isolated workers, reference substitution), and
   2. plain pytest per submission (`pytest suites/hidden --submission COPY`), JOBS at a time,
-     the way a conventional autograder runs the same checks in-process, without isolation,
+     the way a conventional autograder runs the same checks in-process, without isolation
+     (on one torch thread each, as the grader's checks run),
 and, for scale, a bare `python -c "import torch"` and `python -c "import numpy"`.
 Prints seconds per submission. Figures, not assertions: machines are noisy.
 
@@ -40,8 +41,8 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(cmd: list[str]) -> None:
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+def run(cmd: list[str], env: dict | None = None) -> None:
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     if done.returncode not in (0,):
         sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
@@ -76,9 +77,13 @@ def main() -> None:
         grade = timed(lambda: run([sys.executable, "-m", "grader", "grade", *map(str, copies),
                                    "--out", str(tmp / "out"), "--jobs", str(args.jobs), *only]))
 
+        # one torch thread, as the grader's checks and workers have: two processes with a
+        # thread per core each would spin on each other's cores and double the baseline
+        one_thread = {**os.environ, "OMP_NUM_THREADS": "1"}
+
         def pytest_one(copy: Path) -> None:
             run([sys.executable, "-m", "pytest", "suites/hidden", "--submission", str(copy),
-                 "-q", "-p", "no:cacheprovider", *ignore])
+                 "-q", "-p", "no:cacheprovider", *ignore], env=one_thread)
 
         def pytest_all() -> None:
             with ThreadPoolExecutor(args.jobs) as pool:
