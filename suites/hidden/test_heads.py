@@ -584,18 +584,22 @@ def _nsp(student, sentences, seed):
     expect(len(pairs) == len(sentences) - 1,
            f"{call} returned {len(pairs)} pairs; expected {len(sentences) - 1}, one per sentence that has a next "
            "sentence (positions 0 .. len - 2, each one's a).")
+    position = {sentence: j for j, sentence in enumerate(sentences)}
     found = []
+    # thousands of pairs per check: each message is written only for a pair that fails
     for i, pair in enumerate(pairs):
-        expect(isinstance(pair, (list, tuple)) and len(pair) == 3,
-               f"pair {i} of {call} is {describe(pair)}; expected a tuple (a, b, is_next).")
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 3):
+            expect(False, f"pair {i} of {call} is {describe(pair)}; expected a tuple (a, b, is_next).")
         a, b, label = pair
-        expect(a == sentences[i], f"pair {i} of {call} has a = {a!r}; expected sentences[{i}] = {sentences[i]!r} "
-                                  "(the pairs follow the document's order).")
-        expect(b in sentences, f"pair {i} of {call} has b = {b!r}, which is not a sentence of the document.")
-        expect(isinstance(label, (int, np.integer, torch.Tensor)) and not isinstance(label, bool)
-               and int(label) in (0, 1),
-               f"pair {i} of {call} has is_next = {describe(label)}; expected the int 1 or 0.")
-        found.append((i, sentences.index(b), int(label)))
+        if a != sentences[i]:
+            expect(False, f"pair {i} of {call} has a = {a!r}; expected sentences[{i}] = {sentences[i]!r} "
+                          "(the pairs follow the document's order).")
+        if not (isinstance(b, str) and b in position):
+            expect(False, f"pair {i} of {call} has b = {b!r}, which is not a sentence of the document.")
+        if not (isinstance(label, (int, np.integer, torch.Tensor)) and not isinstance(label, bool)
+                and int(label) in (0, 1)):
+            expect(False, f"pair {i} of {call} has is_next = {describe(label)}; expected the int 1 or 0.")
+        found.append((i, position[b], int(label)))
     return found, call
 
 
