@@ -25,33 +25,36 @@ import warnings
 from dataclasses import dataclass
 
 
-def _parsed_cells(sources: list[str]) -> list[ast.Module]:
-    return [tree for tree in map(_parsed, sources) if tree is not None]
+def _parsed_cells(sources: list[str]) -> list[tuple[ast.Module, dict[str, str]]]:
+    """Each source's tree and import aliases; a broken cell defines nothing the kernel
+    could have run, so it is left out."""
+    return [cell for cell in map(_parsed, sources) if cell is not None]
 
 
 @functools.lru_cache(maxsize=16)
-def _parsed(source: str) -> ast.Module | None:
-    """A module's tree, parsed once for all of its exercises (the trees are only read)."""
+def _parsed(source: str) -> tuple[ast.Module, dict[str, str]] | None:
+    """A module's tree and import aliases, worked out once for all of its exercises (both
+    are only read)."""
     try:
-        return ast.parse(source)
+        tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return None         # a broken cell defines nothing the kernel could have run
+        return None
+    return tree, _import_aliases(tree)
 
 
-def _import_aliases(trees: list[ast.Module]) -> dict[str, str]:
+def _import_aliases(tree: ast.Module) -> dict[str, str]:
     aliases: dict[str, str] = {}
-    for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        aliases[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        aliases[top] = top
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    aliases[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return aliases
 
 
@@ -71,11 +74,11 @@ def forbidden_in_sources(sources: list[str], definition: str, forbidden: tuple[s
     (texts in the order they ran) mentions."""
     if not forbidden:
         return set()
-    trees = _parsed_cells(sources)
-    targets = [node for tree in trees for node in tree.body if getattr(node, "name", None) == definition]
+    cells = _parsed_cells(sources)
+    targets = [node for tree, _ in cells for node in tree.body if getattr(node, "name", None) == definition]
     if not targets:
         return set()
-    aliases = _import_aliases(trees)
+    aliases = {name: full for _, cell_aliases in cells for name, full in cell_aliases.items()}
     found = set()
     for node in ast.walk(targets[-1]):
         if isinstance(node, (ast.Attribute, ast.Name)):
