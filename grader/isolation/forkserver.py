@@ -235,9 +235,10 @@ class _Server:
 def _warm_up(torch) -> None:
     """Run, once, the kinds of operations the checks make workers run (forward and backward
     of linear layers, embeddings, LSTMs, batched products, softmax, masks, dropout, an Adam
-    step), in both dtypes (a float32 LSTM's first call alone takes about 25 ms): the first call of an operation in a process costs far more than the
-    next, and every forked worker inherits what was paid here. The random state is left
-    as it was, so that workers draw what a cold process would."""
+    step), in both dtypes: the first call of an operation in a process costs far more than
+    the next (25 ms for a float32 LSTM), and every forked worker inherits what was paid
+    here. The random state is left as it was, so that workers draw what a cold process
+    would."""
     state = torch.get_rng_state()
     try:
         for dtype in (torch.float32, torch.float64):
