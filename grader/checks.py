@@ -26,7 +26,7 @@ import weakref
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -426,7 +426,12 @@ def numerical_gradient(f: Callable[[], Any], x: np.ndarray, df: np.ndarray, h: f
     ``f`` takes no arguments and reads ``x``, which is perturbed in place and
     restored entry by entry. Use float64: float32 has too few digits for this.
     """
-    grad = np.zeros_like(x, dtype=np.float64)
+    return _differences(central_difference_probes(f, x, h), np.shape(x), df, h)
+
+
+def central_difference_probes(f: Callable[[], Any], x: np.ndarray, h: float = 1e-5) -> Iterator[tuple]:
+    """``f()`` as float64 arrays with each entry of ``x`` in turn moved by +h, then by -h
+    (in place, and put back after): the probes of a numerical gradient, one pair per entry."""
     flat = x.reshape(-1)
     for i in range(flat.size):
         old = flat[i]
@@ -435,7 +440,13 @@ def numerical_gradient(f: Callable[[], Any], x: np.ndarray, df: np.ndarray, h: f
         flat[i] = old - h
         minus = np.asarray(to_numpy(f()), dtype=np.float64)
         flat[i] = old
-        grad.reshape(-1)[i] = float(np.sum((plus - minus) * df) / (2 * h))
+        yield plus, minus
+
+
+def _differences(probes: Iterable[tuple], shape: tuple, df: np.ndarray, h: float) -> np.ndarray:
+    grad = np.zeros(shape, dtype=np.float64)
+    for i, (plus, minus) in enumerate(probes):
+        grad.reshape(-1)[i] = float(np.sum((np.asarray(plus) - np.asarray(minus)) * df) / (2 * h))
     return grad
 
 
@@ -446,10 +457,12 @@ def numerical_gradients(student: Any, fn: Callable, args: tuple | list, df: np.n
     ``fn(*args)``: :func:`numerical_gradient` of a function's result, with the same numbers.
 
     In the grader, the probes of each input run in the worker in one request
-    (``student.fixtures.central_difference_outputs``) and the differences are taken here;
-    if that request fails, the probes are made one call at a time, so that the learner's
-    error is reported as theirs. Under plain pytest ``fn`` runs here."""
+    (``student.fixtures.central_difference_outputs``, with :func:`central_difference_probes`)
+    and the differences are taken here; if that request fails, the probes are made one call
+    at a time, so that the learner's error is reported as theirs. Under plain pytest ``fn``
+    runs here."""
     args = list(args)
+    flat_df = np.ravel(df)
     grads = []
     for k in which:
         probes = None
@@ -459,17 +472,13 @@ def numerical_gradients(student: Any, fn: Callable, args: tuple | list, df: np.n
             except Exception:   # the plain calls below report the learner's error as theirs
                 probes = None
         if probes is None:
-            grads.append(numerical_gradient(lambda: _joined(fn(*args), outputs), args[k], np.ravel(df), h))
-            continue
-        grad = np.zeros(np.shape(args[k]), dtype=np.float64)
-        flat_df = np.ravel(df)
-        for i, (plus, minus) in enumerate(probes):
-            grad.reshape(-1)[i] = float(np.sum((np.asarray(plus) - np.asarray(minus)) * flat_df) / (2 * h))
-        grads.append(grad)
+            probes = central_difference_probes(lambda: joined_outputs(fn(*args), outputs), args[k], h)
+        grads.append(_differences(probes, np.shape(args[k]), flat_df, h))
     return grads
 
 
-def _joined(result: Any, outputs: tuple[int, ...]) -> np.ndarray:
+def joined_outputs(result: Any, outputs: tuple[int, ...] | list[int]) -> np.ndarray:
+    """The entries ``outputs`` of a function's ``result``, raveled into one float64 array."""
     return np.concatenate([np.ravel(np.asarray(to_numpy(result[k]), dtype=np.float64)) for k in outputs])
 
 

@@ -106,21 +106,16 @@ def central_difference_outputs(fn, args: list, index: int, outputs: list, h: flo
 
     import numpy as np
 
+    from grader.checks import central_difference_probes, joined_outputs
+
     moved = np.array(args[index])          # a copy, in the argument's own dtype, as the grader moves it
-    flat = moved.reshape(-1)
-    probes = []
-    for i in range(flat.size):
-        pair = []
-        for step in (h, -h):
-            old = flat[i]
-            flat[i] = old + step
-            called = copy.deepcopy(list(args))
-            called[index] = moved.copy()
-            flat[i] = old
-            result = fn(*called)
-            pair.append(np.concatenate([np.ravel(np.asarray(result[k], dtype=np.float64)) for k in outputs]))
-        probes.append(pair)
-    return probes
+
+    def probe():
+        called = copy.deepcopy(list(args))
+        called[index] = moved.copy()
+        return joined_outputs(fn(*called), outputs)
+
+    return [[plus, minus] for plus, minus in central_difference_probes(probe, moved, h)]
 
 
 def make_generator(seed: int):
