@@ -140,3 +140,13 @@ def test_the_manifest_rejects_a_capstone_that_borrows_and_unknown_kinds(kind, ex
                                           ("vit_training", vit_task)])
 def test_the_manifest_lists_every_module_a_training_task_reads(course, module, task):
     assert set(task.USES) <= set(course.module(module).assembles)
+
+
+# ---------------------------------------------------------------- the trained weights' way back
+
+def test_a_trained_state_that_is_not_a_dict_gets_a_message():
+    from grader.checks import CheckFailed
+    from grader.content import trainer
+
+    with pytest.raises(CheckFailed, match=r"the trained model's state is \[1, 2\]; expected a dict of tensors"):
+        trainer.load_trained_state(torch.nn.Linear(2, 2), [1, 2], "ViT")
