@@ -272,12 +272,12 @@ def nsp_pairs(sentences, generator=None):
     pairs = []
     for i in range(n - 1):
         keep_next = torch.rand((), generator=generator).item() < 0.5
-        others = [j for j in range(n) if j not in (i, i + 1)]
-        if keep_next or not others:
+        if keep_next or n == 2:
             pairs.append((sentences[i], sentences[i + 1], 1))
         else:
-            pick = int(torch.randint(len(others), (), generator=generator))
-            pairs.append((sentences[i], sentences[others[pick]], 0))
+            # one of the n - 2 other positions: number them skipping i and i + 1
+            pick = int(torch.randint(n - 2, (), generator=generator))
+            pairs.append((sentences[i], sentences[pick if pick < i else pick + 2], 0))
     return pairs
     # END SOLUTION
 
