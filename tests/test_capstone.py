@@ -1,5 +1,6 @@
 """The capstone: its data, `course capstone`, and grading on the learner's own code only."""
 
+import dataclasses
 import re
 
 import pytest
@@ -140,6 +141,23 @@ def test_the_manifest_rejects_a_capstone_that_borrows_and_unknown_kinds(kind, ex
                                           ("vit_training", vit_task)])
 def test_the_manifest_lists_every_module_a_training_task_reads(course, module, task):
     assert set(task.USES) <= set(course.module(module).assembles)
+
+
+# ---------------------------------------------------------------- the moving average
+
+def test_the_run_validates_and_keeps_the_moving_average_of_the_weights():
+    ref = _reference_modules()
+    short = dataclasses.replace(capstone.GRADING, steps=200, stop_at=2.0)
+    averaged = capstone.train(ref, short)
+    raw = capstone.train(ref, dataclasses.replace(short, average_decay=0.0))   # the average of one step
+    # the kept model is the one validated last
+    assert averaged.val_curve[-1] == (200, capstone.accuracy(ref, averaged.model, averaged.dataset.val))
+    assert raw.val_curve[-1] == (200, capstone.accuracy(ref, raw.model, raw.dataset.val))
+    # the same steps were taken (same losses), but what is kept is not the last step's weights
+    assert averaged.losses == raw.losses
+    kept, last = averaged.model.state_dict(), raw.model.state_dict()
+    assert not all(torch.equal(kept[name], last[name]) for name in kept)
+    assert not averaged.model.training
 
 
 # ---------------------------------------------------------------- the trained weights' way back

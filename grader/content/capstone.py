@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from grader.content import trainer
 
@@ -46,20 +47,21 @@ class CapstoneConfig(trainer.RunConfig):
     num_layers: int = 1            # encoder and decoder layers each; one is enough to reverse
     d_ff: int = 128
     dropout: float = 0.0
-    steps: int = 2500              # at most; the reference stops after about 1300
+    steps: int = 2500              # at most; the reference stops after about 450
     warmup: int = 200
     lr_factor: float = 1.0
     label_smoothing: float = 0.0
     eval_every: int = 50           # steps between validation measurements
+    average_decay: float = 0.95    # of the weights' moving average, which is validated and kept
     val_size: int = 256
     test_size: int = 1000
     stop_at: float = 1.0           # stop once every validation string comes out right
 
 
 GRADING = CapstoneConfig(min_digits=3, max_digits=6, d_model=32, num_heads=2, num_layers=1, d_ff=64,
-                         batch_size=64, steps=1000, warmup=100, lr_factor=1.0, eval_every=100,
+                         batch_size=64, steps=600, warmup=100, lr_factor=1.0, eval_every=20,
                          val_size=128, test_size=500, stop_at=1.0)
-GRADING_THRESHOLD = 0.95      # the syllabus's bar; the reference gets 0.990-0.998 over five seeds
+GRADING_THRESHOLD = 0.95      # the syllabus's bar; the reference gets 0.984-1.000 over 20 seeds
 
 
 # ---------------------------------------------------------------- data
@@ -207,7 +209,7 @@ def accuracy(modules, model: torch.nn.Module, data: tuple[torch.Tensor, torch.Te
 
 @dataclass
 class TrainingRun:
-    model: torch.nn.Module
+    model: torch.nn.Module        # the moving average of the weights, once trained
     dataset: Dataset
     losses: list[float] = field(default_factory=list)
     val_curve: list[tuple[int, float]] = field(default_factory=list)
@@ -222,18 +224,28 @@ Progress = Callable[[int, float, float | None], None]
 def train(modules, config: CapstoneConfig, progress: Progress | None = None) -> TrainingRun:
     """Train with Adam and the Noam schedule from ``modules.training``, from the weights
     :func:`initialise` gives. Calls ``progress(step, loss, val_accuracy_or_None)`` after
-    every step."""
+    every step.
+
+    What is validated, and kept as ``run.model``, is the exponential moving average of
+    the weights over the steps (``config.average_decay``). The weights themselves keep
+    wavering between 90% and 99% of strings right for hundreds of steps, at the rate
+    Noam's schedule still gives; their average over the last twenty steps or so gets
+    every string right in a third of the steps, and the run stops on a steady model."""
     torch.manual_seed(config.seed)            # what the constructors draw, and any draws while training
     started = time.perf_counter()
     dataset = make_dataset(config)
     run = TrainingRun(build_model(modules, config), dataset)
     initialise(run.model, config.seed)
+    # a copy of the model; buffers (a mask, a scale of the learner's) follow the model's own
+    averaged = AveragedModel(run.model, multi_avg_fn=get_ema_multi_avg_fn(config.average_decay))
 
     def validate(step: int, loss: float) -> bool:
-        """Measure the validation accuracy now and then; True once it reaches the goal."""
+        """Move the average; measure its validation accuracy now and then; True once it
+        reaches the goal."""
+        averaged.update_parameters(run.model)
         val = None
         if step % config.eval_every == 0 or step == config.steps:
-            val = accuracy(modules, run.model, dataset.val)
+            val = accuracy(modules, averaged.module, dataset.val)
             run.val_curve.append((step, val))
         if progress is not None:
             progress(step, loss, val)
@@ -246,6 +258,7 @@ def train(modules, config: CapstoneConfig, progress: Progress | None = None) -> 
         [run.model], lambda: loss_on(modules, run.model, *dataset.batch(config.batch_size, config), config),
         lambda step: float(modules.training.noam_lr(step, config.d_model, config.warmup, config.lr_factor)),
         config.steps, config.clip_norm, validate, betas=(0.9, 0.98), eps=1e-9)
+    run.model = averaged.module.eval()
     run.steps = len(run.losses)
     run.seconds = time.perf_counter() - started
     return run
