@@ -10,8 +10,8 @@ Makes COPIES copies of solutions/ and, in the same run, times
 and, for scale, a bare `python -c "import torch"` and `python -c "import numpy"`.
 Prints seconds per submission. Figures, not assertions: machines are noisy.
 
-The capstone (a training run of its own, about 10 s) is left out of both, as the target
-for class-scale grading leaves it out; `--with-capstone` puts it back in.
+The capstones (training runs of their own, about 2 s each) are left out of both, as the target
+for class-scale grading leaves them out; `--with-capstone` puts them back in.
 
     python bench/grading_speed.py --against REV [--rounds 2]
 
@@ -94,7 +94,7 @@ def main() -> None:
         import_numpy = min(timed(lambda: run([sys.executable, "-c", "import numpy"])) for _ in range(3))
 
     n = args.copies
-    scope = "the whole course" if args.with_capstone else "every exercise but the capstone"
+    scope = "the whole course" if args.with_capstone else "every exercise but the capstones"
     print(f"{n} copies of solutions/, --jobs {args.jobs}, {scope}, same run")
     print(f"  course grade            {grade / n:6.3f} s per submission  ({grade:.1f} s total)")
     print(f"  pytest per submission   {baseline / n:6.3f} s per submission  ({baseline:.1f} s total)")
