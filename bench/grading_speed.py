@@ -10,6 +10,11 @@ Makes COPIES copies of solutions/ and, in the same run, times
 and, for scale, a bare `python -c "import torch"` and `python -c "import numpy"`.
 Prints seconds per submission. Figures, not assertions: machines are noisy.
 
+A grading process pays once for its start (torch imported, its fork server warmed, the
+reference work that `reference_once` keeps): a class of hundreds hardly feels it, a
+benchmark of twenty does. So JOBS copies are also graded alone first, and the figure for
+each further submission, (all - those) / (COPIES - JOBS), is printed too.
+
 The capstones (training runs of their own, about 2 s each) are left out of both, as the target
 for class-scale grading leaves them out; `--with-capstone` puts them back in.
 
@@ -74,8 +79,12 @@ def main() -> None:
         if args.against:
             compare(args.against, args.rounds, copies, tmp, args.jobs, only)
             return
-        grade = timed(lambda: run([sys.executable, "-m", "grader", "grade", *map(str, copies),
-                                   "--out", str(tmp / "out"), "--jobs", str(args.jobs), *only]))
+        def grade_copies(some: list[Path], out: str) -> float:
+            return timed(lambda: run([sys.executable, "-m", "grader", "grade", *map(str, some),
+                                      "--out", str(tmp / out), "--jobs", str(args.jobs), *only]))
+
+        start = grade_copies(copies[: args.jobs], "out-start")      # one per grading process
+        grade = grade_copies(copies, "out")
 
         # one torch thread, as the grader's checks and workers have: two processes with a
         # thread per core each would spin on each other's cores and double the baseline
@@ -97,6 +106,10 @@ def main() -> None:
     scope = "the whole course" if args.with_capstone else "every exercise but the capstones"
     print(f"{n} copies of solutions/, --jobs {args.jobs}, {scope}, same run")
     print(f"  course grade            {grade / n:6.3f} s per submission  ({grade:.1f} s total)")
+    if n > args.jobs:
+        further = (grade - start) / (n - args.jobs)
+        print(f"    each after the first {args.jobs} {further:6.3f} s  ({further / import_torch:.2f} torch imports; "
+              f"the first {args.jobs} alone: {start:.1f} s)")
     print(f"  pytest per submission   {baseline / n:6.3f} s per submission  ({baseline:.1f} s total)")
     print(f"  ratio grade / pytest    {grade / baseline:6.2f}")
     print(f"  python -c 'import torch' {import_torch:6.3f} s   python -c 'import numpy' {import_numpy:6.3f} s")
