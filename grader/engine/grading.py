@@ -143,6 +143,7 @@ class GradingContext:
     time_limit: float | None = None         # replaces the course's default limit
     launcher: ForkServer | None = None      # forks warm workers; None: start each from scratch
     plans_by_exercise: dict = field(default_factory=dict, repr=False)  # see stand_in_plan
+    stubs_made: dict = field(default_factory=dict, repr=False)         # see _stubbed
     refusals: RefusalCache | None = field(default=None, repr=False)        # see grader/engine/screening.py
 
     def __post_init__(self) -> None:
@@ -236,12 +237,20 @@ def _make_plan(ctx: GradingContext, exercise: Exercise) -> StandInPlan:
         by_module.setdefault(module, {})[name] = kind
     host_sources, stubs = {}, {}
     for module in ctx.course.module_names:
-        path = ctx.course.root / "solutions" / f"{module}.py"
-        if path.exists():
-            source = path.read_text(encoding="utf-8")
-            host_sources[module] = make_stubs(source, module, keep=frozenset(by_module.get(module, {})))
-            stubs[module] = make_stubs(source, module)
+        if (ctx.course.root / "solutions" / f"{module}.py").exists():
+            host_sources[module] = _stubbed(ctx, module, frozenset(by_module.get(module, {})))
+            stubs[module] = _stubbed(ctx, module)
     return StandInPlan(host_sources, stubs, by_module)
+
+
+def _stubbed(ctx: GradingContext, module: str, keep: frozenset[str] = frozenset()) -> str:
+    """``module``'s solution file with every region but those of ``keep`` stubbed. Made once
+    per grading run: every exercise's plan asks for the same files, most with nothing kept,
+    and made anew each took a parse (1.3 s for the plans of the whole course)."""
+    if (module, keep) not in ctx.stubs_made:
+        source = (ctx.course.root / "solutions" / f"{module}.py").read_text(encoding="utf-8")
+        ctx.stubs_made[module, keep] = make_stubs(source, module, keep=keep)
+    return ctx.stubs_made[module, keep]
 
 
 def _private_copy(folder: Path, into: Path) -> None:
