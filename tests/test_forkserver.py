@@ -301,6 +301,50 @@ def test_a_server_imports_torch_only_once_an_exercise_needs_it():
         launcher.close()
 
 
+class RecordingLauncher:
+    """Records what a context asks its fork server to start with; starts nothing."""
+
+    def __init__(self):
+        self.asked = []
+
+    def kept_budget(self, preload=()):
+        self.asked.append(tuple(preload))
+
+    def close(self):
+        pass
+
+
+def test_a_grading_process_starts_its_server_once_with_what_any_exercise_needs(tmp_path, monkeypatch):
+    """Started for its first (numpy) exercise, a grading process's server would be started
+    anew at the first torch one: 1.7 s that a class's first submission, and every
+    Gradescope run, would wait for. It starts early, with torch, in the background."""
+    from grader.course.manifest import load_manifest
+    from grader.instructor import class_grading
+    from grader.instructor.gradebook import Gradebook
+    from tests.support import ROOT
+
+    course = load_manifest(ROOT / "course.toml")
+    numpy_first = [course.exercise("rnn.rnn_step_forward"), course.exercise("attention.softmax")]
+    ctx = GradingContext.for_course(course, launcher=RecordingLauncher())
+    ctx.start_early_for_all(numpy_first)
+    ctx.start_early_for_all(numpy_first[:1])
+    deadline = time.monotonic() + 5
+    while len(ctx.launcher.asked) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(ctx.launcher.asked) == [(), ("torch",)]
+
+    # both ways a class is graded ask for it before their first submission
+    asked_for = []
+    monkeypatch.setattr(GradingContext, "start_early_for_all", lambda self, exercises: asked_for.append(
+        [ex.id for ex in exercises]))
+    make_submission(tmp_path / "ann")
+    book = Gradebook(tmp_path / "out", course)
+    class_grading.grade_class(course, [tmp_path / "ann"], numpy_first[:1], book, 1, None, lambda: None)
+    class_grading._start(str(ROOT), str(tmp_path / "out"), None, False, None, [ex.id for ex in numpy_first])
+    class_grading._process["ctx"].close()
+    assert asked_for == [["rnn.rnn_step_forward"], ["rnn.rnn_step_forward", "attention.softmax"]]
+
+
 def test_checking_a_numpy_exercise_does_not_import_torch(tmp_path):
     import subprocess
     import sys

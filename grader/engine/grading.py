@@ -167,9 +167,17 @@ class GradingContext:
     def start_early(self, exercise: Exercise) -> None:
         """Start the fork server now, in the background, with what ``exercise`` needs: its
         imports (torch: seconds) then overlap the grader's own."""
+        first = self.course.builds_on_all(exercise.id)[:1] or [exercise.id]   # graded first
+        self._start_in_background(libraries_for(self.course, self.course.exercise(first[0])))
+
+    def start_early_for_all(self, exercises: list[Exercise]) -> None:
+        """:meth:`start_early` for a grading process, which grades ``exercises`` for every
+        submission: its server starts with what any of them needs, and never again (started
+        for a numpy exercise first, it would be started anew at the first torch one)."""
+        self._start_in_background(tuple(sorted({name for ex in exercises for name in libraries_for(self.course, ex)})))
+
+    def _start_in_background(self, libraries: tuple[str, ...]) -> None:
         if self.launcher is not None:
-            first = self.course.builds_on_all(exercise.id)[:1] or [exercise.id]   # graded first
-            libraries = libraries_for(self.course, self.course.exercise(first[0]))
             threading.Thread(target=self._start_launcher, args=(libraries,), daemon=True).start()
 
     def _start_launcher(self, libraries: tuple[str, ...]) -> None:

@@ -84,6 +84,7 @@ def grade_class(course: Course, submissions: list[Path], exercises, book: Gradeb
     """Every submission graded (what ``book`` lacks), in the order given."""
     if jobs <= 1 or len(submissions) <= 1:
         ctx = GradingContext.for_course(course, kind="hidden", time_limit=time_limit)
+        ctx.start_early_for_all(exercises)
         try:
             return [grade_and_write(ctx, book, path, exercises, on_exercise) for path in submissions]
         finally:
@@ -99,7 +100,7 @@ def _in_processes(course, submissions, exercises, book, jobs, time_limit, force,
     root, out, paths = os.path.abspath(course.root), os.path.abspath(book.out), [os.path.abspath(p) for p in submissions]
     with _started_from_an_empty_folder():  # so the paths they are handed are absolute, made here
         events = spawn.Queue()
-        setup = (root, out, time_limit, force, events)
+        setup = (root, out, time_limit, force, events, exercise_ids)
         pool = ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_start, initargs=setup)
         futures = [pool.submit(_grade_one, path, exercise_ids) for path in paths]
     relay = threading.Thread(target=_relay, args=(events, on_exercise), daemon=True)
@@ -152,9 +153,10 @@ def _relay(events, on_exercise) -> None:
 _process: dict = {}
 
 
-def _start(course_root: str, out: str, time_limit, force: bool, events) -> None:
+def _start(course_root: str, out: str, time_limit, force: bool, events, exercise_ids: list[str]) -> None:
     course = load_manifest(Path(course_root) / "course.toml")
     ctx = GradingContext.for_course(course, kind="hidden", time_limit=time_limit)
+    ctx.start_early_for_all([course.exercise(i) for i in exercise_ids])
     atexit.register(ctx.close)
     _process.update(ctx=ctx, book=Gradebook(Path(out), course, time_limit=time_limit, force=force),
                     events=events, course=course)
