@@ -354,3 +354,18 @@ def test_every_part_said_to_decide_a_result_exists():
     from grader.instructor.gradebook import GRADER_ROOT, GRADING_CODE
 
     assert {part for part in GRADING_CODE if not (GRADER_ROOT / part).exists()} == set()
+
+
+def test_one_submission_gets_no_class_charts_and_is_told_what_was_written(tmp_path):
+    """A class chart of one submission (a Gradescope run) shows nothing its results do not,
+    and drawing it costs 0.8 s: it is not drawn, older ones go, and the summary says so."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for picture in ("scores_histogram.png", "pass_rates.png"):       # from an earlier, larger class
+        (out / picture).write_bytes(b"\x89PNG\r\n\x1a\n")
+    run = CliRunner().invoke(main, ["--course", str(ROOT), "grade", str(make_submission(tmp_path / "ann")),
+                                    "--out", str(out), "--only", "rnn.rnn_step_forward"], catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    assert not (out / "scores_histogram.png").exists() and not (out / "pass_rates.png").exists()
+    assert "feedback.html files, and insights.md" in " ".join(run.output.split())
+    assert (out / "grades.csv").exists() and (out / "insights.md").exists()

@@ -65,7 +65,7 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
             OUT/<name>/feedback.md    the same feedback to hand out, with the first
             OUT/<name>/feedback.html  hint of each failed exercise (never test code)
             OUT/grades.csv            one row per submission, one column per exercise
-            OUT/scores_histogram.png  total scores of the class
+            OUT/scores_histogram.png  total scores of the class (of two submissions or more)
             OUT/pass_rates.png        per exercise, the fraction of submissions that passed
             OUT/insights.md           what the class got wrong: every hidden check, most
             OUT/insights.csv          failed first, with a representative message
@@ -153,7 +153,7 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     records = book.records()
     everyone = _class_results(records, results)
     write_grades_csv(out, course.exercises, everyone)
-    write_class_pictures(out, course, everyone)
+    pictures = write_class_pictures(out, course, everyone)
     write_insights(out, course, everyone)
     _print_summary(course, results, everyone, len(exercises))
     stale = [r for r in records if r.stale() and r.name not in set(names)]
@@ -168,9 +168,9 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
         click.echo(f"note: {counted(n.n, 'submission')} {n:was|were} not graded for {n:its name|their names} "
                    f"(e.g. {clean_text(str(refused[0]))}, under {clean_text(submission_name(refused[0]))}); "
                    f"rename {n:it|them} and grade {n:it|them} again", err=True)
+    drawn = "".join(f"{picture.name}, " for picture in pictures)
     click.echo(f"wrote {out / 'grades.csv'} ({counted(len(everyone), 'submission')}), {len(results)} results.json, "
-               f"feedback.md and feedback.html files, scores_histogram.png, pass_rates.png and insights.md (what the "
-               f"class got wrong) under {out}")
+               f"feedback.md and feedback.html files, {drawn}and insights.md (what the class got wrong) under {out}")
     if similarity:
         _report_similarity(course, submissions, out)
     _fail_if_incomplete(results)
