@@ -61,16 +61,17 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
     versions of the exercises each one builds on, so one bug costs one exercise.
 
     \b
-    Writes  OUT/<name>/results.json   Gradescope format, Markdown feedback per exercise
-            OUT/<name>/feedback.md    the same feedback to hand out, with the first
-            OUT/<name>/feedback.html  hint of each failed exercise (never test code)
-            OUT/grades.csv            one row per submission, one column per exercise
-            OUT/scores_histogram.png  total scores of the class (of two submissions or more)
-            OUT/pass_rates.png        per exercise, the fraction of submissions that passed
-            OUT/insights.md           what the class got wrong: every hidden check, most
-            OUT/insights.csv          failed first, with a representative message
-            OUT/similarity.html       with --similarity: pairs of submissions whose code
-                                      is unusually alike, side by side
+    Writes, under OUT:
+      <name>/results.json   Gradescope format, Markdown feedback per exercise
+      <name>/feedback.md    the same feedback to hand out, with the first hint
+      <name>/feedback.html  of each failed exercise (never test code)
+      grades.csv            one row per submission, one column per exercise
+      scores_histogram.png  total scores of the class, and per exercise the
+      pass_rates.png        fraction that passed (for two submissions or more)
+      insights.md           what the class got wrong: every hidden check, most
+      insights.csv          failed first, with a representative message
+      similarity.html       with --similarity: pairs of submissions whose code
+                            is unusually alike, side by side
 
     OUT is a gradebook that nothing is lost from. Each result is saved (in
     OUT/<name>/.grading.json) as soon as it is known, keyed by the submission's
@@ -94,12 +95,14 @@ def command(cc: CourseContext, submissions: tuple[Path, ...], out: Path, jobs: i
 
     \b
     Examples:
-      course grade examples/class/* --out grades --jobs 2   grade a class
-      course grade examples/class/* --out grades --jobs 2   again: resumes a killed
-                                                            run; a no-op if complete
-      course grade late/bob.zip --out grades                add or update one submission
-      course grade subs/* --out grades --only 'lstm.*'      some exercises (globs, commas)
-      course grade subs/ann --out grades --only rnn --force grade these again anyway
+      course grade examples/class/* --out grades --jobs 2
+          grade a class (again: resumes a killed run; a no-op if done)
+      course grade late/bob.zip --out grades
+          add or update one submission
+      course grade subs/* --out grades --only 'lstm.*'
+          some exercises (globs, commas)
+      course grade subs/ann --out grades --only rnn --force
+          grade these again anyway
     """
     course = cc.course
     exercises = course.select(only)
