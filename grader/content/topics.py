@@ -555,7 +555,7 @@ TOPICS: dict[str, Topic] = {topic.name: topic for topic in (
                  "heads.patchify", "heads.ViT"),
           modules=("heads", "vit_training"), compute=vit_attention, render=render_vit, time_limit=60.0,
           caption="show_caption_vit", reports=True),
-    Topic("capstone", "the capstone model's cross-attention while it reverses a string (trains about 10 s)",
+    Topic("capstone", "the capstone model's cross-attention while it reverses a string (trains about 2 s)",
           needs=_TRANSFORMER_PARTS,
           modules=("capstone",), compute=capstone_attention, render=render_capstone, time_limit=180.0, caption="show_caption_capstone"),
 )}
