@@ -77,7 +77,7 @@ def main(ctx: click.Context, course_root: Path | None, lang: str | None) -> None
                   course explain ID  the instructions of a module or an exercise
                   course check       run the checks on your exercises/
                   course hint ID     the next hint for an exercise
-                  course watch       check again at every save; move on when it passes
+                  course watch       check at every save; move on when it passes
                   course progress    how far you are
                   course show all    pictures of the ideas, drawn with your code
                   course notebook M  module M as a Jupyter notebook

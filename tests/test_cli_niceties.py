@@ -328,3 +328,14 @@ def test_outside_a_course_with_messages_it_says_the_same_in_the_learners_languag
     assert grader.commands.NO_COURSE == EN["no_course"]
     result = CliRunner().invoke(main, ["list", "--lang", "ko"])
     assert result.exit_code == 1 and "COURSE_ROOT" in result.output and "코스" in result.output
+
+
+# ---------------------------------------------------------------- every --help at 80 columns
+
+@pytest.mark.parametrize("command", [[], ["dev", "check"]] + [[name] for name in sorted(all_commands())],
+                         ids=lambda command: " ".join(command) or "course")
+def test_every_help_fits_80_columns(command):
+    result = CliRunner().invoke(main, [*command, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    wide = [line for line in result.output.splitlines() if len(line) > 80]
+    assert not wide, wide

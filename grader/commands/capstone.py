@@ -34,7 +34,7 @@ def command(cc: CourseContext, impl: str, out_dir: Path, steps: int | None, seed
 
     \b
     course capstone                    your exercises/, as they are
-    course capstone --impl solutions   the reference, to see what success looks like
+    course capstone --impl solutions   the reference: what success looks like
     course capstone --quick            the short run that grading uses
 
     Your transformer.Transformer is trained with your training.cross_entropy and

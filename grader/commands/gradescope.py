@@ -49,10 +49,10 @@ def command(cc: CourseContext, out: Path, only: str | None, time_limit: float | 
 
     \b
     Examples:
-      course gradescope --out autograder.zip                  the whole course
-      course gradescope --out rnn.zip --only 'rnn.*'          one assignment per module
-      course gradescope --out late.zip --only rnn,lstm --visibility after_due_date
-      course gradescope --out autograder.zip --force          rebuild after a change
+      course gradescope --out autograder.zip           the whole course
+      course gradescope --out rnn.zip --only 'rnn.*'   one assignment per module
+      course gradescope --out late.zip --only rnn --visibility after_due_date
+      course gradescope --out autograder.zip --force   rebuild after a change
     """
     try:
         built = build_autograder(cc.course, out, only=only, time_limit=time_limit, visibility=visibility,

@@ -25,7 +25,8 @@ def command(cc: CourseContext, out: Path, course_id: str | None, only: str | Non
     """Write the course as an nbgrader course root: one assignment per module.
 
     \b
-    OUT/nbgrader_config.py           course id, root, timeout, feedback settings, the assignments (a comment)
+    OUT/nbgrader_config.py
+        course id, root, timeout, feedback settings, the assignments (a comment)
     OUT/source/<module>/<module>.ipynb
         the module's intro; a read-only cell with its imports and helpers; per
         exercise its instructions, a solution cell (### BEGIN SOLUTION) and a
@@ -34,7 +35,7 @@ def command(cc: CourseContext, out: Path, course_id: str | None, only: str | Non
         nbgrader grades, shared by the checks' weights as in `course grade`
         (nbgrader reads the cell's value as partial credit)
     OUT/source/<module>/grader/, suites/visible/
-        what the test cells import, so a student's Jupyter needs only numpy and torch
+        what the test cells import (a student's Jupyter needs numpy and torch)
     OUT/source/<module>/<earlier>.py
         the reference solutions of the earlier modules it imports (masking ships
         attention.py): students of a later assignment can read them, so release
@@ -49,15 +50,16 @@ def command(cc: CourseContext, out: Path, course_id: str | None, only: str | Non
 
     \b
     The instructor's workflow, in OUT (needs `pip install nbgrader`):
-      nbgrader generate_assignment rnn     the student version in release/rnn/
-                                           (no solutions, no hidden tests)
-      nbgrader release_assignment rnn      hand it out through the exchange (or give
-                                           students the whole folder release/rnn/)
-      nbgrader collect rnn                 fetch submissions into submitted/<student>/rnn/
-      nbgrader autograde rnn               run every notebook; scores in gradebook.db
-      nbgrader generate_feedback rnn       HTML feedback, hidden tests left out
-      nbgrader return_feedback rnn         hand the feedback back through the exchange
-      nbgrader export                      grades.csv: one row per student and assignment
+      nbgrader generate_assignment rnn   the student version in release/rnn/
+                                         (no solutions, no hidden tests)
+      nbgrader release_assignment rnn    hand it out through the exchange (or
+                                         give students the folder release/rnn/)
+      nbgrader collect rnn               fetch submissions into
+                                         submitted/<student>/rnn/
+      nbgrader autograde rnn             run every notebook; scores: gradebook.db
+      nbgrader generate_feedback rnn     HTML feedback, hidden tests left out
+      nbgrader return_feedback rnn       hand feedback back via the exchange
+      nbgrader export                    grades.csv: student by assignment
     An assignment id may be a glob: nbgrader autograde "*" grades everything.
 
     \b

@@ -22,10 +22,10 @@ def command(cc: CourseContext, module: str, out_file: Path | None, force: bool, 
     """Write one module of the course as a Jupyter notebook.
 
     \b
-    course notebook rnn                      notebooks/rnn.ipynb, in English
-    course notebook attention --lang ko      notebooks/attention.ko.ipynb, in Korean
-    course notebook lstm --out lstm.ipynb    anywhere you like
-    jupyter lab notebooks/rnn.ipynb          then open it (pip install jupyterlab)
+    course notebook rnn                    notebooks/rnn.ipynb, in English
+    course notebook attention --lang ko    notebooks/attention.ko.ipynb (Korean)
+    course notebook lstm --out lstm.ipynb  anywhere you like
+    jupyter lab notebooks/rnn.ipynb        then open it (pip install jupyterlab)
 
     The notebook holds the module's introduction, a setup cell, and for each exercise
     its instructions, your current code from exercises/MODULE.py (the stub if you have

@@ -21,7 +21,7 @@ def command(cc: CourseContext, out: Path, force: bool) -> None:
 
     \b
     course release --out build/student
-    cd build/student && git init && git add . && git commit -m "Attention from scratch"
+    cd build/student && git init && git add . && git commit -m "First commit"
     # learners: pip install -e . -c constraints.txt && course
 
     The bundle holds the stubs (exercises/), the visible checks, course.toml without

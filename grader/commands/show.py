@@ -1,3 +1,4 @@
+import textwrap
 from pathlib import Path
 
 import click
@@ -13,7 +14,9 @@ from grader.learner import show
 AUDIENCE = "learner"   # in the student bundle, with --lang
 
 
-_TOPIC_LINES = "\n".join(f"  {name:<11} {topic.summary}" for name, topic in TOPICS.items())
+# one topic a line, its summary wrapped under itself: with click's indent, `--help` fits 80 columns
+_TOPIC_LINES = "\n".join(textwrap.fill(topic.summary, 76, initial_indent=f"  {name:<11} ", subsequent_indent=" " * 14)
+                         for name, topic in TOPICS.items())
 
 
 @click.command("show", help=f"""Draw the ideas of the course as PNG pictures, with your own code.
@@ -29,7 +32,7 @@ Topics:
 
 Each picture is computed with your exercises/ when the exercises it needs pass their
 visible checks (run as `course check` runs them), and with the reference otherwise;
-the output says which, and why. The capstone picture trains a small model (about 10 s).
+the output says which, and why. The capstone picture trains a small model (about 2 s).
 """)
 @click.argument("topic", type=click.Choice([*TOPICS, "all"]), metavar="TOPIC|all")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/pictures"),
