@@ -927,18 +927,23 @@ def _vit_state(ref, rng, args):
     return state
 
 
-def _vit_pair(student, ref, rng, args, dtype=torch.float64, state=None):
+def _vit_learner(student, args, state, dtype=torch.float64):
+    """The learner's ViT of ``args`` holding ``state`` in ``dtype``, and its call's text."""
     call = _vit_call(args)
-    state = state if state is not None else _vit_state(ref, rng, args)
-    state = {k: v.to(dtype) for k, v in state.items()}
     mine = student.heads.ViT(*args)
     _set_dtype(mine, dtype)
     _load_into(mine, state, call)
+    return mine.eval(), call
+
+
+def _vit_pair(student, ref, rng, args, dtype=torch.float64):
+    state = {k: v.to(dtype) for k, v in _vit_state(ref, rng, args).items()}
+    mine, call = _vit_learner(student, args, state, dtype)
     torch.manual_seed(0)
     theirs = ref.heads.ViT(*args)
     _set_dtype(theirs, dtype)
     theirs.load_state_dict(state)
-    return mine.eval(), theirs.eval(), state, call
+    return mine, theirs.eval(), state, call
 
 
 def _vit_variants(ref, state, args, images):
@@ -1004,7 +1009,7 @@ def _vit_facet_check(student, ref, rng, facet):
     syllabus's (whatever the other facets): one mistake costs the check that names it."""
     args = _vit_args(8, 2, 2, 3)
     state, images, found = reference_once(ref, rng, _vit_family, args)
-    mine, _, _, call = _vit_pair(student, ref, rng, args, state=state)
+    mine, call = _vit_learner(student, args, state)
     got = torch.as_tensor(to_numpy(mine(images)))
     expect_shape(got, (2, 3), what=f"the logits of {call} on (2, 2, 8, 8) images")
     matches = [key for key, logits in found.items() if torch.allclose(got, logits, rtol=1e-7, atol=1e-8)]
