@@ -340,6 +340,7 @@ def test_a_grading_process_starts_its_server_once_with_what_any_exercise_needs(t
     make_submission(tmp_path / "ann")
     book = Gradebook(tmp_path / "out", course)
     class_grading.grade_class(course, [tmp_path / "ann"], numpy_first[:1], book, 1, None, lambda: None)
+    monkeypatch.setattr(class_grading, "_process", {})       # a grading process's state, not this one's
     class_grading._start(str(ROOT), str(tmp_path / "out"), None, False, None, [ex.id for ex in numpy_first])
     class_grading._process["ctx"].close()
     assert asked_for == [["rnn.rnn_step_forward"], ["rnn.rnn_step_forward", "attention.softmax"]]
